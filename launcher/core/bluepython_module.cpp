@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "bluepython_module.hpp"
+
+#include <chrono>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "import_monitor.hpp"
+#include "json_writer.hpp"
+#include "py_json.hpp"
+#include "sensor.hpp"
+#include "version.hpp"
+
+namespace bluepython::module {
+namespace {
+
+PyObject* g_original_exit = nullptr;  // posix._exit before we wrapped it
+
+PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"name", "attributes", "actionable", nullptr};
+  PyObject* name = nullptr;
+  PyObject* attributes = Py_None;
+  int actionable = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|O$p:emit", const_cast<char**>(keywords), &name, &attributes,
+                                   &actionable)) {
+    return nullptr;
+  }
+  if (attributes != Py_None && !PyDict_Check(attributes)) {
+    PyErr_SetString(PyExc_TypeError, "emit(): attributes must be a dict or None");
+    return nullptr;
+  }
+  bool ok = false;
+  try {
+    std::string storage;
+    const std::string_view event_name = python_str_view(name, storage);
+    std::string attrs;
+    if (attributes != Py_None && PyDict_GET_SIZE(attributes) > 0) {
+      // Encode the dict's members without the surrounding braces.
+      json_writer w(attrs, sensor::settings().limits);
+      encode_python_value(w, attributes);
+      if (attrs.size() >= 2) attrs = attrs.substr(1, attrs.size() - 2);
+    }
+    ok = sensor::emit(event_name, attrs, {}, actionable != 0);
+  } catch (...) {
+    ok = false;
+  }
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+PyObject* py_flush(PyObject*, PyObject* args) {
+  double timeout = 1.0;
+  if (!PyArg_ParseTuple(args, "|d:flush", &timeout)) return nullptr;
+  auto* p = sensor::pipeline();
+  bool ok = false;
+  if (p != nullptr) {
+    Py_BEGIN_ALLOW_THREADS
+    ok = p->flush(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    Py_END_ALLOW_THREADS
+  }
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+PyObject* py_enabled(PyObject*, PyObject* arg) {
+  if (!PyUnicode_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "enabled(): category must be a str");
+    return nullptr;
+  }
+  const char* name = PyUnicode_AsUTF8(arg);
+  if (name == nullptr) return nullptr;
+  const auto c = category_from_name(name);
+  if (!c) {
+    PyErr_Format(PyExc_ValueError, "unknown category %R", arg);
+    return nullptr;
+  }
+  return PyBool_FromLong(sensor::settings().enabled(*c) ? 1 : 0);
+}
+
+PyObject* py_config_json(PyObject*, PyObject*) {
+  try {
+    const std::string text = sensor::settings().to_json().dump();
+    return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  } catch (...) {
+    return PyErr_NoMemory();
+  }
+}
+
+PyObject* py_spool_location(PyObject*, PyObject*) {
+  auto* p = sensor::pipeline();
+  if (p == nullptr) Py_RETURN_NONE;
+  const std::string where = p->sink_location();
+  return PyUnicode_DecodeFSDefaultAndSize(where.data(), static_cast<Py_ssize_t>(where.size()));
+}
+
+PyObject* py_sensor_uuid(PyObject*, PyObject*) {
+  const std::string id = sensor::uuid();
+  return PyUnicode_FromStringAndSize(id.data(), static_cast<Py_ssize_t>(id.size()));
+}
+
+PyObject* py_after_fork_child(PyObject*, PyObject*) {
+  sensor::start_child_writer();
+  Py_RETURN_NONE;
+}
+
+// Stands in for posix._exit: os._exit skips every exit handler, so the
+// events emitted so far are flushed first (bounded), then the real _exit.
+PyObject* py_exit(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"status", nullptr};
+  int status = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:_exit", const_cast<char**>(keywords), &status)) return nullptr;
+  Py_BEGIN_ALLOW_THREADS
+  sensor::stop("os._exit");
+  Py_END_ALLOW_THREADS
+  if (g_original_exit != nullptr) return PyObject_Call(g_original_exit, args, kwargs);
+  ::_exit(status);
+}
+
+PyMethodDef methods[] = {
+    {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
+     "emit(name, attributes=None, *, actionable=True) -> bool\n\nQueue one event; False if it was dropped."},
+    {"flush", &py_flush, METH_VARARGS, "flush(timeout=1.0) -> bool\n\nWait until queued events are written."},
+    {"enabled", &py_enabled, METH_O, "enabled(category) -> bool"},
+    {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},
+    {"spool_location", &py_spool_location, METH_NOARGS, "The spool file (or directory) events go to."},
+    {"sensor_uuid", &py_sensor_uuid, METH_NOARGS, "This process's sensor uuid."},
+    {"_after_fork_child", &py_after_fork_child, METH_NOARGS, "os.register_at_fork hook (internal)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyMethodDef exit_def = {"_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_exit)),
+                        METH_VARARGS | METH_KEYWORDS,
+                        "Exit to the system with specified status, without normal exit processing."};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_bluepython", "bluepython's native bridge (built into the bluepython executable).",
+    -1, methods, nullptr, nullptr, nullptr, nullptr,
+};
+
+void report_python_error(const char* where) noexcept {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  std::string message = "unknown error";
+  if (value != nullptr || type != nullptr) {
+    PyObject* text = PyObject_Repr(value != nullptr ? value : type);
+    if (text != nullptr) {
+      std::string storage;
+      message = std::string(python_str_view(text, storage));
+      Py_DECREF(text);
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  sensor::report_internal(where, message);
+}
+
+bool register_fork_hook(PyObject* mod) {
+  PyObject* os = PyImport_ImportModule("os");
+  if (os == nullptr) return false;
+  PyObject* hook = PyObject_GetAttrString(mod, "_after_fork_child");
+  PyObject* reg = PyObject_GetAttrString(os, "register_at_fork");
+  bool ok = false;
+  if (hook != nullptr && reg != nullptr) {
+    PyObject* kwargs = Py_BuildValue("{s:O}", "after_in_child", hook);
+    if (kwargs != nullptr) {
+      PyObject* empty = PyTuple_New(0);
+      PyObject* r = empty != nullptr ? PyObject_Call(reg, empty, kwargs) : nullptr;
+      ok = r != nullptr;
+      Py_XDECREF(r);
+      Py_XDECREF(empty);
+      Py_DECREF(kwargs);
+    }
+  }
+  Py_XDECREF(hook);
+  Py_XDECREF(reg);
+  Py_DECREF(os);
+  return ok;
+}
+
+bool wrap_os_exit() {
+  PyObject* posix = PyImport_ImportModule("posix");
+  if (posix == nullptr) return false;
+  g_original_exit = PyObject_GetAttrString(posix, "_exit");
+  if (g_original_exit == nullptr) {
+    Py_DECREF(posix);
+    return false;
+  }
+  PyObject* module_name = PyUnicode_FromString("posix");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&exit_def, nullptr, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  bool ok = wrapper != nullptr && PyObject_SetAttrString(posix, "_exit", wrapper) == 0;
+  if (ok) {
+    PyObject* os = PyImport_ImportModule("os");
+    ok = os != nullptr && PyObject_SetAttrString(os, "_exit", wrapper) == 0;
+    Py_XDECREF(os);
+  }
+  Py_XDECREF(wrapper);
+  Py_DECREF(posix);
+  return ok;
+}
+
+}  // namespace
+
+PyObject* init() {
+  PyObject* mod = PyModule_Create(&module_def);
+  if (mod == nullptr) return nullptr;
+  if (PyType_Ready(&import_monitor::type) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  Py_INCREF(&import_monitor::type);
+  if (PyModule_AddObject(mod, "ImportMonitor", reinterpret_cast<PyObject*>(&import_monitor::type)) < 0 ||
+      PyModule_AddStringConstant(mod, "__version__", kVersion) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  return mod;
+}
+
+void bootstrap() noexcept {
+  PyObject* mod = PyImport_ImportModule("_bluepython");
+  if (mod == nullptr) {
+    report_python_error("bootstrap: import _bluepython");
+    return;
+  }
+  if (sensor::settings().enabled(category::imports) && !import_monitor::install(mod)) {
+    report_python_error("bootstrap: import monitor");
+  }
+  if (!register_fork_hook(mod)) report_python_error("bootstrap: os.register_at_fork");
+  if (!wrap_os_exit()) report_python_error("bootstrap: os._exit");
+  // Let the signal module record the default SIGTERM disposition before our
+  // C handler replaces it, so signal.getsignal() answers as under python.
+  PyObject* sig = PyImport_ImportModule("_signal");
+  if (sig == nullptr) {
+    report_python_error("bootstrap: _signal");
+  } else {
+    Py_DECREF(sig);
+    sensor::install_signal_handlers();
+  }
+  Py_DECREF(mod);
+}
+
+}  // namespace bluepython::module

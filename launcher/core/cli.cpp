@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli.hpp"
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "config.hpp"
+#include "error.hpp"
+#include "interpreter.hpp"
+#include "version.hpp"
+
+namespace bluepython {
+namespace {
+
+const getenv_fn process_env = [](const char* name) -> const char* { return std::getenv(name); };
+
+std::string libpython_path() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&Py_GetVersion), &info) != 0 && info.dli_fname != nullptr) {
+    return info.dli_fname;
+  }
+  return "unknown";
+}
+
+std::string join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+// Children started by the app (sys.executable is bluepython) read only the
+// environment, so what the run flags decided is handed down through it.
+void export_flags_to_children(const config_flags& flags, const config& cfg) {
+  if (flags.config_file) ::setenv("BLUEPYTHON_CONFIG", flags.config_file->c_str(), 1);
+  if (flags.spool_dir) ::setenv("BLUEPYTHON_SPOOL_DIR", cfg.spool.dir.c_str(), 1);
+  if (!flags.enable.empty() || !flags.disable.empty()) {
+    std::vector<std::string> on;
+    std::vector<std::string> off;
+    for (std::size_t i = 0; i < category_count; ++i) {
+      (cfg.categories[i] ? on : off).emplace_back(category_names[i]);
+    }
+    ::setenv("BLUEPYTHON_ENABLE", join(on, ",").c_str(), 1);
+    ::setenv("BLUEPYTHON_DISABLE", join(off, ",").c_str(), 1);
+  }
+  if (flags.events_to_stderr) ::setenv("BLUEPYTHON_EVENTS_TO_STDERR", *flags.events_to_stderr ? "1" : "0", 1);
+}
+
+int print_version(const config& cfg, bool as_json) {
+  std::vector<std::string> on;
+  std::vector<std::string> off;
+  for (std::size_t i = 0; i < category_count; ++i) {
+    (cfg.enabled(static_cast<category>(i)) ? on : off).emplace_back(category_names[i]);
+  }
+  if (as_json) {
+    nlohmann::json doc = {
+        {"bluepython", kVersion},
+        {"python", Py_GetVersion()},
+        {"libpython", libpython_path()},
+        {"config_file", cfg.source_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(cfg.source_file)},
+        {"config_digest", cfg.digest()},
+        {"spool_dir", cfg.spool.dir},
+        {"enabled", on},
+        {"disabled", off},
+    };
+    std::cout << doc.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("bluepython {}\n", kVersion)
+            << fmt::format("embedded Python {}\n", Py_GetVersion())
+            << fmt::format("libpython {}\n", libpython_path())
+            << fmt::format("config file {}\n", cfg.source_file.empty() ? "(none)" : cfg.source_file)
+            << fmt::format("spool {}\n", cfg.spool.dir)
+            << fmt::format("enabled categories: {}\n", on.empty() ? "(none)" : join(on, ", "))
+            << fmt::format("disabled categories: {}\n", off.empty() ? "(none)" : join(off, ", "));
+  return 0;
+}
+
+void add_config_flags(CLI::App& cmd, config_flags& flags, std::vector<std::string>& enable,
+                      std::vector<std::string>& disable) {
+  cmd.add_option_function<std::string>(
+         "--config", [&flags](const std::string& v) { flags.config_file = v; },
+         "JSON config file (default: $BLUEPYTHON_CONFIG, else ~/.bluepython/config.json)")
+      ->type_name("FILE");
+  cmd.add_option_function<std::string>(
+         "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
+         "directory for the NDJSON spool (default: ~/.bluepython/spool)")
+      ->type_name("DIR");
+  cmd.add_option("--enable", enable, "turn a category on: imports, mcp, process, files, network, code, all")
+      ->type_name("CATEGORY")
+      ->delimiter(',')
+      ->take_all();
+  cmd.add_option("--disable", disable, "turn a category off")->type_name("CATEGORY")->delimiter(',')->take_all();
+  cmd.add_flag_callback(
+      "--events-to-stderr", [&flags] { flags.events_to_stderr = true; },
+      "also write every event to stderr (never stdout)");
+}
+
+}  // namespace
+
+bool is_subcommand(const std::string& arg) noexcept {
+  return arg == "run" || arg == "version" || arg == "help";
+}
+
+int run_main(int argc, char** argv) {
+  std::vector<std::string> all(argv, argv + argc);
+  const std::string argv0 = argc > 0 ? argv[0] : "bluepython";
+
+  if (argc < 2 || !is_subcommand(argv[1])) {
+    // Drop-in python: every argument is CPython's.
+    const config cfg = load_config({}, process_env);
+    return run_interpreter(cfg, all, all);
+  }
+
+  CLI::App app{"bluepython: a drop-in python that records what MCP servers do.\n"
+               "  bluepython [python args]            run exactly like python\n"
+               "  bluepython run [options] -- [python args]",
+               "bluepython"};
+  app.require_subcommand(1);
+  app.set_help_flag("-h,--help", "print this help and exit");
+
+  config_flags flags;
+  std::vector<std::string> enable;
+  std::vector<std::string> disable;
+  auto* run = app.add_subcommand("run", "run python with bluepython options (python's args after --)");
+  add_config_flags(*run, flags, enable, disable);
+  run->prefix_command();
+
+  bool version_json = false;
+  auto* version = app.add_subcommand("version", "print bluepython's version, the embedded Python and categories");
+  version->add_flag("--json", version_json, "machine-readable output");
+  add_config_flags(*version, flags, enable, disable);
+  app.add_subcommand("help", "print this help");
+
+  // Split at the first "--" after the subcommand: python's arguments are
+  // never seen by CLI11.
+  std::vector<std::string> ours;
+  std::vector<std::string> python_args;
+  bool seen_separator = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (!seen_separator && arg == "--" && std::string(argv[1]) == "run") {
+      seen_separator = true;
+      continue;
+    }
+    (seen_separator ? python_args : ours).push_back(arg);
+  }
+  std::vector<std::string> reversed(ours.rbegin(), ours.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help() << std::flush;
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    throw launcher_error::usage(fmt::format("bluepython: {}", e.what()));
+  }
+  if (app.got_subcommand("help")) {
+    std::cout << app.help() << std::flush;
+    return 0;
+  }
+  flags.enable = enable;
+  flags.disable = disable;
+  const config cfg = load_config(flags, process_env);
+
+  if (app.got_subcommand(version)) return print_version(cfg, version_json);
+
+  // run: what CLI11 left over (prefix_command) comes before anything after --.
+  std::vector<std::string> python_argv{argv0};
+  for (const auto& a : run->remaining()) python_argv.push_back(a);
+  for (const auto& a : python_args) python_argv.push_back(a);
+  export_flags_to_children(flags, cfg);
+  return run_interpreter(cfg, all, python_argv);
+}
+
+}  // namespace bluepython

@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bluepython {
+
+// bluepython's own subcommands. Anything else in argv[1] belongs to CPython.
+bool is_subcommand(const std::string& arg) noexcept;
+
+// The whole program: dispatches to a subcommand or runs CPython with argv
+// untouched. Throws launcher_error for bad flags or config (exit code 2).
+int run_main(int argc, char** argv);
+
+}  // namespace bluepython

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace bluepython {
+
+// Wall-clock time in nanoseconds since the Unix epoch (CLOCK_REALTIME).
+std::int64_t wall_time_ns() noexcept;
+
+// Monotonic time in nanoseconds (CLOCK_MONOTONIC), for intervals.
+std::int64_t monotonic_ns() noexcept;
+
+// Appends `ns` as an RFC 3339 UTC timestamp with microseconds,
+// e.g. 2026-11-21T10:00:00.123456Z.
+void append_rfc3339(std::string& out, std::int64_t ns);
+
+}  // namespace bluepython

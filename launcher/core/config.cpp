@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "config.hpp"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "error.hpp"
+#include "sha256.hpp"
+
+namespace bluepython {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::uint64_t kMaxConfigFileBytes = 1U << 20U;
+
+[[noreturn]] void fail(const std::string& origin, const std::string& what) {
+  throw launcher_error::config(fmt::format("bluepython: config error: {}: {}", origin, what));
+}
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "boolean";
+    case json::value_t::string: return "string";
+    case json::value_t::array: return "array";
+    case json::value_t::object: return "object";
+    case json::value_t::number_float: return "number";
+    default: return "integer";
+  }
+}
+
+bool get_bool(const json& v, const std::string& origin, const std::string& key) {
+  if (!v.is_boolean()) fail(origin, fmt::format("key \"{}\" must be a boolean, got {}", key, type_name(v)));
+  return v.get<bool>();
+}
+
+std::uint64_t get_uint(const json& v, const std::string& origin, const std::string& key,
+                       std::uint64_t min, std::uint64_t max) {
+  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+    fail(origin, fmt::format("key \"{}\" must be an integer in [{}, {}], got {}", key, min, max, type_name(v)));
+  }
+  const auto value = v.get<std::uint64_t>();
+  if (value < min || value > max) {
+    fail(origin, fmt::format("key \"{}\" must be an integer in [{}, {}], got {}", key, min, max, value));
+  }
+  return value;
+}
+
+std::string get_string(const json& v, const std::string& origin, const std::string& key) {
+  if (!v.is_string()) fail(origin, fmt::format("key \"{}\" must be a string, got {}", key, type_name(v)));
+  auto s = v.get<std::string>();
+  if (s.empty()) fail(origin, fmt::format("key \"{}\" must not be empty", key));
+  if (s.find('\0') != std::string::npos) fail(origin, fmt::format("key \"{}\" contains a NUL byte", key));
+  return s;
+}
+
+void require_object(const json& v, const std::string& origin, const std::string& key) {
+  if (!v.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", key, type_name(v)));
+}
+
+[[noreturn]] void unknown_key(const std::string& origin, const std::string& key) {
+  fail(origin, fmt::format("unknown key \"{}\"", key));
+}
+
+// A category entry is `true`/`false` or an object with "enable" (BlueRock's
+// shape). The imports entry has extra members handled by the caller.
+void apply_category(config& cfg, category c, const json& v, const std::string& origin,
+                    const std::string& key) {
+  auto& slot = cfg.categories[static_cast<std::size_t>(c)];
+  if (v.is_boolean()) {
+    slot = v.get<bool>();
+    return;
+  }
+  if (!v.is_object()) {
+    fail(origin, fmt::format("key \"{}\" must be a boolean or an object, got {}", key, type_name(v)));
+  }
+  for (const auto& [name, value] : v.items()) {
+    const std::string full = key + "." + name;
+    if (name == "enable") {
+      slot = get_bool(value, origin, full);
+    } else if (c == category::imports && name == "fileslist") {
+      cfg.imports.fileslist = get_bool(value, origin, full);
+    } else if (c == category::imports && name == "stdlib") {
+      cfg.imports.stdlib = get_bool(value, origin, full);
+    } else if (c == category::imports && name == "hash") {
+      cfg.imports.hash = get_bool(value, origin, full);
+    } else if (c == category::imports && name == "baseline") {
+      cfg.imports.baseline = get_bool(value, origin, full);
+    } else {
+      unknown_key(origin, full);
+    }
+  }
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = text.find(',', start);
+    const std::size_t end = comma == std::string_view::npos ? text.size() : comma;
+    std::string item(text.substr(start, end - start));
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    if (first != std::string::npos) out.push_back(item.substr(first, last - first + 1));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+void apply_category_list(config& cfg, const std::vector<std::string>& names, bool on,
+                         const std::string& origin) {
+  for (const auto& name : names) {
+    if (name == "all") {
+      cfg.categories.fill(on);
+      continue;
+    }
+    const auto c = category_from_name(name);
+    if (!c) {
+      throw launcher_error::config(fmt::format(
+          "bluepython: {}: unknown category \"{}\" (expected one of imports, mcp, process, files, "
+          "network, code, all)",
+          origin, name));
+    }
+    cfg.categories[static_cast<std::size_t>(*c)] = on;
+  }
+}
+
+bool parse_env_bool(const char* name, const char* value) {
+  const std::string_view v(value);
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) return false;
+  throw launcher_error::config(
+      fmt::format("bluepython: environment variable {}: expected 1/0/true/false, got \"{}\"", name, v));
+}
+
+std::uint64_t parse_env_uint(const char* name, const char* value, std::uint64_t min, std::uint64_t max) {
+  const std::string_view v(value);
+  std::uint64_t out = 0;
+  bool ok = !v.empty() && v.size() < 20;
+  for (const char c : v) {
+    if (c < '0' || c > '9') {
+      ok = false;
+      break;
+    }
+    out = out * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (!ok || out < min || out > max) {
+    throw launcher_error::config(fmt::format(
+        "bluepython: environment variable {}: expected an integer in [{}, {}], got \"{}\"", name, min, max, v));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<category> category_from_name(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < category_names.size(); ++i) {
+    if (category_names[i] == name) return static_cast<category>(i);
+  }
+  return std::nullopt;
+}
+
+std::string home_directory(const getenv_fn& getenv_lookup) {
+  if (const char* home = getenv_lookup("HOME"); home != nullptr && home[0] != '\0') return home;
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_dir != nullptr) return pw->pw_dir;
+  return "/tmp";
+}
+
+json read_config_file(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    fail(path, fmt::format("cannot read file: {}", std::strerror(errno)));
+  }
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    fail(path, fmt::format("file is {} bytes; the limit is {} bytes", st.st_size, kMaxConfigFileBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, fmt::format("cannot read file: {}", std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail(path, "read error");
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    fail(path, fmt::format("invalid JSON at byte {}", e.byte));
+  }
+}
+
+void apply_config_json(config& cfg, const json& doc, const std::string& origin) {
+  if (!doc.is_object()) fail(origin, fmt::format("top level must be an object, got {}", type_name(doc)));
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "enable") {
+      cfg.enable = get_bool(value, origin, key);
+    } else if (key == "debug") {
+      cfg.debug = get_bool(value, origin, key);
+    } else if (key == "events_to_stderr") {
+      cfg.events_to_stderr = get_bool(value, origin, key);
+    } else if (auto c = category_from_name(key)) {
+      apply_category(cfg, *c, value, origin, key);
+    } else if (key == "spool") {
+      require_object(value, origin, key);
+      for (const auto& [name, v] : value.items()) {
+        const std::string full = "spool." + name;
+        if (name == "dir") {
+          cfg.spool.dir = get_string(v, origin, full);
+        } else if (name == "max_file_bytes") {
+          cfg.spool.max_file_bytes = get_uint(v, origin, full, 4096, 1ULL << 40U);
+        } else if (name == "max_total_bytes") {
+          cfg.spool.max_total_bytes = get_uint(v, origin, full, 4096, 1ULL << 50U);
+        } else if (name == "flush_interval_ms") {
+          cfg.spool.flush_interval_ms = static_cast<std::uint32_t>(get_uint(v, origin, full, 1, 60'000));
+        } else {
+          unknown_key(origin, full);
+        }
+      }
+    } else if (key == "queue") {
+      require_object(value, origin, key);
+      for (const auto& [name, v] : value.items()) {
+        const std::string full = "queue." + name;
+        if (name == "max_bytes") {
+          cfg.queue.max_bytes = get_uint(v, origin, full, 64ULL << 10U, 1ULL << 30U);
+        } else {
+          unknown_key(origin, full);
+        }
+      }
+    } else if (key == "limits") {
+      require_object(value, origin, key);
+      for (const auto& [name, v] : value.items()) {
+        const std::string full = "limits." + name;
+        if (name == "max_string_bytes") {
+          cfg.limits.max_string_bytes = get_uint(v, origin, full, 16, 1ULL << 30U);
+        } else if (name == "max_depth") {
+          cfg.limits.max_depth = get_uint(v, origin, full, 1, 1000);
+        } else if (name == "max_items") {
+          cfg.limits.max_items = get_uint(v, origin, full, 1, 10'000'000);
+        } else {
+          unknown_key(origin, full);
+        }
+      }
+    } else {
+      unknown_key(origin, key);
+    }
+  }
+}
+
+config load_config(const config_flags& flags, const getenv_fn& getenv_lookup) {
+  config cfg;
+  const std::string home = home_directory(getenv_lookup);
+
+  // 1. Config file.
+  std::string file;
+  if (flags.config_file) {
+    file = *flags.config_file;
+  } else if (const char* env = getenv_lookup("BLUEPYTHON_CONFIG"); env != nullptr && env[0] != '\0') {
+    file = env;
+  } else {
+    const std::string fallback = home + "/.bluepython/config.json";
+    if (::access(fallback.c_str(), F_OK) == 0) file = fallback;
+  }
+  if (!file.empty()) {
+    apply_config_json(cfg, read_config_file(file), file);
+    cfg.source_file = file;
+  }
+
+  // 2. Environment.
+  if (const char* v = getenv_lookup("BLUEPYTHON_SPOOL_DIR"); v != nullptr && v[0] != '\0') cfg.spool.dir = v;
+  if (const char* v = getenv_lookup("BLUEPYTHON_ENABLE"); v != nullptr) {
+    apply_category_list(cfg, split_list(v), true, "environment variable BLUEPYTHON_ENABLE");
+  }
+  if (const char* v = getenv_lookup("BLUEPYTHON_DISABLE"); v != nullptr) {
+    apply_category_list(cfg, split_list(v), false, "environment variable BLUEPYTHON_DISABLE");
+  }
+  if (const char* v = getenv_lookup("BLUEPYTHON_EVENTS_TO_STDERR"); v != nullptr) {
+    cfg.events_to_stderr = parse_env_bool("BLUEPYTHON_EVENTS_TO_STDERR", v);
+  }
+  if (const char* v = getenv_lookup("BLUEPYTHON_DEBUG"); v != nullptr) {
+    cfg.debug = parse_env_bool("BLUEPYTHON_DEBUG", v);
+  }
+  if (const char* v = getenv_lookup("BLUEPYTHON_FLUSH_INTERVAL_MS"); v != nullptr) {
+    cfg.spool.flush_interval_ms =
+        static_cast<std::uint32_t>(parse_env_uint("BLUEPYTHON_FLUSH_INTERVAL_MS", v, 1, 60'000));
+  }
+
+  // 3. Flags.
+  if (flags.spool_dir) cfg.spool.dir = *flags.spool_dir;
+  apply_category_list(cfg, flags.enable, true, "--enable");
+  apply_category_list(cfg, flags.disable, false, "--disable");
+  if (flags.events_to_stderr) cfg.events_to_stderr = *flags.events_to_stderr;
+
+  if (cfg.spool.dir.empty()) cfg.spool.dir = home + "/.bluepython/spool";
+  return cfg;
+}
+
+nlohmann::json config::to_json() const {
+  json cats = json::object();
+  for (std::size_t i = 0; i < category_count; ++i) cats[std::string(category_names[i])] = categories[i];
+  return json{
+      {"enable", enable},
+      {"debug", debug},
+      {"events_to_stderr", events_to_stderr},
+      {"categories", cats},
+      {"spool",
+       {{"dir", spool.dir},
+        {"max_file_bytes", spool.max_file_bytes},
+        {"max_total_bytes", spool.max_total_bytes},
+        {"flush_interval_ms", spool.flush_interval_ms}}},
+      {"queue", {{"max_bytes", queue.max_bytes}}},
+      {"limits",
+       {{"max_string_bytes", limits.max_string_bytes},
+        {"max_depth", limits.max_depth},
+        {"max_items", limits.max_items}}},
+      {"imports",
+       {{"stdlib", imports.stdlib},
+        {"hash", imports.hash},
+        {"fileslist", imports.fileslist},
+        {"baseline", imports.baseline}}},
+  };
+}
+
+std::string config::digest() const { return to_hex(sha256_bytes(to_json().dump())); }
+
+}  // namespace bluepython

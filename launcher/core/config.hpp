@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "json_writer.hpp"
+
+namespace bluepython {
+
+// Observation categories. imports and mcp are filled by the launcher and the
+// bundled hooks; process, files, network and code by the side-effect layer.
+enum class category : std::uint8_t { imports, mcp, process, files, network, code };
+inline constexpr std::size_t category_count = 6;
+inline constexpr std::array<std::string_view, category_count> category_names = {
+    "imports", "mcp", "process", "files", "network", "code"};
+
+std::optional<category> category_from_name(std::string_view name) noexcept;
+
+struct spool_options {
+  std::string dir;  // empty until resolved: ~/.bluepython/spool
+  std::uint64_t max_file_bytes = 32ULL << 20U;
+  std::uint64_t max_total_bytes = 256ULL << 20U;
+  std::uint32_t flush_interval_ms = 50;
+};
+
+struct queue_options {
+  std::uint64_t max_bytes = 4ULL << 20U;  // per buffer; two buffers alternate
+};
+
+struct import_options {
+  bool stdlib = true;     // report standard-library modules too
+  bool hash = true;       // SHA-256 of module files (writer side)
+  bool fileslist = true;  // BlueRock: false = one event per distribution
+  bool baseline = true;   // keep per-spool hashes for hash_changed
+};
+
+// The effective configuration. Built once before the interpreter starts;
+// read-only afterwards (so any thread may read it without locking).
+struct config {
+  bool enable = true;  // master switch (BlueRock "enable")
+  std::array<bool, category_count> categories{true, true, true, true, true, true};
+  bool debug = false;
+  bool events_to_stderr = false;
+  spool_options spool;
+  queue_options queue;
+  json_limits limits;
+  import_options imports;
+  std::string source_file;  // config file that was loaded, empty if none
+
+  [[nodiscard]] bool enabled(category c) const noexcept {
+    return enable && categories[static_cast<std::size_t>(c)];
+  }
+  [[nodiscard]] nlohmann::json to_json() const;
+  // SHA-256 (hex) of the canonical JSON of the effective settings.
+  [[nodiscard]] std::string digest() const;
+};
+
+// What the `run` flags set; unset members leave lower layers alone.
+struct config_flags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> spool_dir;
+  std::vector<std::string> enable;
+  std::vector<std::string> disable;
+  std::optional<bool> events_to_stderr;
+};
+
+using getenv_fn = std::function<const char*(const char*)>;
+
+// Layers, lowest first: defaults, config file (--config, else
+// BLUEPYTHON_CONFIG, else ~/.bluepython/config.json if present), BLUEPYTHON_*
+// environment, flags. Throws launcher_error (exit 2) with a one-line message
+// naming the file and key for any unknown key, wrong type, bad value or
+// unreadable file.
+config load_config(const config_flags& flags, const getenv_fn& getenv_lookup);
+
+// Applies one JSON document (a config file's contents) onto `cfg`. `origin`
+// names the file in error messages. Exposed for tests.
+void apply_config_json(config& cfg, const nlohmann::json& doc, const std::string& origin);
+
+// Reads and parses a config file (size-limited); throws launcher_error.
+nlohmann::json read_config_file(const std::string& path);
+
+// Home directory: $HOME, else the password database, else "/tmp".
+std::string home_directory(const getenv_fn& getenv_lookup);
+
+}  // namespace bluepython

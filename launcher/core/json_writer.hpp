@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace bluepython {
+
+// Limits applied while encoding. Strings longer than max_string_bytes are cut
+// at a UTF-8 boundary and end with a marker naming the original length.
+struct json_limits {
+  std::size_t max_string_bytes = 64 * 1024;
+  std::size_t max_depth = 64;
+  std::size_t max_items = 10'000;  // per container, for encoders that walk objects
+};
+
+// Appends JSON text to a caller-owned std::string. Every output is valid JSON
+// (RFC 8259) and valid UTF-8 whatever the input: invalid UTF-8 sequences and
+// encoded surrogates become U+FFFD, control characters are escaped, NaN and
+// infinities become null. The writer does not check structure (the caller
+// emits keys and values in order); it only inserts commas. Not thread-safe;
+// use one per thread.
+class json_writer {
+ public:
+  explicit json_writer(std::string& out, json_limits limits = {}) noexcept
+      : out_(out), limits_(limits) {}
+
+  void begin_object() { open('{'); }
+  void end_object() { close('}'); }
+  void begin_array() { open('['); }
+  void end_array() { close(']'); }
+
+  // Object key; the next call writes its value.
+  void key(std::string_view name);
+  void string(std::string_view value);
+  void integer(std::int64_t value);
+  void unsigned_integer(std::uint64_t value);
+  void number(double value);
+  void boolean(bool value);
+  void null();
+  // Pre-encoded JSON value, inserted as is (the caller vouches for it).
+  void raw(std::string_view json);
+
+  [[nodiscard]] std::size_t depth() const noexcept { return depth_; }
+  [[nodiscard]] const json_limits& limits() const noexcept { return limits_; }
+  [[nodiscard]] std::string& buffer() noexcept { return out_; }
+
+  // Escapes `value` as the inside of a JSON string (no quotes), applying the
+  // UTF-8 repair rules above. Returns the number of input bytes consumed,
+  // which is less than value.size() only when max_bytes stopped it.
+  static std::size_t append_escaped(std::string& out, std::string_view value,
+                                    std::size_t max_bytes);
+
+ private:
+  void before_value();
+  void open(char bracket);
+  void close(char bracket);
+
+  std::string& out_;
+  json_limits limits_;
+  std::size_t depth_ = 0;
+  bool need_comma_ = false;
+  bool after_key_ = false;
+};
+
+}  // namespace bluepython

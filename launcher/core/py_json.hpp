@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string>
+#include <string_view>
+
+#include "json_writer.hpp"
+
+namespace bluepython {
+
+// Encodes a Python object as JSON into `w`: dict (keys made strings), list,
+// tuple, set, str, bytes, int, float, bool, None; anything else as its str().
+// Never raises: Python errors met on the way are cleared and the value is
+// written as a placeholder string. Limits: depth and items per container from
+// the writer's json_limits (the rest is cut with a marker). Requires the GIL.
+void encode_python_value(json_writer& w, PyObject* value);
+
+// UTF-8 view of a str, repairing lone surrogates (lossy). `storage` keeps the
+// bytes alive when a conversion was needed. Never raises.
+std::string_view python_str_view(PyObject* str, std::string& storage);
+
+}  // namespace bluepython

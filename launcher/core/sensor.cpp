@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sensor.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "clock.hpp"
+#include "json_writer.hpp"
+#include "spool_writer.hpp"
+#include "version.hpp"
+
+namespace bluepython::sensor {
+namespace {
+
+struct parent_link {
+  int pid = 0;
+  std::string uuid;
+};
+
+struct state {
+  config cfg;
+  startup_info info;
+  std::unique_ptr<event_pipeline> pipeline;
+  parent_link parent;  // from BLUEPYTHON_PARENT, if any
+  std::string executable;
+  std::string config_digest;
+  std::atomic<bool> warned{false};
+  std::atomic<bool> stopped{false};
+  bool child_writer_pending = false;
+};
+
+state* g_state = nullptr;  // leaked on purpose: lives until the process ends
+
+std::string make_uuid() {
+  unsigned char b[16];
+  if (::getrandom(b, sizeof b, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof b)) {
+    const auto t = static_cast<std::uint64_t>(monotonic_ns()) ^ (static_cast<std::uint64_t>(::getpid()) << 32U);
+    for (std::size_t i = 0; i < sizeof b; ++i) b[i] = static_cast<unsigned char>((t >> ((i % 8) * 8)) + i * 131);
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0FU) | 0x40U);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3FU) | 0x80U);
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                     b[14], b[15]);
+}
+
+std::string self_executable() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+parent_link read_parent_env() {
+  parent_link link;
+  const char* v = std::getenv("BLUEPYTHON_PARENT");
+  if (v == nullptr) return link;
+  const std::string_view text(v);
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return link;
+  int pid = 0;
+  for (const char c : text.substr(0, colon)) {
+    if (c < '0' || c > '9') return link;
+    pid = pid * 10 + (c - '0');
+  }
+  link.pid = pid;
+  link.uuid = std::string(text.substr(colon + 1, 36));
+  return link;
+}
+
+void export_parent_env(const process_identity& id) {
+  ::setenv("BLUEPYTHON_PARENT", fmt::format("{}:{}", id.pid, id.uuid).c_str(), 1);
+}
+
+void on_sink_fault(const std::string& message) noexcept {
+  warn_once(fmt::format("bluepython: warning: {} (events are being dropped and counted)", message));
+}
+
+void emit_startup(const char* via, const parent_link& parent) {
+  state& s = *g_state;
+  std::string attrs;
+  json_writer w(attrs, s.cfg.limits);
+  w.key("bluepython_version");
+  w.string(kVersion);
+  w.key("argv");
+  w.begin_array();
+  for (const auto& a : s.info.argv) w.string(a);
+  w.end_array();
+  w.key("python_argv");
+  w.begin_array();
+  for (const auto& a : s.info.python_argv) w.string(a);
+  w.end_array();
+  w.key("executable");
+  w.string(s.executable);
+  char cwd[PATH_MAX];
+  w.key("cwd");
+  if (::getcwd(cwd, sizeof cwd) != nullptr) w.string(cwd); else w.null();
+  char host[256] = {};
+  w.key("host");
+  if (::gethostname(host, sizeof host - 1) == 0) w.string(host); else w.null();
+  w.key("python");
+  w.begin_object();
+  w.key("implementation");
+  w.string("CPython");
+  w.key("version");
+  w.string(s.info.python_version);
+  w.end_object();
+  w.key("config_digest");
+  w.string(s.config_digest);
+  w.key("config_file");
+  if (s.cfg.source_file.empty()) w.null(); else w.string(s.cfg.source_file);
+  w.key("categories");
+  w.begin_array();
+  for (std::size_t i = 0; i < category_count; ++i) {
+    if (s.cfg.enabled(static_cast<category>(i))) w.string(category_names[i]);
+  }
+  w.end_array();
+  w.key("spool_dir");
+  w.string(s.cfg.spool.dir);
+  w.key("uid");
+  w.integer(::getuid());
+  w.key("parent");
+  if (parent.pid == 0) {
+    w.null();
+  } else {
+    w.begin_object();
+    w.key("pid");
+    w.integer(parent.pid);
+    w.key("uuid");
+    w.string(parent.uuid);
+    w.key("via");
+    w.string(via);
+    w.key("direct");
+    w.boolean(parent.pid == ::getppid());
+    w.end_object();
+  }
+  record_view r;
+  r.name = "sensor_startup";
+  r.actionable = false;
+  r.ts_ns = wall_time_ns();
+  r.attributes = attrs;
+  s.pipeline->emit(r);
+}
+
+void atfork_prepare() {
+  if (g_state != nullptr && g_state->pipeline) g_state->pipeline->prepare_fork();
+}
+
+void atfork_parent() {
+  if (g_state != nullptr && g_state->pipeline) g_state->pipeline->after_fork_parent();
+}
+
+void atfork_child() {
+  if (g_state == nullptr || !g_state->pipeline) return;
+  state& s = *g_state;
+  try {
+    parent_link parent{s.pipeline->identity().pid, s.pipeline->identity().uuid};
+    process_identity id;
+    id.pid = ::getpid();
+    id.ppid = ::getppid();
+    id.uuid = make_uuid();
+    id.start_ns = wall_time_ns();
+    s.pipeline->after_fork_child(id);
+    s.warned.store(false);
+    s.child_writer_pending = true;
+    export_parent_env(id);
+    if (!s.stopped.load()) emit_startup("fork", parent);
+  } catch (...) {
+  }
+}
+
+void c_atexit() { stop("exit"); }
+
+std::atomic<int> g_fatal_signal_seen{0};
+
+void fatal_signal_handler(int signo) {
+  if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running() || g_state->stopped.load()) {
+    ::signal(signo, SIG_DFL);
+    ::raise(signo);
+    return;
+  }
+  if (g_fatal_signal_seen.exchange(signo) != 0) return;
+  g_state->pipeline->request_fatal_signal(signo);
+}
+
+}  // namespace
+
+void start(const config& cfg, const startup_info& info) {
+  auto* s = new state();
+  s->cfg = cfg;
+  s->info = info;
+  s->executable = self_executable();
+  s->config_digest = cfg.digest();
+  s->parent = read_parent_env();
+
+  process_identity id;
+  id.pid = ::getpid();
+  id.ppid = ::getppid();
+  id.uuid = make_uuid();
+  id.start_ns = wall_time_ns();
+
+  pipeline_options options;
+  options.queue_bytes = cfg.queue.max_bytes;
+  options.flush_interval = std::chrono::milliseconds(cfg.spool.flush_interval_ms);
+  options.mirror_to_stderr = cfg.events_to_stderr;
+  auto sink = std::make_unique<spool_writer>(cfg.spool, id.pid, id.start_ns);
+  std::unique_ptr<import_resolver> resolver;
+  if (cfg.enabled(category::imports)) {
+    resolver = std::make_unique<import_resolver>(cfg.imports, cfg.spool.dir + "/import-baseline.tsv");
+  }
+  s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);
+  g_state = s;
+
+  emit_startup("exec", s->parent);
+  export_parent_env(id);
+  s->pipeline->start();
+  ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
+  std::atexit(&c_atexit);
+}
+
+bool started() noexcept { return g_state != nullptr; }
+
+const config& settings() noexcept {
+  static const config defaults;
+  return g_state != nullptr ? g_state->cfg : defaults;
+}
+
+event_pipeline* pipeline() noexcept { return g_state != nullptr ? g_state->pipeline.get() : nullptr; }
+
+bool emit(std::string_view name, std::string_view attributes, std::string_view context, bool actionable) noexcept {
+  if (g_state == nullptr || g_state->stopped.load(std::memory_order_relaxed)) return false;
+  record_view r;
+  r.name = name;
+  r.actionable = actionable;
+  r.ts_ns = wall_time_ns();
+  r.context = context;
+  r.attributes = attributes;
+  return g_state->pipeline->emit(r);
+}
+
+bool emit_import(std::string_view attributes, std::string_view file) noexcept {
+  if (g_state == nullptr || g_state->stopped.load(std::memory_order_relaxed)) return false;
+  record_view r;
+  r.kind = record_kind::import;
+  r.name = "python_import";
+  r.ts_ns = wall_time_ns();
+  r.attributes = attributes;
+  r.deferred = file;
+  return g_state->pipeline->emit(r);
+}
+
+void report_internal(std::string_view where, std::string_view message) noexcept {
+  try {
+    std::string attrs;
+    json_writer w(attrs, settings().limits);
+    w.key("where");
+    w.string(where);
+    w.key("message");
+    w.string(message);
+    emit("python_internal_exception", attrs);
+    if (g_state != nullptr && g_state->cfg.debug) {
+      warn_once(fmt::format("bluepython: internal error in {}: {}", where, message));
+    }
+  } catch (...) {
+  }
+}
+
+void flush(std::chrono::milliseconds timeout) noexcept {
+  if (g_state != nullptr && !g_state->stopped.load()) g_state->pipeline->flush(timeout);
+}
+
+void stop(const char* reason) noexcept {
+  if (g_state == nullptr || g_state->stopped.exchange(true)) return;
+  g_state->pipeline->shutdown(std::chrono::milliseconds(5000), reason);
+}
+
+void install_signal_handlers() noexcept {
+  for (const int signo : {SIGTERM, SIGHUP}) {
+    struct sigaction current{};
+    if (::sigaction(signo, nullptr, &current) != 0) continue;
+    if (current.sa_handler != SIG_DFL || (current.sa_flags & SA_SIGINFO) != 0) continue;
+    struct sigaction action{};
+    action.sa_handler = &fatal_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART | SA_ONSTACK;
+    ::sigaction(signo, &action, nullptr);
+  }
+}
+
+void start_child_writer() noexcept {
+  if (g_state == nullptr || !g_state->child_writer_pending) return;
+  g_state->child_writer_pending = false;
+  g_state->pipeline->start();
+}
+
+void warn_once(std::string_view message) noexcept {
+  if (g_state != nullptr && g_state->warned.exchange(true)) return;
+  try {
+    std::string line(message);
+    line += '\n';
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(STDERR_FILENO, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  } catch (...) {
+  }
+}
+
+int pid() noexcept { return g_state != nullptr ? g_state->pipeline->identity().pid : ::getpid(); }
+
+std::string uuid() { return g_state != nullptr ? g_state->pipeline->identity().uuid : std::string(); }
+
+}  // namespace bluepython::sensor

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "json_writer.hpp"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+using bluepython::json_limits;
+using bluepython::json_writer;
+
+namespace {
+
+std::string encode_string(std::string_view s, json_limits limits = {}) {
+  std::string out;
+  json_writer w(out, limits);
+  w.string(s);
+  return out;
+}
+
+bool is_valid_utf8_json(const std::string& text) {
+  try {
+    (void)nlohmann::json::parse(text);  // strict: rejects invalid UTF-8
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("plain strings pass through unchanged", "[json_writer]") {
+  CHECK(encode_string("hello") == "\"hello\"");
+  CHECK(encode_string("") == "\"\"");
+  CHECK(encode_string("h\xC3\xA9llo \xF0\x9F\x98\x80") == "\"h\xC3\xA9llo \xF0\x9F\x98\x80\"");
+}
+
+TEST_CASE("quotes, backslashes and control characters are escaped", "[json_writer]") {
+  CHECK(encode_string("a\"b\\c") == R"("a\"b\\c")");
+  CHECK(encode_string("\n\r\t\b\f") == R"("\n\r\t\b\f")");
+  CHECK(encode_string(std::string_view("\x00\x01\x1f", 3)) == R"("\u0000\u0001\u001f")");
+  CHECK(encode_string("\x7f") == "\"\x7f\"");
+}
+
+TEST_CASE("invalid UTF-8 becomes U+FFFD and the result parses", "[json_writer]") {
+  const std::string replacement = "\xEF\xBF\xBD";
+  CHECK(encode_string("\xFF") == "\"" + replacement + "\"");
+  CHECK(encode_string("a\xC3") == "\"a" + replacement + "\"");        // truncated sequence
+  CHECK(encode_string("\xC0\xAF") == "\"" + replacement + replacement + "\"");  // overlong
+  CHECK(encode_string("\xED\xA0\x80") == "\"" + replacement + replacement + replacement + "\"");  // lone surrogate
+  CHECK(encode_string("\xF4\x90\x80\x80").find(replacement) != std::string::npos);  // > U+10FFFF
+  for (const char* bad : {"\x80", "\xBF\xBF", "\xE2\x82", "\xF0\x9F\x98", "\xFE\xFF", "\xED\xBF\xBF"}) {
+    CHECK(is_valid_utf8_json(encode_string(bad)));
+  }
+}
+
+TEST_CASE("every byte string encodes to valid JSON", "[json_writer]") {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(255 - i);
+  CHECK(is_valid_utf8_json(encode_string(all)));
+}
+
+TEST_CASE("long strings are truncated with a marker naming the original length", "[json_writer]") {
+  json_limits limits;
+  limits.max_string_bytes = 16;
+  const std::string input(1000, 'x');
+  const std::string out = encode_string(input, limits);
+  CHECK(out.starts_with("\"xxxxxxxxxxxxxxxx...[truncated by bluepython; original 1000 bytes]\""));
+  CHECK(is_valid_utf8_json(out));
+  // Truncation never splits a multi-byte character.
+  std::string multi;
+  for (int i = 0; i < 20; ++i) multi += "\xE2\x82\xAC";  // euro sign, 3 bytes
+  const std::string cut = encode_string(multi, limits);
+  CHECK(is_valid_utf8_json(cut));
+  CHECK(cut.find("\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC\xE2\x82\xAC...") != std::string::npos);
+}
+
+TEST_CASE("numbers: NaN and infinities become null", "[json_writer]") {
+  std::string out;
+  json_writer w(out);
+  w.begin_array();
+  w.number(1.5);
+  w.number(std::nan(""));
+  w.number(std::numeric_limits<double>::infinity());
+  w.number(-std::numeric_limits<double>::infinity());
+  w.integer(-42);
+  w.unsigned_integer(18446744073709551615ULL);
+  w.end_array();
+  CHECK(out == "[1.5,null,null,null,-42,18446744073709551615]");
+}
+
+TEST_CASE("objects and arrays get commas in the right places", "[json_writer]") {
+  std::string out;
+  json_writer w(out);
+  w.begin_object();
+  w.key("a");
+  w.integer(1);
+  w.key("b");
+  w.begin_array();
+  w.string("x");
+  w.null();
+  w.begin_object();
+  w.end_object();
+  w.end_array();
+  w.key("c");
+  w.boolean(true);
+  w.end_object();
+  CHECK(out == R"({"a":1,"b":["x",null,{}],"c":true})");
+  const auto parsed = nlohmann::json::parse(out);
+  CHECK(parsed["b"].size() == 3);
+}
+
+TEST_CASE("keys are escaped too", "[json_writer]") {
+  std::string out;
+  json_writer w(out);
+  w.begin_object();
+  w.key("we\"ird\xFF");
+  w.null();
+  w.end_object();
+  CHECK(is_valid_utf8_json(out));
+}
