@@ -94,6 +94,7 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
   }
   const std::int64_t now = monotonic_ns();
   if (now < next_open_attempt_ns_) return false;
+  // Until this attempt succeeds, wait a second before the next one.
   next_open_attempt_ns_ = now + kReopenBackoffNs;
   try {
     std::string error;
@@ -109,6 +110,7 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
       } while (fd < 0 && errno == EINTR);
       if (fd >= 0) {
         fd_ = fd;
+        next_open_attempt_ns_ = 0;
         file_bytes_ = 0;
         ++files_opened_;
         others_bytes_ = scan_total();

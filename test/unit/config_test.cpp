@@ -1,2 +1,181 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "config.hpp"
+
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "error.hpp"
+
+using namespace bluepython;
+using nlohmann::json;
+
+namespace {
+
+struct fake_env {
+  std::map<std::string, std::string> vars;
+  getenv_fn fn() const {
+    return [this](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  }
+};
+
+std::string write_temp(const std::string& content) {
+  char name[] = "/tmp/bp_cfg_XXXXXX";
+  const int fd = ::mkstemp(name);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  std::ofstream(name, std::ios::binary) << content;
+  return name;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const launcher_error& e) {
+    CHECK(e.exit_code() == 2);
+    return e.what();
+  }
+  FAIL("no error thrown");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("defaults: every category on, spool under HOME", "[config]") {
+  fake_env env{{{"HOME", "/nonexistent-home"}}};
+  const config cfg = load_config({}, env.fn());
+  for (std::size_t i = 0; i < category_count; ++i) CHECK(cfg.enabled(static_cast<category>(i)));
+  CHECK(cfg.spool.dir == "/nonexistent-home/.bluepython/spool");
+  CHECK(cfg.spool.flush_interval_ms == 50);
+  CHECK(cfg.source_file.empty());
+}
+
+TEST_CASE("file < environment < flags", "[config]") {
+  const std::string file = write_temp(R"({"spool": {"dir": "/from-file"}, "events_to_stderr": true})");
+  fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_CONFIG", file}}};
+  CHECK(load_config({}, env.fn()).spool.dir == "/from-file");
+  CHECK(load_config({}, env.fn()).events_to_stderr);
+  env.vars["BLUEPYTHON_SPOOL_DIR"] = "/from-env";
+  CHECK(load_config({}, env.fn()).spool.dir == "/from-env");
+  config_flags flags;
+  flags.spool_dir = "/from-flag";
+  CHECK(load_config(flags, env.fn()).spool.dir == "/from-flag");
+  std::remove(file.c_str());
+}
+
+TEST_CASE("--config wins over BLUEPYTHON_CONFIG", "[config]") {
+  const std::string a = write_temp(R"({"spool": {"dir": "/a"}})");
+  const std::string b = write_temp(R"({"spool": {"dir": "/b"}})");
+  fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_CONFIG", a}}};
+  config_flags flags;
+  flags.config_file = b;
+  const config cfg = load_config(flags, env.fn());
+  CHECK(cfg.spool.dir == "/b");
+  CHECK(cfg.source_file == b);
+  std::remove(a.c_str());
+  std::remove(b.c_str());
+}
+
+TEST_CASE("enable and disable lists", "[config]") {
+  fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_DISABLE", "all"}, {"BLUEPYTHON_ENABLE", "imports"}}};
+  config cfg = load_config({}, env.fn());
+  // Within a layer enable applies first, then disable.
+  CHECK_FALSE(cfg.enabled(category::imports));
+  env.vars.erase("BLUEPYTHON_ENABLE");
+  config_flags flags;
+  flags.enable = {"imports", "mcp"};
+  cfg = load_config(flags, env.fn());
+  CHECK(cfg.enabled(category::imports));
+  CHECK(cfg.enabled(category::mcp));
+  CHECK_FALSE(cfg.enabled(category::files));
+  flags.enable = {"bogus"};
+  CHECK_THAT(error_of([&] { load_config(flags, env.fn()); }), Catch::Contains("unknown category \"bogus\""));
+  env.vars["BLUEPYTHON_ENABLE"] = "imports, nope";
+  CHECK_THAT(error_of([&] { load_config({}, env.fn()); }), Catch::Contains("BLUEPYTHON_ENABLE"));
+}
+
+TEST_CASE("BlueRock bluerock-oss.json keys are accepted", "[config]") {
+  config cfg;
+  apply_config_json(cfg, json::parse(R"({"enable": true, "mcp": {"enable": true},
+      "imports": {"enable": true, "fileslist": false}, "debug": true})"), "bluerock-oss.json");
+  CHECK(cfg.enabled(category::mcp));
+  CHECK(cfg.enabled(category::imports));
+  CHECK_FALSE(cfg.imports.fileslist);
+  CHECK(cfg.debug);
+  apply_config_json(cfg, json::parse(R"({"enable": false})"), "f");
+  for (std::size_t i = 0; i < category_count; ++i) CHECK_FALSE(cfg.enabled(static_cast<category>(i)));
+}
+
+TEST_CASE("every bad key and type is a one-line error naming file and key", "[config]") {
+  struct bad_case {
+    const char* doc;
+    const char* expected;
+  };
+  const bad_case cases[] = {
+      {R"({"nope": 1})", "unknown key \"nope\""},
+      {R"({"spool": {"max_file_bytes": "big"}})", "key \"spool.max_file_bytes\" must be an integer"},
+      {R"({"spool": {"max_file_bytes": 10}})", "key \"spool.max_file_bytes\" must be an integer in [4096"},
+      {R"({"spool": {"max_file_bytes": -5}})", "spool.max_file_bytes"},
+      {R"({"spool": {"max_file_bytes": 1.5}})", "spool.max_file_bytes"},
+      {R"({"spool": {"dir": 3}})", "key \"spool.dir\" must be a string"},
+      {R"({"spool": {"dir": ""}})", "must not be empty"},
+      {R"({"spool": {"flush_interval_ms": 0}})", "spool.flush_interval_ms"},
+      {R"({"spool": {"extra": 0}})", "unknown key \"spool.extra\""},
+      {R"({"spool": []})", "key \"spool\" must be an object"},
+      {R"({"mcp": "yes"})", "key \"mcp\" must be a boolean or an object"},
+      {R"({"mcp": {"fileslist": true}})", "unknown key \"mcp.fileslist\""},
+      {R"({"imports": {"fileslist": 1}})", "key \"imports.fileslist\" must be a boolean"},
+      {R"({"enable": "true"})", "key \"enable\" must be a boolean"},
+      {R"({"debug": null})", "key \"debug\" must be a boolean, got null"},
+      {R"({"queue": {"max_bytes": 1}})", "queue.max_bytes"},
+      {R"({"limits": {"max_depth": 0}})", "limits.max_depth"},
+      {R"({"limits": {"wat": 0}})", "unknown key \"limits.wat\""},
+      {R"([1, 2])", "top level must be an object"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.doc);
+    config cfg;
+    const std::string msg = error_of([&] { apply_config_json(cfg, json::parse(c.doc), "/etc/x.json"); });
+    CHECK_THAT(msg, Catch::StartsWith("bluepython: config error: /etc/x.json: "));
+    CHECK_THAT(msg, Catch::Contains(c.expected));
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("unreadable, invalid and huge files are errors", "[config]") {
+  CHECK_THAT(error_of([] { read_config_file("/nonexistent/bp.json"); }),
+             Catch::Contains("/nonexistent/bp.json: cannot read file"));
+  CHECK_THAT(error_of([] { read_config_file("/tmp"); }), Catch::Contains("not a regular file"));
+  const std::string invalid = write_temp("{\"spool\": ");
+  CHECK_THAT(error_of([&] { read_config_file(invalid); }), Catch::Contains("invalid JSON at byte"));
+  const std::string huge = write_temp(std::string(2 << 20, ' '));
+  CHECK_THAT(error_of([&] { read_config_file(huge); }), Catch::Contains("the limit is"));
+  std::remove(invalid.c_str());
+  std::remove(huge.c_str());
+}
+
+TEST_CASE("bad environment values are errors", "[config]") {
+  fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_EVENTS_TO_STDERR", "maybe"}}};
+  CHECK_THAT(error_of([&] { load_config({}, env.fn()); }), Catch::Contains("BLUEPYTHON_EVENTS_TO_STDERR"));
+  env.vars.erase("BLUEPYTHON_EVENTS_TO_STDERR");
+  env.vars["BLUEPYTHON_FLUSH_INTERVAL_MS"] = "0";
+  CHECK_THAT(error_of([&] { load_config({}, env.fn()); }), Catch::Contains("BLUEPYTHON_FLUSH_INTERVAL_MS"));
+  env.vars["BLUEPYTHON_FLUSH_INTERVAL_MS"] = "20";
+  CHECK(load_config({}, env.fn()).spool.flush_interval_ms == 20);
+}
+
+TEST_CASE("digest follows the effective settings", "[config]") {
+  config a;
+  config b;
+  CHECK(a.digest() == b.digest());
+  CHECK(a.digest().size() == 64);
+  b.categories[0] = false;
+  CHECK(a.digest() != b.digest());
+}

@@ -1,0 +1,374 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared fixtures and helpers for bluepython's integration tests.
+
+Every test runs real processes: the bluepython executable and, for parity, the
+reference CPython it embeds. Each test gets its own HOME and spool directory,
+and no BLUEPYTHON_* variable of the machine leaks into the children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "test" / "fixtures"
+BUILD = REPO / "build"
+
+# A hang detector, not a timing assertion: no child should ever come close.
+TIMEOUT = 60
+
+SPOOL_NAME = re.compile(r"^bluepython-(\d+)-(\d+)-(\d+)\.ndjson$")
+RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+WARNING_PREFIX = "bluepython: warning:"
+
+# Variables that make bluepython differ from python on purpose.
+_DROPPED_ENV = ("VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "PYTEST_CURRENT_TEST")
+
+
+# ---------------------------------------------------------------------------
+# Executables
+
+
+def _python_from_cmake_cache() -> str | None:
+    cache = BUILD / "CMakeCache.txt"
+    if not cache.is_file():
+        return None
+    for line in cache.read_text(errors="replace").splitlines():
+        if line.startswith("Python3_EXECUTABLE:"):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+@pytest.fixture(scope="session")
+def ref_python() -> str:
+    """The CPython that bluepython embeds (parity reference)."""
+    path = os.environ.get("BLUEPYTHON_REF_PYTHON") or _python_from_cmake_cache()
+    if not path or not os.access(path, os.X_OK):
+        pytest.fail(
+            "reference python not found: set BLUEPYTHON_REF_PYTHON or build with CMake "
+            f"(looked for Python3_EXECUTABLE in {BUILD / 'CMakeCache.txt'})"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def bluepython() -> str:
+    path = os.environ.get("BLUEPYTHON_BIN") or str(BUILD / "bluepython")
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"bluepython binary not found at {path}: build it or set BLUEPYTHON_BIN")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ref_version(ref_python: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [ref_python, "-c", "import json, sys, platform; print(json.dumps([sys.version, platform.python_version()]))"],
+        capture_output=True,
+        check=True,
+        timeout=TIMEOUT,
+    ).stdout
+    version, short = json.loads(out)
+    return {"version": version, "short": short}
+
+
+# ---------------------------------------------------------------------------
+# Strict NDJSON reading
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r} in one JSON object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _check_unicode(value: Any) -> None:
+    """Rejects lone surrogates smuggled in through \\uXXXX escapes."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            v.encode("utf-8", errors="strict")
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                k.encode("utf-8", errors="strict")
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def parse_line(raw: bytes) -> dict[str, Any]:
+    """One spool line as strict JSON: UTF-8, no NaN/Infinity, unique keys."""
+    text = raw.decode("utf-8", errors="strict")
+    doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    _check_unicode(doc)
+    assert isinstance(doc, dict), f"spool line is not an object: {text[:200]}"
+    return doc
+
+
+def parse_ndjson(data: bytes, where: str = "") -> list[dict[str, Any]]:
+    if not data:
+        return []
+    assert data.endswith(b"\n"), f"{where}: does not end with a newline"
+    events = []
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            events.append(parse_line(raw))
+        except (ValueError, UnicodeError) as exc:
+            raise AssertionError(f"{where}:{number}: not strict JSON: {exc}: {raw[:300]!r}") from exc
+    return events
+
+
+@dataclass
+class SpoolFile:
+    path: Path
+    pid: int
+    start_ms: int
+    seq: int
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def spool_files(spool: Path) -> list[SpoolFile]:
+    """Every spool file of `spool`, parsed strictly, ordered by (pid, start, seq)."""
+    spool = Path(spool)
+    if not spool.is_dir():
+        return []
+    files = []
+    for entry in spool.iterdir():
+        if entry.suffix == ".ndjson":
+            m = SPOOL_NAME.match(entry.name)
+            assert m, f"unexpected file name in spool: {entry.name}"
+            sf = SpoolFile(entry, int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            sf.events = parse_ndjson(entry.read_bytes(), str(entry))
+            files.append(sf)
+    files.sort(key=lambda f: (f.pid, f.start_ms, f.seq))
+    return files
+
+
+def read_spool(spool: Path) -> list[dict[str, Any]]:
+    """All events of all spool files in `spool` (each line checked as strict JSON)."""
+    return [ev for f in spool_files(spool) for ev in f.events]
+
+
+def name(ev: dict[str, Any]) -> str:
+    return ev["event"]["meta"]["name"]
+
+
+def attrs(ev: dict[str, Any]) -> dict[str, Any]:
+    """The event's own members (everything but the envelope's meta and context)."""
+    return {k: v for k, v in ev["event"].items() if k not in ("meta", "context")}
+
+
+def named(events: list[dict[str, Any]], event_name: str) -> list[dict[str, Any]]:
+    return [ev for ev in events if name(ev) == event_name]
+
+
+def processes(spool: Path) -> dict[str, list[dict[str, Any]]]:
+    """Events grouped by sensor instance (meta.uuid), files in (pid, start, seq) order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for f in spool_files(spool):
+        for ev in f.events:
+            out.setdefault(ev["event"]["meta"]["uuid"], []).append(ev)
+    return out
+
+
+def check_envelope(ev: dict[str, Any]) -> None:
+    assert set(ev) == {"ts", "event"}, ev
+    assert RFC3339_UTC.match(ev["ts"]), ev["ts"]
+    meta = ev["event"]["meta"]
+    assert set(meta) == {"name", "type", "origin", "sensor_id", "source_event_id", "uuid"}, meta
+    assert isinstance(meta["name"], str) and meta["name"]
+    assert meta["type"] in ("event", "nonactionable")
+    assert meta["origin"] == "bluepython"
+    assert isinstance(meta["sensor_id"], int)
+    assert isinstance(meta["source_event_id"], int) and meta["source_event_id"] >= 1
+    assert UUID.match(meta["uuid"]), meta["uuid"]
+    process = ev["event"]["context"]["process"]
+    assert isinstance(process["pid"], int) and process["pid"] > 0
+
+
+def check_stream(events: list[dict[str, Any]], *, shutdown: bool = True) -> None:
+    """Invariants of one process's events: startup first, ids 1..n, shutdown last."""
+    assert events, "no events"
+    for ev in events:
+        check_envelope(ev)
+    assert name(events[0]) == "sensor_startup", name(events[0])
+    ids = [ev["event"]["meta"]["source_event_id"] for ev in events]
+    assert ids == list(range(1, len(events) + 1)), f"source_event_id not 1..n without gaps: {ids[:20]}..."
+    assert len({ev["event"]["meta"]["uuid"] for ev in events}) == 1
+    assert len({ev["event"]["context"]["process"]["pid"] for ev in events}) == 1
+    if shutdown:
+        assert name(events[-1]) == "sensor_shutdown", f"last event is {name(events[-1])}"
+        assert [name(ev) for ev in events].count("sensor_shutdown") == 1
+        s = attrs(events[-1])
+        assert s["written"] == len(events) - 1, s
+        assert s["dropped"] == 0, s
+        assert s["emitted"] == s["written"] + s["dropped"] + s["filtered"], s
+
+
+# ---------------------------------------------------------------------------
+# Processes
+
+
+def clean_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for key in list(env):
+        if key.startswith("BLUEPYTHON_") or key in _DROPPED_ENV:
+            del env[key]
+    return env
+
+
+@pytest.fixture
+def child_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for children: private HOME and spool, no inherited BLUEPYTHON_*."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = clean_env()
+    env["HOME"] = str(home)
+    env["BLUEPYTHON_SPOOL_DIR"] = str(tmp_path / "spool")
+    return env
+
+
+def run(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | str | None = None,
+    input: bytes = b"",  # noqa: A002 - mirrors subprocess.run
+    timeout: float = TIMEOUT,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, timeout=timeout)
+
+
+class Sandbox:
+    """A test's private world: HOME, spool dir, work dir, and both interpreters."""
+
+    def __init__(self, root: Path, env: dict[str, str], bluepython: str, ref_python: str) -> None:
+        self.root = root
+        self.env = env
+        self.home = Path(env["HOME"])
+        self.spool = Path(env["BLUEPYTHON_SPOOL_DIR"])
+        self.cwd = root / "work"
+        self.cwd.mkdir(exist_ok=True)
+        self.bluepython = bluepython
+        self.ref_python = ref_python
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.cwd / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def run(self, argv: list[str], *, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+        kw.setdefault("cwd", self.cwd)
+        return run(argv, env=self.env if env is None else env, **kw)
+
+    def bp(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+        return self.run([self.bluepython, *args], **kw)
+
+    def py(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+        return self.run([self.ref_python, *args], **kw)
+
+    def popen(self, argv: list[str], *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            env=self.env if env is None else env,
+            cwd=self.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def files(self, spool: Path | None = None) -> list[SpoolFile]:
+        return spool_files(self.spool if spool is None else spool)
+
+    def events(self, spool: Path | None = None) -> list[dict[str, Any]]:
+        return read_spool(self.spool if spool is None else spool)
+
+    def processes(self, spool: Path | None = None) -> dict[str, list[dict[str, Any]]]:
+        return processes(self.spool if spool is None else spool)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, child_env: dict[str, str], bluepython: str, ref_python: str) -> Sandbox:
+    return Sandbox(tmp_path, child_env, bluepython, ref_python)
+
+
+def warning_lines(stderr: bytes) -> list[str]:
+    return [line for line in stderr.decode(errors="replace").splitlines() if line.startswith(WARNING_PREFIX)]
+
+
+def without_warnings(stderr: bytes) -> str:
+    return "".join(
+        line
+        for line in stderr.decode(errors="replace").splitlines(keepends=True)
+        if not line.startswith(WARNING_PREFIX)
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_gone(pids: list[int], timeout: float = TIMEOUT) -> None:
+    """Waits for processes we do not own (grandchildren) to finish. A hang detector."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"processes still running after {timeout}s: {[p for p in pids if pid_alive(p)]}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def test_venv() -> Path:
+    """build/test-venv: made with the reference python, has pytest and mcp."""
+    path = Path(os.environ.get("BLUEPYTHON_TEST_VENV") or BUILD / "test-venv")
+    if not (path / "pyvenv.cfg").is_file():
+        pytest.skip(
+            f"no test virtualenv at {path}; create it with "
+            "`<ref python> -m venv build/test-venv && build/test-venv/bin/pip install pytest mcp`"
+        )
+    return path
+
+
+def make_venv(ref_python: str, where: Path) -> Path:
+    subprocess.run([ref_python, "-m", "venv", "--without-pip", str(where)], check=True, timeout=TIMEOUT,
+                   env=clean_env(), capture_output=True)
+    return where
+
+
+def venv_site_packages(venv: Path) -> Path:
+    found = sorted(venv.glob("lib/python3*/site-packages"))
+    assert found, f"no site-packages in {venv}"
+    return found[0]
+
+
+def copy_executable(src: str, dst: Path) -> Path:
+    shutil.copy2(src, dst)
+    return dst
+
+
+PY = sys.executable  # the interpreter running pytest (only used for tooling, never compared)
