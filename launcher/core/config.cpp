@@ -96,6 +96,8 @@ void apply_category(config& cfg, category c, const json& v, const std::string& o
       cfg.imports.hash = get_bool(value, origin, full);
     } else if (c == category::imports && name == "baseline") {
       cfg.imports.baseline = get_bool(value, origin, full);
+    } else if (c == category::imports && name == "hash_cache") {
+      cfg.imports.hash_cache = get_bool(value, origin, full);
     } else {
       unknown_key(origin, full);
     }
@@ -325,7 +327,8 @@ nlohmann::json config::to_json() const {
        {{"stdlib", imports.stdlib},
         {"hash", imports.hash},
         {"fileslist", imports.fileslist},
-        {"baseline", imports.baseline}}},
+        {"baseline", imports.baseline},
+        {"hash_cache", imports.hash_cache}}},
   };
 }
 

@@ -40,6 +40,7 @@ struct import_options {
   bool hash = true;       // SHA-256 of module files (writer side)
   bool fileslist = true;  // BlueRock: false = one event per distribution
   bool baseline = true;   // keep per-spool hashes for hash_changed
+  bool hash_cache = true; // reuse a baseline hash when dev/inode/size/mtime/ctime match
 };
 
 // The effective configuration. Built once before the interpreter starts;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -16,6 +17,7 @@ namespace bluepython {
 namespace {
 
 constexpr std::size_t kMaxBaselineEntries = 200'000;
+constexpr const char* kBaselineHeader = "# bluepython import baseline v1";
 
 // Splits one RECORD line (CSV: path,hash,size; the path may be quoted).
 bool parse_record_line(std::string_view line, std::string& path, std::string& hash) {
@@ -205,19 +207,58 @@ void import_resolver::load_baseline() {
   if (!options_.baseline || baseline_path_.empty()) return;
   std::ifstream in(baseline_path_);
   std::string line;
+  if (!std::getline(in, line) || line != kBaselineHeader) return;  // unknown format: start over
   while (std::getline(in, line) && previous_.size() < kMaxBaselineEntries) {
-    const auto tab = line.find('\t');
-    if (tab != 64) continue;
-    previous_.emplace(line.substr(65), line.substr(0, 64));
+    // hex \t dev \t ino \t size \t mtime_ns \t ctime_ns \t path
+    known_hash entry;
+    std::size_t pos = 0;
+    std::string fields[6];
+    bool ok = true;
+    for (auto& field : fields) {
+      const auto tab = line.find('\t', pos);
+      if (tab == std::string::npos) {
+        ok = false;
+        break;
+      }
+      field = line.substr(pos, tab - pos);
+      pos = tab + 1;
+    }
+    if (!ok || fields[0].size() != 64 || pos >= line.size()) continue;
+    try {
+      entry.hex = fields[0];
+      entry.stamp.dev = std::stoull(fields[1]);
+      entry.stamp.ino = std::stoull(fields[2]);
+      entry.stamp.size = std::stoull(fields[3]);
+      entry.stamp.mtime_ns = std::stoll(fields[4]);
+      entry.stamp.ctime_ns = std::stoll(fields[5]);
+    } catch (...) {
+      continue;
+    }
+    previous_.emplace(line.substr(pos), std::move(entry));
   }
 }
 
 bool import_resolver::append_attributes(std::string& out, std::string_view path_view) {
   if (!baseline_loaded_) load_baseline();
   const std::string path(path_view);
-  std::optional<sha256_digest> digest;
-  std::uint64_t size = 0;
-  if (!path.empty() && options_.hash) digest = sha256_file(path, &size);
+  std::optional<std::string> hex;
+  file_stamp stamp;
+  struct stat st{};
+  if (!path.empty() && options_.hash && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    stamp.dev = st.st_dev;
+    stamp.ino = st.st_ino;
+    stamp.size = static_cast<std::uint64_t>(st.st_size);
+    stamp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    stamp.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    const known_hash* known = nullptr;
+    if (const auto it = current_.find(path); it != current_.end()) known = &it->second;
+    else if (const auto prev = previous_.find(path); prev != previous_.end()) known = &prev->second;
+    if (options_.hash_cache && known != nullptr && known->stamp == stamp) {
+      hex = known->hex;
+    } else if (const auto digest = sha256_file(path)) {
+      hex = to_hex(*digest);
+    }
+  }
   owner own;
   if (!path.empty()) own = find_owner(path);
   if (!options_.fileslist && own.dist != nullptr) {
@@ -227,12 +268,10 @@ bool import_resolver::append_attributes(std::string& out, std::string_view path_
   out += ',';  // continues the attributes the producer wrote
   json_writer w(out);
   w.key("sha256");
-  std::string hex;
-  if (digest) {
-    hex = to_hex(*digest);
-    w.string(hex);
+  if (hex) {
+    w.string(*hex);
     w.key("size");
-    w.unsigned_integer(size);
+    w.unsigned_integer(stamp.size);
   } else {
     w.null();
   }
@@ -241,28 +280,29 @@ bool import_resolver::append_attributes(std::string& out, std::string_view path_
   w.key("version");
   if (own.dist != nullptr) w.string(own.dist->version); else w.null();
   w.key("record_match");
-  if (digest && own.record_digest) {
-    const bool match = *digest == *own.record_digest;
+  if (hex && own.record_digest) {
+    const std::string expected = to_hex(*own.record_digest);
+    const bool match = *hex == expected;
     w.boolean(match);
     if (!match) {
       w.key("record_sha256");
-      w.string(to_hex(*own.record_digest));
+      w.string(expected);
     }
   } else {
     w.null();
   }
   bool changed = false;
-  if (!hex.empty()) {
-    auto cur = current_.find(path);
-    if (cur != current_.end()) {
-      changed = cur->second != hex;
-      cur->second = hex;
+  if (hex) {
+    if (auto cur = current_.find(path); cur != current_.end()) {
+      changed = cur->second.hex != *hex;  // re-imported in this process after a change
+      cur->second = {*hex, stamp};
+      baseline_dirty_ = baseline_dirty_ || changed;
     } else {
-      auto prev = previous_.find(path);
-      changed = prev != previous_.end() && prev->second != hex;
-      if (current_.size() < kMaxBaselineEntries) current_.emplace(path, hex);
+      const auto prev = previous_.find(path);
+      changed = prev != previous_.end() && prev->second.hex != *hex;
+      if (prev == previous_.end() || !(prev->second.stamp == stamp) || changed) baseline_dirty_ = true;
+      if (current_.size() < kMaxBaselineEntries) current_.emplace(path, known_hash{*hex, stamp});
     }
-    baseline_dirty_ = true;
   }
   w.key("hash_changed");
   w.boolean(changed);
@@ -274,14 +314,23 @@ void import_resolver::save_baseline() noexcept {
   baseline_dirty_ = false;
   try {
     // Merge: entries of the previous run this process did not see are kept.
-    for (const auto& [path, hex] : previous_) {
+    for (const auto& [path, entry] : previous_) {
       if (current_.size() >= kMaxBaselineEntries) break;
-      current_.emplace(path, hex);
+      current_.emplace(path, entry);
     }
-    std::string text;
-    for (const auto& [path, hex] : current_) {
+    std::string text = kBaselineHeader;
+    text += '\n';
+    for (const auto& [path, e] : current_) {
       if (path.find('\n') != std::string::npos) continue;
-      text += hex;
+      text += e.hex;
+      for (const auto v : {e.stamp.dev, e.stamp.ino, e.stamp.size}) {
+        text += '\t';
+        text += std::to_string(v);
+      }
+      for (const auto v : {e.stamp.mtime_ns, e.stamp.ctime_ns}) {
+        text += '\t';
+        text += std::to_string(v);
+      }
       text += '\t';
       text += path;
       text += '\n';

@@ -63,12 +63,28 @@ class import_resolver {
   void load_record(site_dir& site, std::size_t index);
   void load_baseline();
 
+  // What identifies a file's content without reading it: a hash recorded with
+  // the same device, inode, size, mtime and ctime is reused (ctime cannot be
+  // set back by the file's owner, so a rewrite is always noticed).
+  struct file_stamp {
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+    bool operator==(const file_stamp&) const = default;
+  };
+  struct known_hash {
+    std::string hex;
+    file_stamp stamp;
+  };
+
   import_options options_;
   std::string baseline_path_;
   bool baseline_loaded_ = false;
   bool baseline_dirty_ = false;
-  std::unordered_map<std::string, std::string> previous_;  // path -> hex, last run
-  std::unordered_map<std::string, std::string> current_;   // path -> hex, this run
+  std::unordered_map<std::string, known_hash> previous_;  // path -> last run's hash
+  std::unordered_map<std::string, known_hash> current_;   // path -> this run's hash
   // directory -> site index (nullptr: not a site directory)
   std::unordered_map<std::string, std::unique_ptr<site_dir>> sites_;
   std::unordered_set<std::string> reported_dists_;

@@ -27,18 +27,23 @@ struct fd_guard {
 
 // Plain hashing needs no openssl.cnf: skip loading it (it costs start-up
 // time and a system config file should not change how we hash).
-const bool openssl_ready = [] {
-  return OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                                 OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
-                             nullptr) == 1;
-}();
+// Done on first use (usually on the writer thread), not at start-up.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+                            OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+                        nullptr);
+    return EVP_sha256();
+  }();
+  return md;
+}
 
 }  // namespace
 
 sha256_digest sha256_bytes(std::string_view data) {
   sha256_digest out{};
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr);
   return out;
 }
 
@@ -46,7 +51,7 @@ std::optional<sha256_digest> sha256_file(const std::string& path, std::uint64_t*
   fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
   if (file.fd < 0) return std::nullopt;
   md_ctx_ptr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) return std::nullopt;
   static thread_local std::unique_ptr<char[]> buffer(new char[1 << 16]);
   std::uint64_t total = 0;
   for (;;) {

@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: Apache-2.0
+"""However the program ends, the events it emitted are on disk exactly once,
+the file ends well, and the program ends exactly as under python."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+from collections import Counter
+
+import pytest
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_gone
+
+N = 2000
+APP = "app.py"
+
+
+@pytest.fixture
+def app(sandbox: Sandbox) -> Sandbox:
+    shutil.copy(FIXTURES / "exit_paths_app.py", sandbox.cwd / APP)
+    return sandbox
+
+
+def _normalise(data: bytes, sb: Sandbox, exe: str) -> bytes:
+    return data.replace(exe.encode(), b"{EXE}")
+
+
+def app_events(events: list[dict], kind: str | None = None) -> list[dict]:
+    return [attrs(e) for e in named(events, "app_event") if kind is None or attrs(e)["kind"] == kind]
+
+
+def assert_exactly_once(sb: Sandbox, kind: str, count: int, pid: int | None = None) -> None:
+    got = Counter(
+        (a["tag"], a["i"], a["pid"]) for f in sb.files() for a in app_events(f.events, kind)
+    )
+    assert all(v == 1 for v in got.values()), [k for k, v in got.items() if v > 1][:5]
+    assert sorted(i for _, i, _ in got) == list(range(count))
+    if pid is not None:
+        assert {p for _, _, p in got} == {pid}
+
+
+def run_both(sb: Sandbox, *args: str):
+    py = sb.py(APP, *args)
+    assert sb.files() == [], "the reference python wrote to the spool"
+    bp = sb.bp(APP, *args)
+    return py, bp
+
+
+def assert_same_outcome(sb: Sandbox, py: subprocess.CompletedProcess, bp: subprocess.CompletedProcess) -> None:
+    assert bp.returncode == py.returncode, (bp.returncode, py.returncode, bp.stderr[-2000:])
+    assert _normalise(bp.stdout, sb, sb.bluepython) == _normalise(py.stdout, sb, sb.ref_python)
+    assert _normalise(bp.stderr, sb, sb.bluepython) == _normalise(py.stderr, sb, sb.ref_python)
+
+
+@pytest.mark.parametrize(
+    ("mode", "returncode", "reason"),
+    [("normal", 0, "exit"), ("sys_exit", 3, "exit"), ("exception", 1, "exit"), ("os_exit", 7, "os._exit")],
+)
+def test_ending_without_signals(app: Sandbox, mode: str, returncode: int, reason: str) -> None:
+    py, bp = run_both(app, mode, str(N), mode)
+    assert_same_outcome(app, py, bp)
+    assert bp.returncode == returncode
+    (f,) = app.files()
+    check_stream(f.events)
+    assert attrs(f.events[-1])["reason"] == reason
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+def _signalled(sb: Sandbox, exe: str, mode: str, signo: int) -> subprocess.CompletedProcess:
+    proc = sb.popen([exe, APP, mode, str(N), mode])
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first == b"ready\n", (first, proc.stderr.read() if proc.stderr else b"")
+        proc.send_signal(signo)
+        # stdin stays open until the process is gone: EOF must not end the wait.
+        proc.wait(timeout=TIMEOUT)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, first + out, err)
+
+
+def _signal_both(sb: Sandbox, mode: str, signo: int):
+    py = _signalled(sb, sb.ref_python, mode, signo)
+    bp = _signalled(sb, sb.bluepython, mode, signo)
+    return py, bp
+
+
+def test_sigterm_without_handler(app: Sandbox) -> None:
+    py, bp = _signal_both(app, "sigterm", signal.SIGTERM)
+    assert py.returncode == -signal.SIGTERM
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    check_stream(f.events)
+    last = attrs(f.events[-1])
+    assert last["reason"] == "SIGTERM"
+    assert last["signal"] == signal.SIGTERM
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+def test_sigterm_stops_the_program_at_once(app: Sandbox) -> None:
+    """After SIGTERM (default disposition) no more app code runs, as under python."""
+    py, bp = _signal_both(app, "sigterm_pause", signal.SIGTERM)
+    assert py.returncode == -signal.SIGTERM and py.stdout == b"ready\n"
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    assert app_events(f.events, "after_signal") == []
+    assert attrs(f.events[-1])["reason"] == "SIGTERM"
+
+
+def test_sigterm_busy_loop(app: Sandbox) -> None:
+    py, bp = _signal_both(app, "sigterm_busy", signal.SIGTERM)
+    assert py.returncode == bp.returncode == -signal.SIGTERM
+    assert bp.stdout == py.stdout == b"ready\n"
+    assert bp.stderr == py.stderr == b""
+    (f,) = app.files()
+    assert attrs(f.events[-1])["reason"] == "SIGTERM"
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+def test_sigterm_with_app_handler(app: Sandbox) -> None:
+    py, bp = _signal_both(app, "sigterm_handler", signal.SIGTERM)
+    assert py.returncode == 0
+    assert py.stdout == b"ready\nhandled 15\n"
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    check_stream(f.events)
+    assert attrs(f.events[-1])["reason"] == "exit"
+    assert_exactly_once(app, "main", N, f.pid)
+    assert_exactly_once(app, "handler", 3, f.pid)
+
+
+def test_sighup_without_handler(app: Sandbox) -> None:
+    py, bp = _signal_both(app, "sigterm", signal.SIGHUP)
+    assert py.returncode == -signal.SIGHUP
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    check_stream(f.events)
+    assert attrs(f.events[-1])["reason"] == "SIGHUP"
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+def test_sigint_keyboard_interrupt(app: Sandbox) -> None:
+    py, bp = _signal_both(app, "sigint", signal.SIGINT)
+    assert py.returncode == -signal.SIGINT
+    assert b"KeyboardInterrupt" in py.stderr
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    check_stream(f.events)
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+@pytest.mark.parametrize(("mode", "child_reason"), [("fork", "os._exit"), ("fork_sys_exit", "exit")])
+def test_fork_parent_and_child_have_their_own_files(app: Sandbox, mode: str, child_reason: str) -> None:
+    py, bp = run_both(app, mode, str(N), mode)
+    assert py.returncode == bp.returncode == 0, bp.stderr
+    assert bp.stderr == b""
+    out = json.loads(bp.stdout)
+    assert out["status"] == 0
+    files = app.files()
+    assert {f.pid for f in files} == {out["parent"], out["child"]}
+    procs = app.processes()
+    assert len(procs) == 2
+    by_pid = {evs[0]["event"]["context"]["process"]["pid"]: evs for evs in procs.values()}
+    parent, child = by_pid[out["parent"]], by_pid[out["child"]]
+    check_stream(parent)
+    check_stream(child)
+    assert attrs(parent[-1])["reason"] == "exit"
+    assert attrs(child[-1])["reason"] == child_reason
+
+    link = attrs(child[0])["parent"]
+    assert link["via"] == "fork"
+    assert link["pid"] == out["parent"]
+    assert link["uuid"] == parent[0]["event"]["meta"]["uuid"]
+    assert child[0]["event"]["meta"]["uuid"] != parent[0]["event"]["meta"]["uuid"]
+
+    # Nothing is duplicated across the files.
+    assert_exactly_once(app, "main", N, out["parent"])
+    assert_exactly_once(app, "parent_after", N, out["parent"])
+    assert_exactly_once(app, "child", N, out["child"])
+    assert app_events(child, "main") == []
+    assert not [e for e in child if name(e) == "python_run"]
+
+
+@pytest.mark.parametrize("target", ["python", "bluepython"])
+def test_execv_after_emitting(app: Sandbox, target: str) -> None:
+    exe = app.ref_python if target == "python" else app.bluepython
+    res = app.bp(APP, "execv", str(N), "execv", exe)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b""
+    word, pid = res.stdout.decode().split()[-2:]
+    assert res.stdout.decode().startswith("after exec")
+    pid = int(pid)
+    assert_exactly_once(app, "main", N, pid)
+    procs = list(app.processes().values())
+    before = [evs for evs in procs if app_events(evs, "main")]
+    assert len(before) == 1
+    check_stream(before[0], shutdown=False)
+    if target == "python":
+        assert len(procs) == 1
+    else:
+        assert len(procs) == 2
+        (after,) = [evs for evs in procs if evs is not before[0]]
+        check_stream(after)
+        link = attrs(after[0])["parent"]
+        assert link["pid"] == pid
+        assert link["uuid"] == before[0][0]["event"]["meta"]["uuid"]
+        assert link["via"] == "exec"
+
+
+def test_fork_while_threads_emit_does_not_deadlock(app: Sandbox) -> None:
+    # The subprocess timeout is the hang detector.
+    res = app.bp(APP, "fork_while_emitting", "10", "fork_while_emitting", timeout=TIMEOUT)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b""
+    out = json.loads(res.stdout)
+    assert len(out["children"]) == 20
+    assert all(status == 0 for _, status in out["children"])
+    child_pids = {pid for pid, _ in out["children"]}
+    files = app.files()
+    assert {f.pid for f in files} == child_pids | {out["parent"]}
+    for evs in app.processes().values():
+        check_stream(evs)
+        pid = evs[0]["event"]["context"]["process"]["pid"]
+        if pid in child_pids:
+            assert attrs(evs[0])["parent"]["via"] == "fork"
+            assert attrs(evs[0])["parent"]["pid"] == out["parent"]
+            assert [a["kind"] for a in app_events(evs)] == ["child"]
+            assert attrs(evs[-1])["reason"] == "os._exit"
+    # No event is duplicated into a child's file.
+    seen = Counter(
+        (a["kind"], a["i"], a["pid"]) for f in files for a in app_events(f.events)
+    )
+    assert max(seen.values()) == 1
+    threads = [i for (kind, i, _) in seen if kind.startswith("thread")]
+    assert threads, "the emitting threads wrote nothing"
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
+@pytest.mark.parametrize("ending", ["close", "terminate"])
+def test_multiprocessing_pool_workers_have_well_formed_files(sandbox: Sandbox, method: str, ending: str) -> None:
+    shutil.copy(FIXTURES / "mp_pool_app.py", sandbox.cwd / "mp_app.py")
+    res = sandbox.bp("mp_app.py", method, ending)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b""
+    out = json.loads(res.stdout)
+    # Helper processes (forkserver, resource tracker) end on their own after main.
+    wait_gone([f.pid for f in sandbox.files()])
+    files = sandbox.files()
+    procs = sandbox.processes()
+    by_pid: dict[int, list[dict]] = {}
+    for evs in procs.values():
+        check_stream(evs)
+        by_pid.setdefault(evs[0]["event"]["context"]["process"]["pid"], []).extend(evs)
+    assert set(out["workers"]) <= set(by_pid)
+    assert out["main"] in by_pid
+    worker_events = [attrs(e) for f in files for e in named(f.events, "worker")]
+    assert sorted(w["i"] for w in worker_events) == list(range(20))
+    for w in worker_events:
+        assert w["pid"] in out["workers"]
+    for pid in out["workers"]:
+        start = attrs(by_pid[pid][0])
+        assert start["parent"] is not None
+        if method == "fork":
+            assert start["parent"] == {**start["parent"], "via": "fork", "pid": out["main"]}
+        elif method == "spawn":
+            assert start["parent"] == {**start["parent"], "via": "exec", "pid": out["main"]}
+        else:
+            assert start["parent"]["via"] == "fork"
+            server = by_pid[start["parent"]["pid"]]
+            assert attrs(server[0])["parent"]["pid"] == out["main"]
+        if ending == "terminate":
+            assert attrs(by_pid[pid][-1])["reason"] in ("SIGTERM", "exit", "os._exit")

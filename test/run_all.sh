@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The whole test suite from a fresh Debian 12 machine: system packages, build,
+# unit tests (also under ASan+UBSan and TSan), lint, integration tests.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+step() { printf '\n=== %s\n' "$*"; }
+
+step "build"
+bash packaging/build.sh
+PY=$(grep '^Python3_EXECUTABLE:FILEPATH=' build/CMakeCache.txt | cut -d= -f2)
+
+step "unit tests"
+ctest --preset dev
+
+step "test virtualenv (build/test-venv)"
+if [[ ! -x build/test-venv/bin/python ]]; then
+  "$PY" -m venv build/test-venv
+fi
+build/test-venv/bin/python -m pip install -q --disable-pip-version-check -r test/requirements.txt
+
+step "lint: ruff"
+build/test-venv/bin/ruff check --config .ruff.toml test bench packaging hooks
+
+step "lint: clang-tidy"
+bash test/clang_tidy.sh
+
+step "integration tests"
+set +e
+build/test-venv/bin/python -m pytest test/integration -q -p no:cacheprovider
+rc=$?
+set -e
+if [[ $rc -ne 0 ]]; then exit $rc; fi
+
+if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
+  step "unit tests under ASan+UBSan"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan | tail -1
+  ctest --preset asan
+
+  step "unit tests under TSan"
+  cmake --preset tsan >/dev/null
+  cmake --build --preset tsan | tail -1
+  ctest --preset tsan
+fi
+step "all tests passed"
