@@ -8,12 +8,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "config.hpp"
 #include "error.hpp"
+#include "handoff.hpp"
 #include "interpreter.hpp"
 #include "version.hpp"
 
@@ -106,6 +108,16 @@ void add_config_flags(CLI::App& cmd, config_flags& flags, std::vector<std::strin
       "also write every event to stderr (never stdout)");
 }
 
+// A child whose environment lost BLUEPYTHON_* (MCP stdio clients scrub it)
+// starts from its parent's published settings instead.
+std::optional<inherited_config> inherit_from_parent() {
+  if (std::getenv("BLUEPYTHON_PARENT") != nullptr) return std::nullopt;
+  auto parent = handoff::find_for_parent();
+  if (!parent) return std::nullopt;
+  ::setenv("BLUEPYTHON_PARENT", fmt::format("{}:{}", parent->pid, parent->uuid).c_str(), 1);
+  return inherited_config{std::move(parent->config), fmt::format("inherited from parent process {}", parent->pid)};
+}
+
 }  // namespace
 
 bool is_subcommand(const std::string& arg) noexcept {
@@ -118,7 +130,8 @@ int run_main(int argc, char** argv) {
 
   if (argc < 2 || !is_subcommand(argv[1])) {
     // Drop-in python: every argument is CPython's.
-    const config cfg = load_config({}, process_env);
+    const auto inherited = inherit_from_parent();
+    const config cfg = load_config({}, process_env, inherited ? &*inherited : nullptr);
     return run_interpreter(cfg, all, all);
   }
 
@@ -170,7 +183,8 @@ int run_main(int argc, char** argv) {
   }
   flags.enable = enable;
   flags.disable = disable;
-  const config cfg = load_config(flags, process_env);
+  const auto inherited = app.got_subcommand(version) ? std::nullopt : inherit_from_parent();
+  const config cfg = load_config(flags, process_env, inherited ? &*inherited : nullptr);
 
   if (app.got_subcommand(version)) return print_version(cfg, version_json);
 

@@ -257,9 +257,16 @@ void apply_config_json(config& cfg, const json& doc, const std::string& origin) 
   }
 }
 
-config load_config(const config_flags& flags, const getenv_fn& getenv_lookup) {
+config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, const inherited_config* inherited) {
   config cfg;
   const std::string home = home_directory(getenv_lookup);
+
+  // 0. What the parent bluepython handed down (it already includes the
+  // parent's view of ~/.bluepython/config.json).
+  if (inherited != nullptr) {
+    apply_config_json(cfg, inherited->settings, inherited->origin);
+    cfg.source_file = inherited->origin;
+  }
 
   // 1. Config file.
   std::string file;
@@ -267,7 +274,7 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup) {
     file = *flags.config_file;
   } else if (const char* env = getenv_lookup("BLUEPYTHON_CONFIG"); env != nullptr && env[0] != '\0') {
     file = env;
-  } else {
+  } else if (inherited == nullptr) {
     const std::string fallback = home + "/.bluepython/config.json";
     if (::access(fallback.c_str(), F_OK) == 0) file = fallback;
   }
@@ -306,13 +313,11 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup) {
 }
 
 nlohmann::json config::to_json() const {
-  json cats = json::object();
-  for (std::size_t i = 0; i < category_count; ++i) cats[std::string(category_names[i])] = categories[i];
-  return json{
+  // Same schema as a config file, so it can be read back (handoff to children).
+  json doc = {
       {"enable", enable},
       {"debug", debug},
       {"events_to_stderr", events_to_stderr},
-      {"categories", cats},
       {"spool",
        {{"dir", spool.dir},
         {"max_file_bytes", spool.max_file_bytes},
@@ -323,13 +328,16 @@ nlohmann::json config::to_json() const {
        {{"max_string_bytes", limits.max_string_bytes},
         {"max_depth", limits.max_depth},
         {"max_items", limits.max_items}}},
-      {"imports",
-       {{"stdlib", imports.stdlib},
-        {"hash", imports.hash},
-        {"fileslist", imports.fileslist},
-        {"baseline", imports.baseline},
-        {"hash_cache", imports.hash_cache}}},
   };
+  for (std::size_t i = 0; i < category_count; ++i) {
+    doc[std::string(category_names[i])] = json{{"enable", categories[i]}};
+  }
+  doc["imports"]["stdlib"] = imports.stdlib;
+  doc["imports"]["hash"] = imports.hash;
+  doc["imports"]["fileslist"] = imports.fileslist;
+  doc["imports"]["baseline"] = imports.baseline;
+  doc["imports"]["hash_cache"] = imports.hash_cache;
+  return doc;
 }
 
 std::string config::digest() const { return to_hex(sha256_bytes(to_json().dump())); }

@@ -59,6 +59,7 @@ struct config {
   [[nodiscard]] bool enabled(category c) const noexcept {
     return enable && categories[static_cast<std::size_t>(c)];
   }
+  // The settings in config-file schema (apply_config_json reads it back).
   [[nodiscard]] nlohmann::json to_json() const;
   // SHA-256 (hex) of the canonical JSON of the effective settings.
   [[nodiscard]] std::string digest() const;
@@ -75,12 +76,19 @@ struct config_flags {
 
 using getenv_fn = std::function<const char*(const char*)>;
 
-// Layers, lowest first: defaults, config file (--config, else
-// BLUEPYTHON_CONFIG, else ~/.bluepython/config.json if present), BLUEPYTHON_*
-// environment, flags. Throws launcher_error (exit 2) with a one-line message
+// The effective settings of a parent bluepython (see handoff.hpp).
+struct inherited_config {
+  nlohmann::json settings;  // config-file schema
+  std::string origin;       // for messages, e.g. "parent process 123"
+};
+
+// Layers, lowest first: defaults, the parent's settings when inherited, config
+// file (--config, else BLUEPYTHON_CONFIG, else ~/.bluepython/config.json if
+// present and nothing was inherited), BLUEPYTHON_* environment, flags. Throws launcher_error (exit 2) with a one-line message
 // naming the file and key for any unknown key, wrong type, bad value or
 // unreadable file.
-config load_config(const config_flags& flags, const getenv_fn& getenv_lookup);
+config load_config(const config_flags& flags, const getenv_fn& getenv_lookup,
+                   const inherited_config* inherited = nullptr);
 
 // Applies one JSON document (a config file's contents) onto `cfg`. `origin`
 // names the file in error messages. Exposed for tests.

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "clock.hpp"
+#include "handoff.hpp"
 #include "json_writer.hpp"
 #include "spool_writer.hpp"
 #include "version.hpp"
@@ -225,6 +226,7 @@ void start(const config& cfg, const startup_info& info) {
 
   emit_startup("exec", s->parent);
   export_parent_env(id);
+  handoff::publish(cfg, id.pid, id.uuid);
   s->pipeline->start();
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
   std::atexit(&c_atexit);
@@ -283,6 +285,7 @@ void flush(std::chrono::milliseconds timeout) noexcept {
 
 void stop(const char* reason) noexcept {
   if (g_state == nullptr || g_state->stopped.exchange(true)) return;
+  handoff::retract(g_state->pipeline->identity().pid);
   g_state->pipeline->shutdown(std::chrono::milliseconds(5000), reason);
 }
 
@@ -303,6 +306,7 @@ void start_child_writer() noexcept {
   if (g_state == nullptr || !g_state->child_writer_pending) return;
   g_state->child_writer_pending = false;
   g_state->pipeline->start();
+  handoff::publish(g_state->cfg, g_state->pipeline->identity().pid, g_state->pipeline->identity().uuid);
 }
 
 void warn_once(std::string_view message) noexcept {

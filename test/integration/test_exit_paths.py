@@ -5,10 +5,13 @@ the file ends well, and the program ends exactly as under python."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_gone
@@ -74,6 +77,8 @@ def _signalled(sb: Sandbox, exe: str, mode: str, signo: int) -> subprocess.Compl
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first == b"ready\n", (first, proc.stderr.read() if proc.stderr else b"")
+        if mode != "sigterm_busy":
+            wait_blocked(proc.pid, "pause" if mode == "sigterm_pause" else "read")
         proc.send_signal(signo)
         # stdin stays open until the process is gone: EOF must not end the wait.
         proc.wait(timeout=TIMEOUT)
@@ -83,6 +88,26 @@ def _signalled(sb: Sandbox, exe: str, mode: str, signo: int) -> subprocess.Compl
             proc.kill()
             proc.wait()
     return subprocess.CompletedProcess(proc.args, proc.returncode, first + out, err)
+
+
+# Syscall numbers of the waits the app blocks in, as /proc/PID/syscall shows them.
+_SYSCALLS = {"x86_64": {"read": 0, "pause": 34}, "aarch64": {"read": 63, "pause": 73}}
+
+
+def wait_blocked(pid: int, call: str) -> None:
+    """Waits until the main thread of `pid` sleeps in `call`, so a signal lands there."""
+    number = _SYSCALLS.get(os.uname().machine, {}).get(call)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            current = Path(f"/proc/{pid}/task/{pid}/syscall").read_text().split()[0]
+        except (OSError, IndexError):
+            return  # gone or not inspectable: let the caller's assertions speak
+        if state == "S" and (number is None or current == str(number)):
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} never blocked in {call}")
 
 
 def _signal_both(sb: Sandbox, mode: str, signo: int):
@@ -121,6 +146,21 @@ def test_sigterm_busy_loop(app: Sandbox) -> None:
     (f,) = app.files()
     assert attrs(f.events[-1])["reason"] == "SIGTERM"
     assert_exactly_once(app, "main", N, f.pid)
+
+
+def test_sigterm_during_exit_keeps_the_events(app: Sandbox) -> None:
+    """A SIGTERM that arrives while bluepython is already shutting down must not
+    throw away what the app emitted (multiprocessing's Pool.terminate does this)."""
+    count = 100_000
+    res = app.bp(APP, "sigterm_during_exit", str(count), "late")
+    assert res.returncode in (7, -signal.SIGTERM), res.stderr
+    procs = list(app.processes().values())
+    assert len(procs) == 1
+    events = procs[0]
+    assert name(events[-1]) == "sensor_shutdown", "no sensor_shutdown"
+    last = attrs(events[-1])
+    assert len(app_events(events, "main")) + last["dropped"] == count
+    assert last["written"] == len(events) - 1
 
 
 def test_sigterm_with_app_handler(app: Sandbox) -> None:

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "handoff.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace bluepython::handoff {
+namespace {
+
+constexpr std::size_t kMaxHandoffBytes = 256 * 1024;
+
+std::string directory() { return fmt::format("/tmp/bluepython-{}", ::getuid()); }
+
+std::string file_for(int pid) { return fmt::format("{}/handoff-{}.json", directory(), pid); }
+
+// The directory must be ours and private, or it is not used at all.
+bool trusted_directory(bool create) {
+  const std::string dir = directory();
+  if (create && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return false;
+  struct stat st{};
+  if (::lstat(dir.c_str(), &st) != 0) return false;
+  return S_ISDIR(st.st_mode) && st.st_uid == ::getuid() && (st.st_mode & 0077) == 0;
+}
+
+}  // namespace
+
+unsigned long long process_start_ticks(int pid) noexcept {
+  try {
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    // Field 2 (comm) may contain spaces and parentheses: skip past the last ')'.
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    // After comm: state is field 3; starttime is field 22.
+    for (int i = 3; i < 22; ++i) fields >> field;
+    unsigned long long ticks = 0;
+    fields >> ticks;
+    return ticks;
+  } catch (...) {
+    return 0;
+  }
+}
+
+void publish(const config& cfg, int pid, const std::string& uuid) noexcept {
+  try {
+    if (!trusted_directory(true)) return;
+    const nlohmann::json doc = {
+        {"pid", pid},
+        {"uuid", uuid},
+        {"start_ticks", process_start_ticks(pid)},
+        {"config", cfg.to_json()},
+    };
+    const std::string text = doc.dump();
+    const std::string path = file_for(pid);
+    const std::string tmp = path + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return;
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+  } catch (...) {
+  }
+}
+
+void retract(int pid) noexcept {
+  try {
+    ::unlink(file_for(pid).c_str());
+  } catch (...) {
+  }
+}
+
+std::optional<parent_handoff> find_for_parent() noexcept {
+  try {
+    const int ppid = ::getppid();
+    if (ppid <= 1 || !trusted_directory(false)) return std::nullopt;
+    const std::string path = file_for(ppid);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return std::nullopt;
+    struct stat st{};
+    std::string text;
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::getuid() &&
+        static_cast<std::size_t>(st.st_size) <= kMaxHandoffBytes) {
+      text.resize(static_cast<std::size_t>(st.st_size));
+      if (::read(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) text.clear();
+    }
+    ::close(fd);
+    if (text.empty()) return std::nullopt;
+    const auto doc = nlohmann::json::parse(text);
+    // A file left by a dead process whose pid was reused is not our parent's.
+    if (doc.at("pid").get<int>() != ppid ||
+        doc.at("start_ticks").get<unsigned long long>() != process_start_ticks(ppid)) {
+      return std::nullopt;
+    }
+    parent_handoff out;
+    out.pid = ppid;
+    out.uuid = doc.at("uuid").get<std::string>();
+    out.config = doc.at("config");
+    return out;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace bluepython::handoff

@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: Apache-2.0
+"""When the spool cannot be written, the app is unaffected: same output and
+exit status as under python, and exactly one warning line on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import (
+    TIMEOUT,
+    WARNING_PREFIX,
+    Sandbox,
+    attrs,
+    check_envelope,
+    check_stream,
+    name,
+    named,
+    warning_lines,
+    without_warnings,
+)
+
+APP = """\
+import sys
+try:
+    import _bluepython
+except ImportError:
+    _bluepython = None
+for i in range(int(sys.argv[1])):
+    if _bluepython:
+        _bluepython.emit("fill", {"i": i, "pad": "p" * 100})
+print("stdout line")
+print("stderr line", file=sys.stderr)
+sys.exit(4)
+"""
+
+
+def _compare_with_python(sb: Sandbox, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    sb.write("app.py", APP)
+    py = sb.py("app.py", *args, env=env)
+    bp = sb.bp("app.py", *args, env=env)
+    assert bp.returncode == py.returncode == 4
+    assert bp.stdout == py.stdout
+    assert without_warnings(bp.stderr) == py.stderr.decode()
+    return bp
+
+
+@pytest.mark.parametrize("layout", ["under-a-file", "is-a-file", "dangling-symlink-parent"])
+def test_unwritable_spool_dir(sandbox: Sandbox, layout: str) -> None:
+    blocker = sandbox.root / "afile"
+    blocker.write_text("not a directory\n")
+    if layout == "under-a-file":
+        spool = blocker / "spool"  # mkdir fails even for root
+    elif layout == "is-a-file":
+        spool = blocker
+    else:
+        link = sandbox.root / "link"
+        link.symlink_to(blocker)
+        spool = link / "deeper" / "spool"
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(spool))
+    bp = _compare_with_python(sandbox, env, "500")
+    warnings = warning_lines(bp.stderr)
+    assert len(warnings) == 1, bp.stderr
+    assert str(blocker) in warnings[0] or str(sandbox.root) in warnings[0]
+    assert blocker.read_text() == "not a directory\n"
+
+
+def test_unwritable_spool_dir_long_running_app_warns_once(sandbox: Sandbox) -> None:
+    """Retries of a broken spool over several seconds still give one warning."""
+    blocker = sandbox.root / "afile"
+    blocker.write_text("")
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(blocker / "spool"), BLUEPYTHON_FLUSH_INTERVAL_MS="5")
+    prog = (
+        "import _bluepython, time\n"
+        "end = time.monotonic() + 2.5\n"
+        "while time.monotonic() < end:\n"
+        "    _bluepython.emit('tick', {})\n"
+        "    _bluepython.flush()\n"
+        "    time.sleep(0.01)\n"
+        "print('ok')\n"
+    )
+    res = sandbox.bp("-c", prog, env=env)
+    assert res.returncode == 0
+    assert res.stdout == b"ok\n"
+    assert len(warning_lines(res.stderr)) == 1, res.stderr
+    assert without_warnings(res.stderr) == ""
+
+
+DELETE_APP = """\
+import _bluepython, sys
+for i in range(50):
+    _bluepython.emit("before", {"i": i})
+assert _bluepython.flush(5.0)
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(50):
+    _bluepython.emit("after", {"i": i})
+print("flushed", _bluepython.flush(5.0), flush=True)
+"""
+
+
+def test_spool_file_deleted_while_running(sandbox: Sandbox) -> None:
+    sandbox.write("app.py", DELETE_APP)
+    proc = sandbox.popen([sandbox.bluepython, "app.py"])
+    try:
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == b"ready\n"
+        (first,) = sandbox.files()
+        assert len(named(first.events, "before")) == 50
+        first.path.unlink()
+        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out == b"flushed True\n"
+    warnings = warning_lines(err)
+    assert len(warnings) == 1, err
+    assert "removed" in warnings[0]
+    assert without_warnings(err) == ""
+
+    files = sandbox.files()
+    assert len(files) == 1, [f.path.name for f in files]
+    (second,) = files
+    assert second.pid == first.pid and second.start_ms == first.start_ms and second.seq > first.seq
+    events = second.events
+    for ev in events:
+        check_envelope(ev)
+    assert [attrs(e)["i"] for e in named(events, "after")] == list(range(50))
+    assert named(events, "before") == []
+    assert name(events[-1]) == "sensor_shutdown"
+    ids = [e["event"]["meta"]["source_event_id"] for e in events]
+    assert ids == list(range(ids[0], ids[0] + len(ids))), "ids continue without gaps in the new file"
+    assert ids[0] == first.events[-1]["event"]["meta"]["source_event_id"] + 1
+    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    assert any(f["where"] == "spool" and "removed" in f["message"] for f in faults)
+
+
+def test_quota_exhausted(sandbox: Sandbox) -> None:
+    config = sandbox.root / "quota.json"
+    config.write_text(json.dumps({"spool": {"max_total_bytes": 4096, "max_file_bytes": 1048576}}))
+    env = dict(sandbox.env, BLUEPYTHON_CONFIG=str(config))
+    bp = _compare_with_python(sandbox, env, "3000")
+    warnings = warning_lines(bp.stderr)
+    assert len(warnings) == 1, bp.stderr
+    assert "quota" in warnings[0]
+    files = sandbox.files()  # every line still strict JSON
+    assert sum(f.path.stat().st_size for f in files) <= 4096
+    events = [e for f in files for e in f.events]
+    for ev in events:
+        check_envelope(ev)
+    shutdowns = named(events, "sensor_shutdown")
+    if shutdowns:
+        assert attrs(shutdowns[0])["dropped"] > 0
+
+
+def test_quota_removes_files_of_finished_processes(sandbox: Sandbox) -> None:
+    sandbox.spool.mkdir(mode=0o700)
+    dead_pid = 4_000_000 - 7
+    while os.path.exists(f"/proc/{dead_pid}"):
+        dead_pid -= 1
+    old = sandbox.spool / f"bluepython-{dead_pid}-1000-0.ndjson"
+    old.write_bytes(b'{"old": true}\n' * 1150)  # 16100 bytes: nothing else fits beside it
+    config = sandbox.root / "quota.json"
+    config.write_text(json.dumps({"spool": {"max_total_bytes": 16384}, "imports": False}))
+    res = sandbox.bp("run", "--config", str(config), "--", "-c", "print('x')")
+    assert res.returncode == 0
+    assert res.stdout == b"x\n"
+    assert res.stderr == b""
+    assert not old.exists()
+    (f,) = sandbox.files()
+    assert name(f.events[0]) == "sensor_startup"
+    assert name(f.events[-1]) == "sensor_shutdown"
+    assert attrs(f.events[-1])["dropped"] == 0
+
+
+def test_rotation(sandbox: Sandbox) -> None:
+    config = sandbox.root / "rotate.json"
+    config.write_text(json.dumps({"spool": {"max_file_bytes": 4096}}))
+    prog = (
+        "import _bluepython\n"
+        "for i in range(120):\n"
+        "    _bluepython.emit('r', {'i': i, 'pad': 'q' * 40})\n"
+        "    if i % 5 == 4:\n"
+        "        _bluepython.flush(5.0)\n"
+    )
+    res = sandbox.bp("run", "--config", str(config), "--disable", "imports", "--", "-c", prog)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b""
+    files = sandbox.files()
+    assert len(files) >= 3
+    assert len({(f.pid, f.start_ms) for f in files}) == 1
+    assert [f.seq for f in files] == list(range(len(files)))
+    for f in files[1:]:
+        assert f.path.stat().st_size <= 4096, f.path.name
+    events = [e for f in files for e in f.events]
+    check_stream(events)
+    assert [attrs(e)["i"] for e in named(events, "r")] == list(range(120))
+    assert name(files[0].events[0]) == "sensor_startup"
+    assert name(files[-1].events[-1]) == "sensor_shutdown"
+
+
+def test_warning_goes_to_stderr_only_with_events_to_stderr(sandbox: Sandbox) -> None:
+    """Even mirroring events, a broken spool never touches stdout."""
+    blocker = sandbox.root / "afile"
+    blocker.write_text("")
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(blocker / "spool"), BLUEPYTHON_EVENTS_TO_STDERR="1")
+    res = sandbox.bp("-c", "print('only this')", env=env)
+    assert res.returncode == 0
+    assert res.stdout == b"only this\n"
+    lines = res.stderr.decode().splitlines()
+    assert sum(1 for line in lines if line.startswith(WARNING_PREFIX)) == 1
