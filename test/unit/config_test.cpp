@@ -70,7 +70,7 @@ TEST_CASE("file < environment < flags", "[config]") {
   std::remove(file.c_str());
 }
 
-TEST_CASE("--config wins over BLUEPYTHON_CONFIG", "[config]") {
+TEST_CASE("the config flag wins over BLUEPYTHON_CONFIG", "[config]") {
   const std::string a = write_temp(R"({"spool": {"dir": "/a"}})");
   const std::string b = write_temp(R"({"spool": {"dir": "/b"}})");
   fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_CONFIG", a}}};
