@@ -114,12 +114,12 @@ TEST_CASE("a slow sink makes the queue drop, and drops are counted exactly", "[e
   pipeline_options options;
   options.queue_bytes = 64 * 1024;
   fixture f(options);
-  f.sink->delay = 50ms;
+  f.sink->delay_ms = 50;
   f.pipeline->start();
   int accepted = 0;
   const std::string attrs = "\"pad\":\"" + std::string(200, 'x') + "\"";
   for (int i = 0; i < 5000; ++i) accepted += f.emit("e", attrs) ? 1 : 0;
-  f.sink->delay = 0ms;
+  f.sink->delay_ms = 0;
   REQUIRE(f.pipeline->shutdown(10s, "exit"));
   const auto lines = f.sink->lines();
   const auto last = json::parse(lines.back())["event"];

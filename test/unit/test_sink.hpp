@@ -17,7 +17,7 @@ namespace bluepython::testing {
 class test_sink final : public event_sink {
  public:
   result write(std::string_view data, std::size_t lines) noexcept override {
-    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    if (const int ms = delay_ms.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     writes.fetch_add(1);
     result r;
     if (fail.load()) {
@@ -43,7 +43,7 @@ class test_sink final : public event_sink {
     return lines_;
   }
 
-  std::chrono::milliseconds delay{0};
+  std::atomic<int> delay_ms{0};
   std::atomic<bool> fail{false};
   std::atomic<int> writes{0};
 
