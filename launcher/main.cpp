@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   try {
     return bluepython::run_main(argc, argv);
   } catch (const bluepython::launcher_error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
+    (void)std::fprintf(stderr, "%s\n", e.what());
     return e.exit_code();
   }
 }

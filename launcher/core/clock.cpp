@@ -29,7 +29,7 @@ void append_rfc3339(std::string& out, std::int64_t ns) {
     const auto t = static_cast<time_t>(second);
     tm parts{};
     gmtime_r(&t, &parts);
-    std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900,
+    (void)std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900,
                   parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec);
     cached_second = second;
   }

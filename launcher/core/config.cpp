@@ -85,7 +85,8 @@ void apply_category(config& cfg, category c, const json& v, const std::string& o
     fail(origin, fmt::format("key \"{}\" must be a boolean or an object, got {}", key, type_name(v)));
   }
   for (const auto& [name, value] : v.items()) {
-    const std::string full = key + "." + name;
+    std::string full = key;
+    full.append(".").append(name);
     if (name == "enable") {
       slot = get_bool(value, origin, full);
     } else if (c == category::imports && name == "fileslist") {

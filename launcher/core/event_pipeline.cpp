@@ -127,8 +127,8 @@ void event_pipeline::writer_loop() noexcept {
         write_batch(batch_, 1);
         if (resolver_) resolver_->save_baseline();
       }
-      ::signal(signo, SIG_DFL);
-      ::kill(::getpid(), signo);
+      (void)::signal(signo, SIG_DFL);
+      (void)::kill(::getpid(), signo);
       // Not reached unless the app blocks the signal everywhere: carry on.
       fatal_signal_.store(0);
     }

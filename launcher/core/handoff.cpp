@@ -15,7 +15,7 @@
 namespace bluepython::handoff {
 namespace {
 
-constexpr std::size_t kMaxHandoffBytes = 256 * 1024;
+constexpr std::size_t kMaxHandoffBytes = std::size_t{256} * 1024;
 
 std::string directory() { return fmt::format("/tmp/bluepython-{}", ::getuid()); }
 

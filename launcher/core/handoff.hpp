@@ -19,7 +19,7 @@
 // reuse), and starts from that configuration.
 namespace bluepython::handoff {
 
-struct parent_handoff {
+struct parent_handoff {  // NOLINT(bugprone-exception-escape): plain aggregate
   int pid = 0;
   std::string uuid;
   nlohmann::json config;  // same schema as a config file

@@ -177,7 +177,8 @@ PyMethodDef monitor_methods[] = {
 
 }  // namespace
 
-PyTypeObject type = [] {
+// The lambda only assigns fields; it cannot throw.
+PyTypeObject type = []() noexcept {  // NOLINT(cert-err58-cpp)
   PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};  // NOLINT
   t.tp_name = "_bluepython.ImportMonitor";
   t.tp_basicsize = sizeof(monitor_object);

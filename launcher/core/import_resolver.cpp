@@ -143,7 +143,7 @@ import_resolver::site_dir* import_resolver::site_for_directory(const std::string
     site = std::make_unique<site_dir>();
     for (const auto& entry : dist_infos) {
       distribution dist;
-      dist.dist_info = dir + "/" + entry;
+      dist.dist_info.append(dir).append("/").append(entry);
       read_metadata(dist.dist_info, dist.name, dist.version);
       const std::string stem = entry.substr(0, entry.size() - std::strlen(".dist-info"));
       const auto dash = stem.find('-');

@@ -60,7 +60,8 @@ std::string invoked_path(const std::string& argv0) {
       const auto colon = rest.find(':');
       std::string dir(rest.substr(0, colon));
       if (dir.empty()) dir = ".";
-      const std::string candidate = dir + "/" + argv0;
+      std::string candidate = dir;
+      candidate.append("/").append(argv0);
       if (::access(candidate.c_str(), X_OK) == 0) return candidate;
       if (colon == std::string_view::npos) break;
       rest.remove_prefix(colon + 1);

@@ -11,7 +11,7 @@ namespace bluepython {
 // Limits applied while encoding. Strings longer than max_string_bytes are cut
 // at a UTF-8 boundary and end with a marker naming the original length.
 struct json_limits {
-  std::size_t max_string_bytes = 64 * 1024;
+  std::size_t max_string_bytes = std::size_t{64} * 1024;
   std::size_t max_depth = 64;
   std::size_t max_items = 10'000;  // per container, for encoders that walk objects
 };

@@ -188,8 +188,8 @@ std::atomic<int> g_fatal_signal_seen{0};
 
 void fatal_signal_handler(int signo) {
   if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running() || g_state->stopped.load()) {
-    ::signal(signo, SIG_DFL);
-    ::raise(signo);
+    (void)::signal(signo, SIG_DFL);
+    (void)::raise(signo);
     return;
   }
   if (g_fatal_signal_seen.exchange(signo) != 0) return;
@@ -229,7 +229,7 @@ void start(const config& cfg, const startup_info& info) {
   handoff::publish(cfg, id.pid, id.uuid);
   s->pipeline->start();
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
-  std::atexit(&c_atexit);
+  (void)std::atexit(&c_atexit);
 }
 
 bool started() noexcept { return g_state != nullptr; }

@@ -21,6 +21,12 @@ namespace {
 
 constexpr std::int64_t kReopenBackoffNs = 1'000'000'000;
 
+// strerror is not thread-safe; the writer thread uses the GNU strerror_r.
+std::string error_text(int err) {
+  char buf[128];
+  return ::strerror_r(err, buf, sizeof buf);
+}
+
 // mkdir -p with mode 0700 for the directories it creates.
 bool make_dirs(const std::string& dir, std::string& error) {
   if (dir.empty()) return false;
@@ -31,7 +37,7 @@ bool make_dirs(const std::string& dir, std::string& error) {
     partial = dir.substr(0, pos);
     if (partial.empty()) continue;
     if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      error = fmt::format("cannot create {}: {}", partial, std::strerror(errno));
+      error = fmt::format("cannot create {}: {}", partial, error_text(errno));
       return false;
     }
   }
@@ -117,7 +123,7 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
         return true;
       }
       if (errno != EEXIST) {
-        if (fault.empty()) fault = fmt::format("cannot create {}: {}", path_, std::strerror(errno));
+        if (fault.empty()) fault = fmt::format("cannot create {}: {}", path_, error_text(errno));
         return false;
       }
       ++seq_;
@@ -222,7 +228,7 @@ event_sink::result spool_writer::write(std::string_view data, std::size_t lines)
         // Nothing more can be done; the next write starts a new line anyway.
       }
       try {
-        res.fault = fmt::format("cannot write to {}: {}", path_, std::strerror(err));
+        res.fault = fmt::format("cannot write to {}: {}", path_, error_text(err));
       } catch (...) {
       }
       res.dropped_lines = lines;

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -75,7 +73,11 @@ def bluepython() -> str:
 @pytest.fixture(scope="session")
 def ref_version(ref_python: str) -> dict[str, Any]:
     out = subprocess.run(
-        [ref_python, "-c", "import json, sys, platform; print(json.dumps([sys.version, platform.python_version()]))"],
+        [
+            ref_python,
+            "-c",
+            "import json, sys, platform; print(json.dumps([sys.version, platform.python_version()]))",
+        ],
         capture_output=True,
         check=True,
         timeout=TIMEOUT,
@@ -253,7 +255,7 @@ def run(
     *,
     env: dict[str, str],
     cwd: Path | str | None = None,
-    input: bytes = b"",  # noqa: A002 - mirrors subprocess.run
+    input: bytes = b"",
     timeout: float = TIMEOUT,
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, env=env, cwd=cwd, input=input, capture_output=True, timeout=timeout)
@@ -278,7 +280,9 @@ class Sandbox:
         path.write_text(textwrap.dedent(text))
         return path
 
-    def run(self, argv: list[str], *, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, argv: list[str], *, env: dict[str, str] | None = None, **kw: Any
+    ) -> subprocess.CompletedProcess[bytes]:
         kw.setdefault("cwd", self.cwd)
         return run(argv, env=self.env if env is None else env, **kw)
 
@@ -338,7 +342,9 @@ def wait_gone(pids: list[int], timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while any(pid_alive(p) for p in pids):
         if time.monotonic() > deadline:
-            raise AssertionError(f"processes still running after {timeout}s: {[p for p in pids if pid_alive(p)]}")
+            raise AssertionError(
+                f"processes still running after {timeout}s: {[p for p in pids if pid_alive(p)]}"
+            )
         time.sleep(0.05)
 
 
@@ -355,8 +361,13 @@ def test_venv() -> Path:
 
 
 def make_venv(ref_python: str, where: Path) -> Path:
-    subprocess.run([ref_python, "-m", "venv", "--without-pip", str(where)], check=True, timeout=TIMEOUT,
-                   env=clean_env(), capture_output=True)
+    subprocess.run(
+        [ref_python, "-m", "venv", "--without-pip", str(where)],
+        check=True,
+        timeout=TIMEOUT,
+        env=clean_env(),
+        capture_output=True,
+    )
     return where
 
 
@@ -364,11 +375,3 @@ def venv_site_packages(venv: Path) -> Path:
     found = sorted(venv.glob("lib/python3*/site-packages"))
     assert found, f"no site-packages in {venv}"
     return found[0]
-
-
-def copy_executable(src: str, dst: Path) -> Path:
-    shutil.copy2(src, dst)
-    return dst
-
-
-PY = sys.executable  # the interpreter running pytest (only used for tooling, never compared)

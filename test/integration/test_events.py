@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from conftest import (
@@ -40,6 +40,8 @@ def test_startup_and_shutdown_frame_the_file(sandbox: Sandbox, ref_version: dict
     f = files[0]
     assert f.pid == out["pid"] and f.seq == 0
     assert f.path.name == f"bluepython-{f.pid}-{f.start_ms}-0.ndjson"
+    started = datetime.strptime(f.events[0]["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert f.start_ms <= started.timestamp() * 1000 + 1, "the name's ms is the process start, before startup"
     events = f.events
     check_stream(events)
 
@@ -88,7 +90,8 @@ def test_one_file_per_process(sandbox: Sandbox) -> None:
     prog = (
         "import subprocess, sys\n"
         "for _ in range(3):\n"
-        "    subprocess.run([sys.executable, '-c', 'import _bluepython; _bluepython.emit(\"kid\", {})'], check=True)\n"
+        "    kid = 'import _bluepython; _bluepython.emit(\"kid\", {})'\n"
+        "    subprocess.run([sys.executable, '-c', kid], check=True)\n"
     )
     res = sandbox.bp("-c", prog)
     assert res.returncode == 0, res.stderr
@@ -125,7 +128,9 @@ def test_spool_directory_and_file_modes(sandbox: Sandbox) -> None:
     ],
     ids=["command", "file", "module", "stdin"],
 )
-def test_python_run_event(sandbox: Sandbox, args: list[str], files: dict, mode: str, target: str | None) -> None:
+def test_python_run_event(
+    sandbox: Sandbox, args: list[str], files: dict, mode: str, target: str | None
+) -> None:
     for rel, text in files.items():
         sandbox.write(rel, text)
     res = sandbox.bp(*args, input=b"pass\n")
@@ -145,7 +150,9 @@ def test_python_run_event(sandbox: Sandbox, args: list[str], files: dict, mode: 
 
 
 def test_events_to_stderr_flag(sandbox: Sandbox) -> None:
-    res = sandbox.bp("run", "--events-to-stderr", "--", "-c", "import _bluepython; _bluepython.emit('x', {}); print('hi')")
+    res = sandbox.bp(
+        "run", "--events-to-stderr", "--", "-c", "import _bluepython; _bluepython.emit('x', {}); print('hi')"
+    )
     assert res.returncode == 0
     assert res.stdout == b"hi\n"
     mirrored = parse_ndjson(res.stderr, "stderr")
@@ -171,7 +178,10 @@ HOSTILE = {
     "lone-surrogate": ("'\\ud800'", lambda v: isinstance(v, str)),
     "surrogate-pair-halves": ("'a\\udc80\\udbff z'", lambda v: isinstance(v, str) and v.startswith("a")),
     "nul": ("'a\\x00b'", lambda v: v == "a\x00b"),
-    "control-chars": ("''.join(map(chr, range(32))) + '\\x7f'", lambda v: v == "".join(map(chr, range(32))) + "\x7f"),
+    "control-chars": (
+        "''.join(map(chr, range(32))) + '\\x7f'",
+        lambda v: v == "".join(map(chr, range(32))) + "\x7f",
+    ),
     "quotes-backslashes": ("'\"\\\\\\n\\u2028\\u2029'", lambda v: v == '"\\\n\u2028\u2029'),
     "invalid-utf8-bytes": ("b'\\xff\\xfe ok \\xc0\\xaf'", lambda v: isinstance(v, str) and " ok " in v),
     "nan": ("float('nan')", lambda v: v is None or isinstance(v, str)),
@@ -183,7 +193,11 @@ HOSTILE = {
     "deep-dict": ("deepd(10_000)", lambda v: isinstance(v, dict)),
     "five-mib-string": (
         "'x' * (5 << 20)",
-        lambda v: isinstance(v, str) and len(v) < (5 << 20) and "truncated by bluepython; original 5242880 bytes" in v,
+        lambda v: (
+            isinstance(v, str)
+            and len(v) < (5 << 20)
+            and "truncated by bluepython; original 5242880 bytes" in v
+        ),
     ),
     "self-referencing-list": ("selfref()", lambda v: isinstance(v, list)),
     "object-with-bad-str": ("BadStr()", lambda v: isinstance(v, str)),
@@ -321,9 +335,10 @@ def test_many_events_from_threads_are_all_written(sandbox: Sandbox) -> None:
 def test_bluepython_module_helpers(sandbox: Sandbox) -> None:
     prog = (
         "import _bluepython, json\n"
+        "flushed = _bluepython.flush(5.0)  # the file is opened on the first write\n"
         "print(json.dumps([_bluepython.enabled('imports'), _bluepython.enabled('mcp'),"
         " json.loads(_bluepython.config_json())['spool']['dir'], _bluepython.spool_location(),"
-        " _bluepython.sensor_uuid(), _bluepython.flush(5.0), _bluepython.__version__]))\n"
+        " _bluepython.sensor_uuid(), flushed, _bluepython.__version__]))\n"
     )
     env = dict(sandbox.env, BLUEPYTHON_DISABLE="imports")
     res = sandbox.bp("-c", prog, env=env)

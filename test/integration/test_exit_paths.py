@@ -26,7 +26,7 @@ def app(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
-def _normalise(data: bytes, sb: Sandbox, exe: str) -> bytes:
+def _normalise(data: bytes, exe: str) -> bytes:
     return data.replace(exe.encode(), b"{EXE}")
 
 
@@ -35,9 +35,7 @@ def app_events(events: list[dict], kind: str | None = None) -> list[dict]:
 
 
 def assert_exactly_once(sb: Sandbox, kind: str, count: int, pid: int | None = None) -> None:
-    got = Counter(
-        (a["tag"], a["i"], a["pid"]) for f in sb.files() for a in app_events(f.events, kind)
-    )
+    got = Counter((a["tag"], a["i"], a["pid"]) for f in sb.files() for a in app_events(f.events, kind))
     assert all(v == 1 for v in got.values()), [k for k, v in got.items() if v > 1][:5]
     assert sorted(i for _, i, _ in got) == list(range(count))
     if pid is not None:
@@ -51,10 +49,12 @@ def run_both(sb: Sandbox, *args: str):
     return py, bp
 
 
-def assert_same_outcome(sb: Sandbox, py: subprocess.CompletedProcess, bp: subprocess.CompletedProcess) -> None:
+def assert_same_outcome(
+    sb: Sandbox, py: subprocess.CompletedProcess, bp: subprocess.CompletedProcess
+) -> None:
     assert bp.returncode == py.returncode, (bp.returncode, py.returncode, bp.stderr[-2000:])
-    assert _normalise(bp.stdout, sb, sb.bluepython) == _normalise(py.stdout, sb, sb.ref_python)
-    assert _normalise(bp.stderr, sb, sb.bluepython) == _normalise(py.stderr, sb, sb.ref_python)
+    assert _normalise(bp.stdout, sb.bluepython) == _normalise(py.stdout, sb.ref_python)
+    assert _normalise(bp.stderr, sb.bluepython) == _normalise(py.stderr, sb.ref_python)
 
 
 @pytest.mark.parametrize(
@@ -233,9 +233,9 @@ def test_execv_after_emitting(app: Sandbox, target: str) -> None:
     res = app.bp(APP, "execv", str(N), "execv", exe)
     assert res.returncode == 0, res.stderr
     assert res.stderr == b""
-    word, pid = res.stdout.decode().split()[-2:]
-    assert res.stdout.decode().startswith("after exec")
-    pid = int(pid)
+    words = res.stdout.decode().split()
+    assert words[:2] == ["after", "exec"]
+    pid = int(words[2])
     assert_exactly_once(app, "main", N, pid)
     procs = list(app.processes().values())
     before = [evs for evs in procs if app_events(evs, "main")]
@@ -273,9 +273,7 @@ def test_fork_while_threads_emit_does_not_deadlock(app: Sandbox) -> None:
             assert [a["kind"] for a in app_events(evs)] == ["child"]
             assert attrs(evs[-1])["reason"] == "os._exit"
     # No event is duplicated into a child's file.
-    seen = Counter(
-        (a["kind"], a["i"], a["pid"]) for f in files for a in app_events(f.events)
-    )
+    seen = Counter((a["kind"], a["i"], a["pid"]) for f in files for a in app_events(f.events))
     assert max(seen.values()) == 1
     threads = [i for (kind, i, _) in seen if kind.startswith("thread")]
     assert threads, "the emitting threads wrote nothing"
@@ -283,7 +281,9 @@ def test_fork_while_threads_emit_does_not_deadlock(app: Sandbox) -> None:
 
 @pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 @pytest.mark.parametrize("ending", ["close", "terminate"])
-def test_multiprocessing_pool_workers_have_well_formed_files(sandbox: Sandbox, method: str, ending: str) -> None:
+def test_multiprocessing_pool_workers_have_well_formed_files(
+    sandbox: Sandbox, method: str, ending: str
+) -> None:
     shutil.copy(FIXTURES / "mp_pool_app.py", sandbox.cwd / "mp_app.py")
     res = sandbox.bp("mp_app.py", method, ending)
     assert res.returncode == 0, res.stderr

@@ -76,7 +76,9 @@ CASES = [
     case("directory", "probedir", "x", files=PKG_FILES),
     case("stdin-dash", "-", "a", "b", stdin=PROBE.encode()),
     case("stdin-no-args", stdin=PROBE.encode()),
-    case("stdin-read-by-program", "-c", "import sys; print(sys.stdin.read().upper())", stdin=b"hello\nworld\n"),
+    case(
+        "stdin-read-by-program", "-c", "import sys; print(sys.stdin.read().upper())", stdin=b"hello\nworld\n"
+    ),
     # Options.
     case("u", "-u", "-c", PROBE),
     case("X-dev", "-X", "dev", "-c", PROBE),
@@ -108,7 +110,15 @@ CASES = [
     case("env-PYTHONIOENCODING", "-c", PROBE, env={"PYTHONIOENCODING": "latin-1:replace"}),
     case("env-PYTHONOPTIMIZE", "-c", PROBE, env={"PYTHONOPTIMIZE": "2"}),
     case("env-PYTHONPATH", "-c", PROBE, env={"PYTHONPATH": "/nonexistent-a:/nonexistent-b"}),
-    case("env-PYTHONNOUSERSITE-unbuffered-off", "-c", PROBE, env={"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": ""}),
+    case("env-PYTHONMALLOC-debug", "-c", PROBE, env={"PYTHONMALLOC": "debug"}),
+    case("env-PYTHONMALLOC-malloc", "-c", PROBE, env={"PYTHONMALLOC": "malloc"}),
+    case("X-tracemalloc-faulthandler", "-X", "tracemalloc", "-X", "faulthandler", "-c", PROBE),
+    case(
+        "env-PYTHONNOUSERSITE-unbuffered-off",
+        "-c",
+        PROBE,
+        env={"PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": ""},
+    ),
     # Informational options.
     case("version", "--version", stdout_only=True),
     case("V", "-V"),
@@ -127,31 +137,60 @@ CASES = [
     case("sys-exit-msg", "-c", "import sys; sys.exit('msg')"),
     case("sys-exit-none", "-c", "raise SystemExit(None)"),
     case("uncaught-exception", "-c", "def f():\n    raise ValueError('bad')\nprint('before')\nf()"),
-    case("chained-exception", "script.py", files={"script.py": (
-        "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    raise KeyError('k') from e\n")}),
+    case(
+        "chained-exception",
+        "script.py",
+        files={
+            "script.py": ("try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    raise KeyError('k') from e\n")
+        },
+    ),
     case("exception-group", "-c", "raise ExceptionGroup('g', [ValueError(1), TypeError(2)])"),
     case("syntax-error", "-c", "def (:"),
     case("syntax-error-script", "script.py", files={"script.py": "x = (\n"}),
     case("keyboard-interrupt", "-c", "print('before', flush=True); raise KeyboardInterrupt"),
     case("os-exit-7", "-c", "import os; print('out', flush=True); os._exit(7)"),
-    case("os-exit-unflushed", "-c", "import os, sys; sys.stdout.write('lost?'); os._exit(0)",
-         env={"PYTHONUNBUFFERED": ""}),
+    case(
+        "os-exit-unflushed",
+        "-c",
+        "import os, sys; sys.stdout.write('lost?'); os._exit(0)",
+        env={"PYTHONUNBUFFERED": ""},
+    ),
     case("missing-script", "nope.py"),
     case("missing-module", "-m", "no_such_module_xyz"),
     case("atexit-output", "-c", "import atexit; atexit.register(print, 'bye'); print('hi')"),
     case("warning-to-stderr", "-c", "import warnings; warnings.warn('careful')"),
-    case("big-output", "-c", "import sys; sys.stdout.write('x' * 3_000_000); print(); print('y' * 10, file=sys.stderr)"),
+    case(
+        "big-output",
+        "-c",
+        "import sys; sys.stdout.write('x' * 3_000_000); print(); print('y' * 10, file=sys.stderr)",
+    ),
     case("binary-output", "-c", "import sys; sys.stdout.buffer.write(bytes(range(256)))"),
-    case("unicode-output", "-c", "print('\\u00e9\\u4e2d\\U0001F600'); print('\\udcff', end='')",
-         env={"PYTHONIOENCODING": "utf-8:surrogateescape"}),
-    case("non-daemon-thread-at-exit", "-c",
-         "import threading\nt = threading.Thread(target=lambda: print('thread'))\nt.start()\nprint('main')\nt.join()"),
-    case("getsignal-defaults", "-c",
-         "import signal; print([str(signal.getsignal(s)) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT,"
-         " signal.SIGPIPE, signal.SIGUSR1, signal.SIGCHLD)])"),
-    case("sigpipe-broken-stdout", "-c",
-         "import os, sys\nr, w = os.pipe()\nos.close(r)\ntry:\n    os.write(w, b'x')\nexcept BrokenPipeError:\n"
-         "    print('EPIPE')"),
+    case(
+        "unicode-output",
+        "-c",
+        "print('\\u00e9\\u4e2d\\U0001F600')\nprint('\\udcff', end='')",
+        env={"PYTHONIOENCODING": "utf-8:surrogateescape"},
+    ),
+    case(
+        "non-daemon-thread-at-exit",
+        "-c",
+        # No join: the interpreter itself waits for the thread at exit.
+        "import threading\ne = threading.Event()\n"
+        "threading.Thread(target=lambda: (e.wait(), print('thread'))).start()\nprint('main')\ne.set()",
+    ),
+    case(
+        "getsignal-defaults",
+        "-c",
+        "import signal as s\n"
+        "sigs = (s.SIGTERM, s.SIGHUP, s.SIGINT, s.SIGPIPE, s.SIGUSR1, s.SIGCHLD)\n"
+        "print([str(s.getsignal(n)) for n in sigs])",
+    ),
+    case(
+        "sigpipe-broken-stdout",
+        "-c",
+        "import os, sys\nr, w = os.pipe()\nos.close(r)\n"
+        "try:\n    os.write(w, b'x')\nexcept BrokenPipeError:\n    print('EPIPE')",
+    ),
 ]
 
 
@@ -207,8 +246,8 @@ def test_no_extra_modules_loaded(sandbox: Sandbox, flag: str) -> None:
 def test_sys_executable_is_bluepython_and_children_are_bluepython(sandbox: Sandbox) -> None:
     prog = (
         "import json, os, subprocess, sys\n"
-        "r = subprocess.run([sys.executable, '-c', 'import os, sys; print(sys.executable); print(os.getpid())'],"
-        " capture_output=True, text=True)\n"
+        "kid = 'import os, sys; print(sys.executable); print(os.getpid())'\n"
+        "r = subprocess.run([sys.executable, '-c', kid], capture_output=True, text=True)\n"
         "print(json.dumps({'exe': sys.executable, 'pid': os.getpid(), 'child': r.stdout.split(),"
         " 'rc': r.returncode, 'err': r.stderr}))\n"
     )
@@ -239,3 +278,28 @@ def test_sys_executable_is_bluepython_and_children_are_bluepython(sandbox: Sandb
     assert attrs(child_events[0])["executable"] == os.path.realpath(sandbox.bluepython)
     runs = named(child_events, "python_run")
     assert [attrs(r)["mode"] for r in runs] == ["command"]
+
+
+CLOSED_FD_PROG = (
+    "import sys\n"
+    "out = sys.stdout or sys.stderr\n"
+    "print(repr([sys.stdin is None, sys.stdout is None, sys.stderr is None]), file=out)\n"
+    "print('plain print')\n"
+    "sys.stderr and sys.stderr.write('to stderr\\n')\n"
+    "if sys.stdin is not None:\n"
+    "    print(repr(sys.stdin.read()), file=out)\n"
+    "raise SystemExit(1 / 0 if len(sys.argv) > 1 else 0)\n"
+)
+
+
+@pytest.mark.parametrize("fd", [0, 1, 2])
+@pytest.mark.parametrize("fail", [False, True], ids=["ok", "traceback"])
+def test_parity_with_a_closed_standard_fd(sandbox: Sandbox, fd: int, fail: bool) -> None:
+    """python with a closed stdin/stdout/stderr sets that stream to None; bluepython's
+    own descriptors must never take the free slot and pose as the app's stream."""
+    redirect = f"{fd}<&-" if fd == 0 else f"{fd}>&-"
+    wrapper = ["sh", "-c", f'exec "$0" "$@" {redirect}']
+    args = ["-c", CLOSED_FD_PROG, *(["fail"] if fail else [])]
+    py = sandbox.run([*wrapper, sandbox.ref_python, *args])
+    bp = sandbox.run([*wrapper, sandbox.bluepython, *args])
+    assert (bp.returncode, bp.stdout, bp.stderr) == (py.returncode, py.stdout, py.stderr)
