@@ -30,6 +30,32 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
     PyErr_SetString(PyExc_TypeError, "emit(): attributes must be a dict or None");
     return nullptr;
   }
+  // Event names are identifiers: letters, digits, '_', '.', ':' and '-'.
+  Py_ssize_t name_len = 0;
+  const char* name_utf8 = PyUnicode_AsUTF8AndSize(name, &name_len);
+  if (name_utf8 == nullptr) PyErr_Clear();  // lone surrogates: invalid below
+  bool name_ok = name_utf8 != nullptr && name_len > 0 && name_len <= 128;
+  for (Py_ssize_t i = 0; name_ok && i < name_len; ++i) {
+    const char c = name_utf8[i];
+    name_ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-';
+  }
+  if (!name_ok) {
+    PyErr_Format(PyExc_ValueError, "emit(): invalid event name %R (1-128 of [A-Za-z0-9_.:-])", name);
+    return nullptr;
+  }
+  // The envelope's own members cannot be set (or forged) by attributes.
+  if (attributes != Py_None) {
+    for (const char* reserved : {"meta", "context"}) {
+      PyObject* key = PyUnicode_FromString(reserved);
+      const int has = key != nullptr ? PyDict_Contains(attributes, key) : -1;
+      Py_XDECREF(key);
+      if (has != 0) {
+        if (has > 0) PyErr_Format(PyExc_ValueError, "emit(): attribute name '%s' is reserved", reserved);
+        return nullptr;
+      }
+    }
+  }
   bool ok = false;
   try {
     std::string storage;
@@ -155,8 +181,9 @@ void report_python_error(const char* where) noexcept {
   sensor::report_internal(where, message);
 }
 
+// posix, not os: importing os would load modules `python -S` does not.
 bool register_fork_hook(PyObject* mod) {
-  PyObject* os = PyImport_ImportModule("os");
+  PyObject* os = PyImport_ImportModule("posix");
   if (os == nullptr) return false;
   PyObject* hook = PyObject_GetAttrString(mod, "_after_fork_child");
   PyObject* reg = PyObject_GetAttrString(os, "register_at_fork");
@@ -190,11 +217,11 @@ bool wrap_os_exit() {
   PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&exit_def, nullptr, module_name) : nullptr;
   Py_XDECREF(module_name);
   bool ok = wrapper != nullptr && PyObject_SetAttrString(posix, "_exit", wrapper) == 0;
-  if (ok) {
-    PyObject* os = PyImport_ImportModule("os");
-    ok = os != nullptr && PyObject_SetAttrString(os, "_exit", wrapper) == 0;
-    Py_XDECREF(os);
-  }
+  // os copies _exit from posix when it is first imported; if it already was,
+  // replace its copy too.
+  PyObject* modules = PySys_GetObject("modules");
+  PyObject* os = modules != nullptr ? PyDict_GetItemString(modules, "os") : nullptr;
+  if (ok && os != nullptr) ok = PyObject_SetAttrString(os, "_exit", wrapper) == 0;
   Py_XDECREF(wrapper);
   Py_DECREF(posix);
   return ok;

@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -147,7 +148,6 @@ int run_main(int argc, char** argv) {
   std::vector<std::string> disable;
   auto* run = app.add_subcommand("run", "run python with bluepython options (python's args after --)");
   add_config_flags(*run, flags, enable, disable);
-  run->prefix_command();
 
   bool version_json = false;
   auto* version = app.add_subcommand("version", "print bluepython's version, the embedded Python and categories");
@@ -155,31 +155,59 @@ int run_main(int argc, char** argv) {
   add_config_flags(*version, flags, enable, disable);
   app.add_subcommand("help", "print this help");
 
-  // Split at the first "--" after the subcommand: python's arguments are
-  // never seen by CLI11.
-  std::vector<std::string> ours;
+  if (std::string(argv[1]) == "help") {
+    std::cout << app.help() << std::flush;
+    return 0;
+  }
+
+  // `run`: bluepython's options come first and end at "--" or at the first
+  // argument that is not one of them (the script); everything from there on
+  // is python's, untouched, even a later "--". Python options before "--"
+  // are an error rather than a guess.
+  std::vector<std::string> ours{argv[1]};
   std::vector<std::string> python_args;
-  bool seen_separator = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (!seen_separator && arg == "--" && std::string(argv[1]) == "run") {
-      seen_separator = true;
-      continue;
+  int i = 2;
+  if (std::string(argv[1]) == "run") {
+    static const std::vector<std::string> with_value = {"--config", "--spool-dir", "--enable", "--disable"};
+    static const std::vector<std::string> without_value = {"--events-to-stderr", "-h", "--help"};
+    auto is_one_of = [](const std::string& name, const std::vector<std::string>& names) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    while (i < argc) {
+      const std::string arg = argv[i];
+      if (arg == "--") {
+        ++i;
+        break;
+      }
+      if (arg.size() < 2 || arg[0] != '-') break;  // the script (or "-": stdin)
+      const std::string name = arg.substr(0, arg.find('='));
+      if (is_one_of(name, with_value)) {
+        ours.push_back(arg);
+        if (name == arg && i + 1 < argc) ours.emplace_back(argv[++i]);
+        ++i;
+      } else if (is_one_of(name, without_value)) {
+        ours.push_back(arg);
+        ++i;
+      } else {
+        throw launcher_error::usage(fmt::format(
+            "bluepython run: unknown option '{}' (python's own options go after --: "
+            "bluepython run [options] -- {} ...)",
+            arg, arg));
+      }
     }
-    (seen_separator ? python_args : ours).push_back(arg);
+    python_args.assign(argv + i, argv + argc);
+  } else {
+    ours.assign(argv + 1, argv + argc);
   }
   std::vector<std::string> reversed(ours.rbegin(), ours.rend());
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
-    std::cout << app.help() << std::flush;
+    std::cout << (app.got_subcommand(run) ? run->help() : app.got_subcommand(version) ? version->help() : app.help())
+              << std::flush;
     return 0;
   } catch (const CLI::ParseError& e) {
     throw launcher_error::usage(fmt::format("bluepython: {}", e.what()));
-  }
-  if (app.got_subcommand("help")) {
-    std::cout << app.help() << std::flush;
-    return 0;
   }
   flags.enable = enable;
   flags.disable = disable;
@@ -188,10 +216,8 @@ int run_main(int argc, char** argv) {
 
   if (app.got_subcommand(version)) return print_version(cfg, version_json);
 
-  // run: what CLI11 left over (prefix_command) comes before anything after --.
   std::vector<std::string> python_argv{argv0};
-  for (const auto& a : run->remaining()) python_argv.push_back(a);
-  for (const auto& a : python_args) python_argv.push_back(a);
+  python_argv.insert(python_argv.end(), python_args.begin(), python_args.end());
   export_flags_to_children(flags, cfg);
   return run_interpreter(cfg, all, python_argv);
 }

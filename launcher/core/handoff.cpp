@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "fd_util.hpp"
+
 namespace bluepython::handoff {
 namespace {
 
@@ -34,8 +36,9 @@ bool trusted_directory(bool create) {
 
 unsigned long long process_start_ticks(int pid) noexcept {
   try {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string text((std::istreambuf_iterator<char>(in)), {});
+    const auto stat_text = read_small_file(fmt::format("/proc/{}/stat", pid), 4096);
+    if (!stat_text) return 0;
+    const std::string& text = *stat_text;
     // Field 2 (comm) may contain spaces and parentheses: skip past the last ')'.
     const auto close = text.rfind(')');
     if (close == std::string::npos) return 0;
@@ -63,7 +66,7 @@ void publish(const config& cfg, int pid, const std::string& uuid) noexcept {
     const std::string text = doc.dump();
     const std::string path = file_for(pid);
     const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    const int fd = open_high(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     if (fd < 0) return;
     const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::close(fd);
@@ -84,7 +87,7 @@ std::optional<parent_handoff> find_for_parent() noexcept {
     const int ppid = ::getppid();
     if (ppid <= 1 || !trusted_directory(false)) return std::nullopt;
     const std::string path = file_for(ppid);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    const int fd = open_high(path.c_str(), O_RDONLY | O_NOFOLLOW);
     if (fd < 0) return std::nullopt;
     struct stat st{};
     std::string text;

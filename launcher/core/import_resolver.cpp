@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "fd_util.hpp"
 #include "json_writer.hpp"
 
 namespace bluepython {
@@ -75,14 +76,31 @@ std::string normalize_relative(std::string_view p) {
   return out;
 }
 
+// Calls fn(line) for each line of `text` (without the newline).
+template <typename Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!fn(line)) return;
+    if (nl == std::string_view::npos) return;
+    text.remove_prefix(nl + 1);
+  }
+}
+
+constexpr std::size_t kMaxMetadataBytes = 16U << 20U;
+
 void read_metadata(const std::string& dist_info, std::string& name, std::string& version) {
-  std::ifstream in(dist_info + "/METADATA");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line == "\r") break;  // end of the header block
+  const auto text = read_small_file(dist_info + "/METADATA", kMaxMetadataBytes);
+  if (!text) return;
+  for_each_line(*text, [&](std::string_view view) {
+    const std::string line(view);
+    if (line.empty()) return false;  // end of the header block
     if (name.empty() && line.starts_with("Name:")) name = line.substr(5);
     if (version.empty() && line.starts_with("Version:")) version = line.substr(8);
-  }
+    return true;
+  });
   auto trim = [](std::string& s) {
     const auto first = s.find_first_not_of(" \t\r");
     const auto last = s.find_last_not_of(" \t\r");
@@ -115,23 +133,23 @@ void import_resolver::load_record(site_dir& site, std::size_t index) {
   if (site.loaded[index]) return;
   site.loaded[index] = true;
   ++site.loaded_count;
-  std::ifstream in(site.dists[index].dist_info + "/RECORD");
-  std::string line;
+  const auto text = read_small_file(site.dists[index].dist_info + "/RECORD", kMaxMetadataBytes);
+  if (!text) return;
   std::string path;
   std::string hash;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!parse_record_line(line, path, hash)) continue;
+  for_each_line(*text, [&](std::string_view line) {
+    if (!parse_record_line(line, path, hash)) return true;
     std::optional<sha256_digest> digest;
     if (hash.starts_with("sha256=")) digest = digest_from_urlsafe_b64(std::string_view(hash).substr(7));
     site.files.emplace(normalize_relative(path), std::make_pair(index, digest));
-  }
+    return true;
+  });
 }
 
 import_resolver::site_dir* import_resolver::site_for_directory(const std::string& dir) {
   if (auto it = sites_.find(dir); it != sites_.end()) return it->second.get();
   std::vector<std::string> dist_infos;
-  if (DIR* d = ::opendir(dir.empty() ? "/" : dir.c_str())) {
+  if (DIR* d = open_dir_high(dir.empty() ? "/" : dir.c_str())) {
     while (const dirent* entry = ::readdir(d)) {
       const std::string_view name(entry->d_name);
       if (name.size() > 10 && name.ends_with(".dist-info")) dist_infos.emplace_back(name);
@@ -151,11 +169,11 @@ import_resolver::site_dir* import_resolver::site_for_directory(const std::string
       if (dist.version.empty() && dash != std::string::npos) dist.version = stem.substr(dash + 1);
       const std::size_t index = site->dists.size();
       site->by_top_level[normalize_name(dist.name)].push_back(index);
-      std::ifstream top(dist.dist_info + "/top_level.txt");
-      std::string line;
-      while (std::getline(top, line)) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) site->by_top_level[normalize_name(line)].push_back(index);
+      if (const auto top = read_small_file(dist.dist_info + "/top_level.txt", 1U << 16U)) {
+        for_each_line(*top, [&](std::string_view line) {
+          if (!line.empty()) site->by_top_level[normalize_name(line)].push_back(index);
+          return true;
+        });
       }
       site->dists.push_back(std::move(dist));
     }
@@ -205,10 +223,16 @@ import_resolver::owner import_resolver::find_owner(const std::string& path) {
 void import_resolver::load_baseline() {
   baseline_loaded_ = true;
   if (!options_.baseline || baseline_path_.empty()) return;
-  std::ifstream in(baseline_path_);
-  std::string line;
-  if (!std::getline(in, line) || line != kBaselineHeader) return;  // unknown format: start over
-  while (std::getline(in, line) && previous_.size() < kMaxBaselineEntries) {
+  const auto text = read_small_file(baseline_path_, 64U << 20U);
+  if (!text) return;
+  bool header = true;
+  for_each_line(*text, [&](std::string_view view) {
+    if (header) {
+      header = false;
+      return view == kBaselineHeader;  // unknown format: start over
+    }
+    if (previous_.size() >= kMaxBaselineEntries) return false;
+    const std::string line(view);
     // hex \t dev \t ino \t size \t mtime_ns \t ctime_ns \t path
     known_hash entry;
     std::size_t pos = 0;
@@ -223,7 +247,7 @@ void import_resolver::load_baseline() {
       field = line.substr(pos, tab - pos);
       pos = tab + 1;
     }
-    if (!ok || fields[0].size() != 64 || pos >= line.size()) continue;
+    if (!ok || fields[0].size() != 64 || pos >= line.size()) return true;
     try {
       entry.hex = fields[0];
       entry.stamp.dev = std::stoull(fields[1]);
@@ -232,10 +256,11 @@ void import_resolver::load_baseline() {
       entry.stamp.mtime_ns = std::stoll(fields[4]);
       entry.stamp.ctime_ns = std::stoll(fields[5]);
     } catch (...) {
-      continue;
+      return true;
     }
     previous_.emplace(line.substr(pos), std::move(entry));
-  }
+    return true;
+  });
 }
 
 bool import_resolver::append_attributes(std::string& out, std::string_view path_view) {
@@ -336,7 +361,7 @@ void import_resolver::save_baseline() noexcept {
       text += '\n';
     }
     const std::string tmp = baseline_path_ + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+    const int fd = open_high(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, 0600);
     if (fd < 0) return;
     const char* p = text.data();
     std::size_t left = text.size();

@@ -97,7 +97,6 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
   info.python_version = Py_GetVersion();
   sensor::start(cfg, info);
 
-  if (!audit_hook::install()) sensor::report_internal("startup", "PySys_AddAuditHook refused the hook");
   if (PyImport_AppendInittab("_bluepython", &module::init) != 0) {
     throw launcher_error::internal("bluepython: cannot register the _bluepython module");
   }
@@ -112,6 +111,9 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
     }
     exit_with_status(status);
   }
+  // After pre-initialization (which picks the memory allocator: -X dev,
+  // PYTHONMALLOC) and before the interpreter exists, so start-up is seen.
+  if (!audit_hook::install()) sensor::report_internal("startup", "PySys_AddAuditHook refused the hook");
 
   PyConfig config;
   PyConfig_InitPythonConfig(&config);
@@ -134,6 +136,7 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
     exit_with_status(status);
   }
 
+  sensor::start_writer();
   if (!venv.empty()) {
     PyObject* exe = PyUnicode_DecodeFSDefault(self.c_str());
     if (exe == nullptr || PySys_SetObject("executable", exe) != 0) {

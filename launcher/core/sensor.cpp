@@ -44,6 +44,20 @@ struct state {
 
 state* g_state = nullptr;  // leaked on purpose: lives until the process ends
 
+// SIGTERM/SIGHUP handling. The handler must never wait for a lock the
+// interrupted thread holds: a thread inside emit() or stop() is marked
+// critical, and a signal arriving there is deferred to the end of that
+// section. Otherwise the handler asks the writer to drain and to re-raise the
+// signal with its default action, and parks the interrupted thread meanwhile
+// (bounded: if the writer cannot finish, the process dies anyway).
+thread_local int t_critical = 0;
+std::atomic<int> g_deferred_signal{0};
+std::atomic<bool> g_fatal_requested{false};
+std::atomic<bool> g_shutdown_done{false};
+std::atomic<bool> g_shutdown_thread_set{false};
+pthread_t g_shutdown_thread{};
+constexpr int kFatalWaitMs = 5000;
+
 std::string make_uuid() {
   unsigned char b[16];
   if (::getrandom(b, sizeof b, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof b)) {
@@ -174,6 +188,8 @@ void atfork_child() {
     id.uuid = make_uuid();
     id.start_ns = wall_time_ns();
     s.pipeline->after_fork_child(id);
+    g_fatal_requested.store(false);
+    g_deferred_signal.store(0);
     s.warned.store(false);
     s.child_writer_pending = true;
     export_parent_env(id);
@@ -184,16 +200,52 @@ void atfork_child() {
 
 void c_atexit() { stop("exit"); }
 
-std::atomic<int> g_fatal_signal_seen{0};
+
+[[noreturn]] void die_by(int signo) noexcept {
+  (void)::signal(signo, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  (void)::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  (void)::raise(signo);
+  ::_exit(128 + signo);  // not reached: the default action terminates
+}
+
+void sleep_ms(int ms) noexcept {
+  timespec ts{0, static_cast<long>(ms) * 1'000'000L};
+  while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Async-signal-safe apart from the atomics and the eventfd write.
+void finish_fatal(int signo) noexcept {
+  if (g_state->stopped.load()) {
+    if (g_shutdown_thread_set.load() && ::pthread_equal(::pthread_self(), g_shutdown_thread) != 0) {
+      g_deferred_signal.store(signo);  // stop() re-raises when it is done
+      return;
+    }
+    for (int waited = 0; waited < kFatalWaitMs && !g_shutdown_done.load(); ++waited) sleep_ms(1);
+    die_by(signo);
+  }
+  if (!g_fatal_requested.exchange(true)) g_state->pipeline->request_fatal_signal(signo);
+  for (int waited = 0; waited < kFatalWaitMs; ++waited) sleep_ms(1);
+  die_by(signo);
+}
 
 void fatal_signal_handler(int signo) {
-  if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running() || g_state->stopped.load()) {
-    (void)::signal(signo, SIG_DFL);
-    (void)::raise(signo);
+  if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running()) die_by(signo);
+  if (t_critical > 0) {
+    g_deferred_signal.store(signo);
     return;
   }
-  if (g_fatal_signal_seen.exchange(signo) != 0) return;
-  g_state->pipeline->request_fatal_signal(signo);
+  finish_fatal(signo);
+}
+
+// Ends a critical section; runs a signal that arrived during it.
+void leave_critical() noexcept {
+  if (--t_critical == 0 && g_deferred_signal.load(std::memory_order_relaxed) != 0) {
+    if (const int signo = g_deferred_signal.exchange(0); signo != 0) finish_fatal(signo);
+  }
 }
 
 }  // namespace
@@ -227,7 +279,6 @@ void start(const config& cfg, const startup_info& info) {
   emit_startup("exec", s->parent);
   export_parent_env(id);
   handoff::publish(cfg, id.pid, id.uuid);
-  s->pipeline->start();
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
   (void)std::atexit(&c_atexit);
 }
@@ -249,7 +300,10 @@ bool emit(std::string_view name, std::string_view attributes, std::string_view c
   r.ts_ns = wall_time_ns();
   r.context = context;
   r.attributes = attributes;
-  return g_state->pipeline->emit(r);
+  ++t_critical;
+  const bool ok = g_state->pipeline->emit(r);
+  leave_critical();
+  return ok;
 }
 
 bool emit_import(std::string_view attributes, std::string_view file) noexcept {
@@ -260,7 +314,10 @@ bool emit_import(std::string_view attributes, std::string_view file) noexcept {
   r.ts_ns = wall_time_ns();
   r.attributes = attributes;
   r.deferred = file;
-  return g_state->pipeline->emit(r);
+  ++t_critical;
+  const bool ok = g_state->pipeline->emit(r);
+  leave_critical();
+  return ok;
 }
 
 void report_internal(std::string_view where, std::string_view message) noexcept {
@@ -284,9 +341,21 @@ void flush(std::chrono::milliseconds timeout) noexcept {
 }
 
 void stop(const char* reason) noexcept {
-  if (g_state == nullptr || g_state->stopped.exchange(true)) return;
+  if (g_state == nullptr) return;
+  ++t_critical;
+  if (g_state->stopped.exchange(true)) {
+    --t_critical;
+    return;
+  }
+  g_shutdown_thread = ::pthread_self();
+  g_shutdown_thread_set.store(true);
   handoff::retract(g_state->pipeline->identity().pid);
   g_state->pipeline->shutdown(std::chrono::milliseconds(5000), reason);
+  g_shutdown_done.store(true);
+  --t_critical;
+  // A SIGTERM that arrived while this thread was shutting down: everything
+  // is on disk now, so die the way the signal asked.
+  if (const int signo = g_deferred_signal.exchange(0); signo != 0) die_by(signo);
 }
 
 void install_signal_handlers() noexcept {
@@ -300,6 +369,10 @@ void install_signal_handlers() noexcept {
     action.sa_flags = SA_RESTART | SA_ONSTACK;
     ::sigaction(signo, &action, nullptr);
   }
+}
+
+void start_writer() noexcept {
+  if (g_state != nullptr && !g_state->stopped.load()) g_state->pipeline->start();
 }
 
 void start_child_writer() noexcept {

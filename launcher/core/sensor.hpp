@@ -22,8 +22,8 @@ struct startup_info {
   std::string python_version;            // Py_GetVersion()
 };
 
-// Builds the pipeline for `cfg`, starts the writer thread, emits
-// sensor_startup, and installs fork handling and a C atexit fallback.
+// Builds the pipeline for `cfg`, emits sensor_startup, and installs fork
+// handling and a C atexit fallback. The writer starts with start_writer().
 // Exports BLUEPYTHON_PARENT so child processes can name this one.
 void start(const config& cfg, const startup_info& info);
 
@@ -49,6 +49,10 @@ void stop(const char* reason) noexcept;
 // Installs the SIGTERM/SIGHUP handler that flushes and then dies by the same
 // signal (only where the disposition is still the default).
 void install_signal_handlers() noexcept;
+
+// Starts the writer thread. Called once the interpreter is initialized, so
+// no descriptor of ours exists while CPython checks fds 0-2.
+void start_writer() noexcept;
 
 // Python's after_in_child fork hook: starts the child's writer.
 void start_child_writer() noexcept;

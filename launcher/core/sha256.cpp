@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <memory>
 
+#include "fd_util.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -48,7 +50,7 @@ sha256_digest sha256_bytes(std::string_view data) {
 }
 
 std::optional<sha256_digest> sha256_file(const std::string& path, std::uint64_t* size_out) {
-  fd_guard file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY)};
+  fd_guard file{open_high(path.c_str(), O_RDONLY | O_NOCTTY)};
   if (file.fd < 0) return std::nullopt;
   md_ctx_ptr ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) return std::nullopt;

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "clock.hpp"
+#include "fd_util.hpp"
 
 namespace bluepython {
 namespace {
@@ -111,9 +112,9 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
     for (int attempt = 0; attempt < 100; ++attempt) {
       path_ = fmt::format("{}/bluepython-{}-{}-{}.ndjson", options_.dir, pid_, start_ns_ / 1'000'000, seq_);
       int fd;
-      do {
-        fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
-      } while (fd < 0 && errno == EINTR);
+      {
+        fd = open_high(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOCTTY, 0600);
+      }
       if (fd >= 0) {
         fd_ = fd;
         next_open_attempt_ns_ = 0;
@@ -137,7 +138,7 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
 
 std::uint64_t spool_writer::scan_total() noexcept {
   std::uint64_t total = 0;
-  DIR* dir = ::opendir(options_.dir.c_str());
+  DIR* dir = open_dir_high(options_.dir.c_str());
   if (dir == nullptr) return 0;
   while (const dirent* entry = ::readdir(dir)) {
     if (!is_spool_file(entry->d_name)) continue;
@@ -161,7 +162,7 @@ bool spool_writer::make_room(std::uint64_t needed) noexcept {
   };
   std::vector<candidate> candidates;
   try {
-    DIR* dir = ::opendir(options_.dir.c_str());
+    DIR* dir = open_dir_high(options_.dir.c_str());
     if (dir != nullptr) {
       const std::string current = path_.substr(path_.find_last_of('/') + 1);
       while (const dirent* entry = ::readdir(dir)) {

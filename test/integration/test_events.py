@@ -264,34 +264,48 @@ def test_emit_all_hostile_values_in_one_event(sandbox: Sandbox) -> None:
         raw.decode("utf-8", errors="strict")
 
 
-def test_emit_hostile_event_name(sandbox: Sandbox) -> None:
-    prog = "import _bluepython\nprint(_bluepython.emit('n\\x00a\\ud800me\"\\n' + 'x' * 1000, {}))\n"
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == b"True\n"
-    events = sandbox.events()
-    check_stream(events)
-    odd = [e for e in events if name(e).startswith("n\x00a")]
-    assert len(odd) == 1
-    assert len(name(odd[0]).encode()) <= 1100
-
-
-def test_emit_cannot_spoof_the_envelope(sandbox: Sandbox) -> None:
-    """Attributes named like envelope members must not forge meta/context."""
+def test_emit_rejects_hostile_event_names(sandbox: Sandbox) -> None:
+    """Event names are identifiers: anything else is a ValueError, and nothing is written."""
     prog = (
         "import _bluepython\n"
-        "_bluepython.emit('custom', {'meta': {'origin': 'evil', 'name': 'sensor_shutdown'},"
-        " 'context': {'process': {'pid': 1}}, 'ts': 'then'})\n"
+        "for bad in ['n\\x00a\\ud800me\"\\n', '', 'x' * 129, 'sp ace', 'caf\\xe9']:\n"
+        "    try:\n"
+        "        _bluepython.emit(bad, {})\n"
+        "    except ValueError as e:\n"
+        "        print('ValueError', 'invalid event name' in str(e))\n"
+        "print(_bluepython.emit('ok.name:x-1', {}))\n"
     )
     res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
     assert res.returncode == 0, res.stderr
+    assert res.stdout == b"ValueError True\n" * 5 + b"True\n"
+    events = sandbox.events()
+    check_stream(events)
+    assert [name(e) for e in events if name(e) not in ("sensor_startup", "sensor_shutdown", "python_run")] == [
+        "ok.name:x-1"
+    ]
+
+
+def test_emit_cannot_spoof_the_envelope(sandbox: Sandbox) -> None:
+    """Attributes named like envelope members are refused, so meta/context cannot be forged."""
+    prog = (
+        "import _bluepython\n"
+        "for key in ('meta', 'context'):\n"
+        "    try:\n"
+        "        _bluepython.emit('custom', {key: {'origin': 'evil'}})\n"
+        "    except ValueError as e:\n"
+        "        print('refused', key in str(e))\n"
+        "print(_bluepython.emit('custom', {'ts': 'then', 'origin': 'app'}))\n"
+    )
+    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"refused True\nrefused True\nTrue\n"
     events = sandbox.events()  # fails on duplicate keys in one object
     check_stream(events)
-    for ev in events:
-        assert ev["event"]["meta"]["origin"] == "bluepython"
-        assert ev["event"]["context"]["process"]["pid"] != 1
-    assert len(named(events, "custom")) == 1
-    assert len(named(events, "sensor_shutdown")) == 1
+    custom = [e for e in events if name(e) == "custom"]
+    assert len(custom) == 1
+    assert custom[0]["event"]["meta"]["origin"] == "bluepython"
+    assert custom[0]["event"]["origin"] == "app"
+
 
 
 def test_emit_api_errors_are_python_exceptions(sandbox: Sandbox) -> None:
