@@ -310,6 +310,7 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
   if (flags.events_to_stderr) cfg.events_to_stderr = *flags.events_to_stderr;
 
   if (cfg.spool.dir.empty()) cfg.spool.dir = home + "/.bluepython/spool";
+  if (cfg.spool.dir == "~" || cfg.spool.dir.starts_with("~/")) cfg.spool.dir = home + cfg.spool.dir.substr(1);
   return cfg;
 }
 

@@ -12,7 +12,8 @@ from mcp.client.stdio import stdio_client
 
 
 async def main() -> None:
-    server = StdioServerParameters(command=sys.executable, args=[str(Path(__file__).with_name("notes_server.py"))])
+    server_script = Path(__file__).with_name("notes_server.py")
+    server = StdioServerParameters(command=sys.executable, args=[str(server_script)])
     async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         tools = await session.list_tools()

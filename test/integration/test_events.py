@@ -280,9 +280,8 @@ def test_emit_rejects_hostile_event_names(sandbox: Sandbox) -> None:
     assert res.stdout == b"ValueError True\n" * 5 + b"True\n"
     events = sandbox.events()
     check_stream(events)
-    assert [name(e) for e in events if name(e) not in ("sensor_startup", "sensor_shutdown", "python_run")] == [
-        "ok.name:x-1"
-    ]
+    lifecycle = ("sensor_startup", "sensor_shutdown", "python_run")
+    assert [name(e) for e in events if name(e) not in lifecycle] == ["ok.name:x-1"]
 
 
 def test_emit_cannot_spoof_the_envelope(sandbox: Sandbox) -> None:
