@@ -28,6 +28,10 @@ PYTHON = BIN / "python"
 BLUEPYTHON = BIN / "bluepython"
 
 MCP_IMPORTS = "import mcp.server.fastmcp, mcp.client.session, mcp.client.stdio"
+# sys._getframe raises the audit event "sys._getframe" on every call: with any
+# audit hook installed CPython builds the event's argument tuple and calls the
+# hook, which must reject the name at once. 2M calls dwarf start-up.
+UNRELATED_AUDIT = "import sys\nf = sys._getframe\nfor _ in range(2_000_000): f()"
 
 
 @dataclass
@@ -46,6 +50,8 @@ WORKLOADS = [
     Workload("`-c pass`, all categories on", ["-c", "pass"], {"BLUEPYTHON_ENABLE": "all"}, 1.10),
     Workload("`-c pass`, all categories off", ["-c", "pass"], {"BLUEPYTHON_DISABLE": "all"}, None),
     Workload("mcp 1.x server+client import, all on", ["-c", MCP_IMPORTS], {"BLUEPYTHON_ENABLE": "all"}, 1.15),
+    Workload("2M unrelated audit events (`sys._getframe`), all on", ["-c", UNRELATED_AUDIT],
+             {"BLUEPYTHON_ENABLE": "all"}, None),
 ]
 
 

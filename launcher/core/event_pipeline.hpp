@@ -67,8 +67,10 @@ class event_pipeline {
   // Drains in the calling thread when no writer runs. False on timeout.
   bool flush(std::chrono::milliseconds timeout) noexcept;
 
-  // Emits sensor_shutdown (reason, counters), drains everything, stops and
-  // joins the writer. Safe to call twice; later calls return true at once.
+  // Stops and joins the writer (it finishes the batch in hand), drains the
+  // rest in the calling thread and writes sensor_shutdown (reason, counters).
+  // Safe to call twice; later calls return true at once. `timeout` is not
+  // used: the writer never waits on the app, only on the spool's write(2).
   bool shutdown(std::chrono::milliseconds timeout, const std::string& reason) noexcept;
 
   // Async-signal-safe: asks the writer to drain, write sensor_shutdown and
