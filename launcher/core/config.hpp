@@ -61,7 +61,8 @@ struct config {
   }
   // The settings in config-file schema (apply_config_json reads it back).
   [[nodiscard]] nlohmann::json to_json() const;
-  // SHA-256 (hex) of the canonical JSON of the effective settings.
+  // SHA-256 (hex) of the canonical JSON of the effective settings
+  // (to_json().dump(): keys sorted).
   [[nodiscard]] std::string digest() const;
 };
 

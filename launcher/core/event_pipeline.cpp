@@ -13,6 +13,7 @@
 #include "clock.hpp"
 #include "fd_util.hpp"
 #include "json_writer.hpp"
+#include "sha256.hpp"
 
 namespace bluepython {
 namespace {
@@ -254,6 +255,11 @@ void event_pipeline::compose(const record_view& r, std::string& batch) noexcept 
     if (!r.attributes.empty()) {
       batch += ',';
       batch += r.attributes;
+    }
+    if (r.kind == record_kind::startup) {
+      batch += ",\"config_digest\":\"";
+      batch += to_hex(sha256_bytes(r.deferred));
+      batch += '"';
     }
     if (r.kind == record_kind::import && resolver_) {
       if (!resolver_->append_attributes(batch, r.deferred)) {

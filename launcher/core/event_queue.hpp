@@ -14,7 +14,10 @@ namespace bluepython {
 // pre-encoded JSON fragments (members without braces): extra context members
 // and the event's attributes. `deferred` carries data the writer completes
 // the event from (for imports: the module file to hash).
-enum class record_kind : std::uint8_t { event = 0, import = 1 };
+// `startup`: sensor_startup; the writer appends config_digest, the SHA-256 of
+// `deferred` (the effective settings), so OpenSSL never runs on the app's
+// threads at start-up.
+enum class record_kind : std::uint8_t { event = 0, import = 1, startup = 2 };
 
 struct record_view {
   record_kind kind = record_kind::event;

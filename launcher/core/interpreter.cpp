@@ -136,6 +136,10 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
     exit_with_status(status);
   }
 
+  if (PyObject* stdlib_dir = PySys_GetObject("_stdlib_dir"); stdlib_dir != nullptr && PyUnicode_Check(stdlib_dir)) {
+    if (const char* dir = PyUnicode_AsUTF8(stdlib_dir)) sensor::set_stdlib_dir(dir);
+    PyErr_Clear();
+  }
   sensor::start_writer();
   if (!venv.empty()) {
     PyObject* exe = PyUnicode_DecodeFSDefault(self.c_str());

@@ -34,9 +34,10 @@ struct state {
   config cfg;
   startup_info info;
   std::unique_ptr<event_pipeline> pipeline;
+  import_resolver* resolver = nullptr;  // owned by the pipeline
   parent_link parent;  // from BLUEPYTHON_PARENT, if any
   std::string executable;
-  std::string config_digest;
+  std::string config_text;  // canonical settings; the writer hashes them
   std::atomic<bool> warned{false};
   std::atomic<bool> stopped{false};
   bool child_writer_pending = false;
@@ -132,8 +133,6 @@ void emit_startup(const char* via, const parent_link& parent) {
   w.key("version");
   w.string(s.info.python_version);
   w.end_object();
-  w.key("config_digest");
-  w.string(s.config_digest);
   w.key("config_file");
   if (s.cfg.source_file.empty()) w.null(); else w.string(s.cfg.source_file);
   w.key("categories");
@@ -162,10 +161,12 @@ void emit_startup(const char* via, const parent_link& parent) {
     w.end_object();
   }
   record_view r;
+  r.kind = record_kind::startup;
   r.name = "sensor_startup";
   r.actionable = false;
   r.ts_ns = wall_time_ns();
   r.attributes = attrs;
+  r.deferred = s.config_text;
   s.pipeline->emit(r);
 }
 
@@ -255,7 +256,7 @@ void start(const config& cfg, const startup_info& info) {
   s->cfg = cfg;
   s->info = info;
   s->executable = self_executable();
-  s->config_digest = cfg.digest();
+  s->config_text = cfg.to_json().dump();
   s->parent = read_parent_env();
 
   process_identity id;
@@ -272,6 +273,7 @@ void start(const config& cfg, const startup_info& info) {
   std::unique_ptr<import_resolver> resolver;
   if (cfg.enabled(category::imports)) {
     resolver = std::make_unique<import_resolver>(cfg.imports, cfg.spool.dir + "/import-baseline.tsv");
+    s->resolver = resolver.get();
   }
   s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);
   g_state = s;
@@ -368,6 +370,15 @@ void install_signal_handlers() noexcept {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART | SA_ONSTACK;
     ::sigaction(signo, &action, nullptr);
+  }
+}
+
+void set_stdlib_dir(const std::string& dir) noexcept {
+  try {
+    if (g_state != nullptr && g_state->resolver != nullptr && !g_state->pipeline->running()) {
+      g_state->resolver->set_stdlib_dir(dir);
+    }
+  } catch (...) {
   }
 }
 

@@ -50,6 +50,10 @@ void stop(const char* reason) noexcept;
 // signal (only where the disposition is still the default).
 void install_signal_handlers() noexcept;
 
+// Tells the import resolver where the standard library is (before
+// start_writer: the resolver belongs to the writer thread afterwards).
+void set_stdlib_dir(const std::string& dir) noexcept;
+
 // Starts the writer thread. Called once the interpreter is initialized, so
 // no descriptor of ours exists while CPython checks fds 0-2.
 void start_writer() noexcept;
