@@ -120,7 +120,10 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
         next_open_attempt_ns_ = 0;
         file_bytes_ = 0;
         ++files_opened_;
-        others_bytes_ = scan_total();
+        if (scan_is_cheap_or_due()) {
+          others_bytes_ = scan_total();
+          bytes_since_scan_ = 0;
+        }
         return true;
       }
       if (errno != EEXIST) {
@@ -151,8 +154,23 @@ std::uint64_t spool_writer::scan_total() noexcept {
   return total >= file_bytes_ ? total - file_bytes_ : 0;
 }
 
+bool spool_writer::scan_is_cheap_or_due() noexcept {
+  // A small directory is scanned at once; a big one (thousands of files from
+  // earlier processes) by one new file in 32 and after every scan interval
+  // of writes, so a short-lived process does not pay O(files) each time.
+  struct stat st{};
+  if (::stat(options_.dir.c_str(), &st) == 0 && st.st_size <= 16 * 1024) return true;
+  const auto seed = static_cast<std::uint64_t>(monotonic_ns()) ^ (static_cast<std::uint64_t>(pid_) << 20U);
+  return (seed >> 7U) % 32 == 0;
+}
+
 bool spool_writer::make_room(std::uint64_t needed) noexcept {
-  if (others_bytes_ + file_bytes_ + needed <= options_.max_total_bytes) return true;
+  bytes_since_scan_ += needed;
+  const std::uint64_t interval = std::max<std::uint64_t>(1U << 20U, options_.max_total_bytes / 64);
+  if (others_bytes_ + file_bytes_ + needed <= options_.max_total_bytes && bytes_since_scan_ < interval) {
+    return true;
+  }
+  bytes_since_scan_ = 0;
   others_bytes_ = scan_total();
   if (others_bytes_ + file_bytes_ + needed <= options_.max_total_bytes) return true;
   struct candidate {
@@ -205,6 +223,8 @@ event_sink::result spool_writer::write(std::string_view data, std::size_t lines)
       res.dropped_lines = lines;
       return res;
     }
+    others_bytes_ = scan_total();  // rotation: a good moment to look again
+    bytes_since_scan_ = 0;
   }
   if (!make_room(data.size())) {
     if (!quota_fault_reported_) {

@@ -14,7 +14,11 @@ namespace bluepython {
 // opened O_CLOEXEC|O_APPEND. Rotates at max_file_bytes; keeps the directory's
 // spool files under max_total_bytes by removing the oldest files of finished
 // processes (and this process's own rotated files); when that is not enough
-// the batch is dropped and counted. Every batch is written whole or not at
+// the batch is dropped and counted. The directory is rescanned at rotation,
+// every max(1 MiB, quota/64) written, when the estimate says the quota is
+// reached, and when a file is opened if the directory is small (else one
+// time in 32): enforcement is exact for one process and approximate, by at
+// most those intervals, across many. Every batch is written whole or not at
 // all (a failed write is truncated away), so lines are never torn.
 // A deleted file is noticed and replaced by a new one. Not thread-safe: used
 // by the writer thread only.
@@ -35,6 +39,7 @@ class spool_writer final : public event_sink {
   void close_file() noexcept;
   std::uint64_t scan_total() noexcept;
   bool make_room(std::uint64_t needed) noexcept;
+  bool scan_is_cheap_or_due() noexcept;
 
   spool_options options_;
   int pid_;
@@ -44,6 +49,7 @@ class spool_writer final : public event_sink {
   std::string path_;
   std::uint64_t file_bytes_ = 0;
   std::uint64_t others_bytes_ = 0;  // other spool files, as of the last scan
+  std::uint64_t bytes_since_scan_ = 0;
   std::uint64_t files_opened_ = 0;
   std::int64_t next_open_attempt_ns_ = 0;
   bool quota_fault_reported_ = false;
