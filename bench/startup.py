@@ -154,6 +154,8 @@ def report(workloads: list[Workload], runs: int, command: str) -> tuple[str, lis
         "The machine is shared and noisy, so absolute times move from run to run; the ratios,",
         "taken from interleaved runs in one invocation, are what matter. Times are medians",
         "in ms with (min-max). CPU is the child's user+sys time, usually the steadier figure.",
+        "Where the start-up time goes, and what the audit-event row means: see",
+        "docs/ARCHITECTURE.md, section \"Start-up cost\".",
         "",
         "| workload | python wall | bluepython wall | wall ratio | python CPU | bluepython CPU "
         "| CPU ratio | budget |",
