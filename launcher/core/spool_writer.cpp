@@ -159,7 +159,7 @@ bool spool_writer::scan_is_cheap_or_due() noexcept {
   // earlier processes) by one new file in 32 and after every scan interval
   // of writes, so a short-lived process does not pay O(files) each time.
   struct stat st{};
-  if (::stat(options_.dir.c_str(), &st) == 0 && st.st_size <= 16 * 1024) return true;
+  if (::stat(options_.dir.c_str(), &st) == 0 && st.st_size <= off_t{16} * 1024) return true;
   const auto seed = static_cast<std::uint64_t>(monotonic_ns()) ^ (static_cast<std::uint64_t>(pid_) << 20U);
   return (seed >> 7U) % 32 == 0;
 }
