@@ -22,7 +22,7 @@ std::int64_t monotonic_ns() noexcept {
 void append_rfc3339(std::string& out, std::int64_t ns) {
   // The date part changes once a second; cache it per thread.
   thread_local std::int64_t cached_second = -1;
-  thread_local char cached[24];
+  thread_local char cached[64];
   const std::int64_t second = ns / 1'000'000'000;
   const auto micros = static_cast<long>((ns % 1'000'000'000) / 1000);
   if (second != cached_second) {

@@ -20,8 +20,8 @@ std::string encode_string(std::string_view s, json_limits limits = {}) {
 
 bool is_valid_utf8_json(const std::string& text) {
   try {
-    (void)nlohmann::json::parse(text);  // strict: rejects invalid UTF-8
-    return true;
+    const auto parsed = nlohmann::json::parse(text);  // strict: rejects invalid UTF-8
+    return !parsed.is_discarded();
   } catch (...) {
     return false;
   }
