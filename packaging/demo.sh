@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash packaging/build.sh
-PY=$(grep '^Python3_EXECUTABLE:FILEPATH=' build/CMakeCache.txt | cut -d= -f2)
+PY=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)
 VENV=build/demo-venv
 if [[ ! -x $VENV/bin/python ]]; then
   "$PY" -m venv "$VENV"

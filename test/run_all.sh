@@ -9,7 +9,7 @@ step() { printf '\n=== %s\n' "$*"; }
 
 step "build"
 bash packaging/build.sh
-PY=$(grep '^Python3_EXECUTABLE:FILEPATH=' build/CMakeCache.txt | cut -d= -f2)
+PY=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)
 
 step "unit tests"
 ctest --preset dev
