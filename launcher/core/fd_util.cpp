@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace bluepython {
@@ -41,17 +42,29 @@ std::optional<std::string> read_small_file(const std::string& path, std::size_t 
   try {
     struct stat st{};
     if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) <= max_bytes) {
+      // Read to end of file, not to st_size: /proc files report a size of 0.
       std::string text;
-      text.resize(static_cast<std::size_t>(st.st_size));
+      text.resize(st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 4096);
       std::size_t got = 0;
-      while (got < text.size()) {
+      bool ok = true;
+      for (;;) {
+        if (got == text.size()) {
+          if (text.size() >= max_bytes) {
+            ok = ::read(fd, &st, 1) == 0;  // more than max_bytes: refuse
+            break;
+          }
+          text.resize(std::min(max_bytes, text.size() * 2));
+        }
         const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
         if (n < 0 && errno == EINTR) continue;
+        if (n < 0) ok = false;
         if (n <= 0) break;
         got += static_cast<std::size_t>(n);
       }
-      text.resize(got);
-      result = std::move(text);
+      if (ok) {
+        text.resize(got);
+        result = std::move(text);
+      }
     }
   } catch (...) {
     result.reset();

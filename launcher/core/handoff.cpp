@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "handoff.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,9 +56,35 @@ unsigned long long process_start_ticks(int pid) noexcept {
   }
 }
 
+int remove_stale() noexcept {
+  int removed = 0;
+  try {
+    if (!trusted_directory(false)) return 0;
+    const std::string dir = directory();
+    DIR* d = open_dir_high(dir.c_str());
+    if (d == nullptr) return 0;
+    while (const dirent* entry = ::readdir(d)) {
+      const std::string_view name(entry->d_name);
+      if (!name.starts_with("handoff-")) continue;
+      int pid = 0;
+      for (const char c : name.substr(8)) {
+        if (c < '0' || c > '9') break;
+        pid = pid * 10 + (c - '0');
+      }
+      if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+      if (::unlinkat(::dirfd(d), entry->d_name, 0) == 0) ++removed;
+    }
+    ::closedir(d);
+  } catch (...) {
+  }
+  return removed;
+}
+
 void publish(const config& cfg, int pid, const std::string& uuid) noexcept {
   try {
     if (!trusted_directory(true)) return;
+    // Files of killed processes would pile up: now and then, sweep them.
+    if ((static_cast<unsigned>(pid) * 2654435761U) % 64U == 0) remove_stale();
     const nlohmann::json doc = {
         {"pid", pid},
         {"uuid", uuid},

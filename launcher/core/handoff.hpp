@@ -35,6 +35,10 @@ void retract(int pid) noexcept;
 // published one and it is genuinely that process's. Never throws.
 std::optional<parent_handoff> find_for_parent() noexcept;
 
+// Removes handoff files of processes that no longer exist (left by a
+// SIGKILL). Returns how many were removed. Never throws.
+int remove_stale() noexcept;
+
 // The start time of `pid` in clock ticks since boot (/proc/<pid>/stat), or 0.
 unsigned long long process_start_ticks(int pid) noexcept;
 
