@@ -18,18 +18,6 @@
 namespace bluepython {
 namespace {
 
-void write_all_stderr(std::string_view data) noexcept {
-  const char* p = data.data();
-  std::size_t left = data.size();
-  while (left > 0) {
-    const ssize_t n = ::write(STDERR_FILENO, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-}
-
 const char* signal_name(int signo) noexcept {
   switch (signo) {
     case SIGTERM: return "SIGTERM";
@@ -215,7 +203,7 @@ void event_pipeline::drain_locked() noexcept {
 
 void event_pipeline::write_batch(std::string& batch, std::size_t lines) noexcept {
   if (lines == 0) return;
-  if (options_.mirror_to_stderr) write_all_stderr(batch);
+  if (options_.mirror_to_stderr) (void)write_all(STDERR_FILENO, batch.data(), batch.size());
   const auto res = sink_->write(batch, lines);
   written_.fetch_add(res.written_lines, std::memory_order_relaxed);
   dropped_sink_.fetch_add(res.dropped_lines, std::memory_order_relaxed);

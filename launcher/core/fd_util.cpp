@@ -3,7 +3,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <cerrno>
@@ -82,6 +85,26 @@ bool write_all(int fd, const char* data, std::size_t size) noexcept {
     size -= static_cast<std::size_t>(n);
   }
   return true;
+}
+
+bool write_file_atomically(const std::string& path, std::string_view data, unsigned mode) noexcept {
+  try {
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    const int fd = open_high(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY, mode);
+    if (fd < 0) return false;
+    const bool ok = write_all(fd, data.data(), data.size());
+    ::close(fd);
+    if (ok && std::rename(tmp.c_str(), path.c_str()) == 0) return true;
+    ::unlink(tmp.c_str());
+  } catch (...) {
+  }
+  return false;
+}
+
+std::string self_executable() {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
 }  // namespace bluepython

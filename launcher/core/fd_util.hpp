@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace bluepython {
 
@@ -29,5 +30,13 @@ std::optional<std::string> read_small_file(const std::string& path, std::size_t 
 
 // Writes all of `data` to `fd`, retrying EINTR and partial writes.
 bool write_all(int fd, const char* data, std::size_t size) noexcept;
+
+// Replaces `path` with `data` atomically (temporary file in the same
+// directory, then rename), mode `mode`, never following a symlink at the
+// temporary name. False on any failure (the temporary is removed).
+bool write_file_atomically(const std::string& path, std::string_view data, unsigned mode) noexcept;
+
+// The running executable (/proc/self/exe, symlinks resolved), or "".
+std::string self_executable();
 
 }  // namespace bluepython

@@ -80,25 +80,14 @@ int remove_stale() noexcept {
   return removed;
 }
 
-void publish(const config& cfg, int pid, const std::string& uuid) noexcept {
+void publish(std::string_view settings_json, int pid, const std::string& uuid) noexcept {
   try {
     if (!trusted_directory(true)) return;
     // Files of killed processes would pile up: now and then, sweep them.
     if ((static_cast<unsigned>(pid) * 2654435761U) % 64U == 0) remove_stale();
-    const nlohmann::json doc = {
-        {"pid", pid},
-        {"uuid", uuid},
-        {"start_ticks", process_start_ticks(pid)},
-        {"config", cfg.to_json()},
-    };
-    const std::string text = doc.dump();
-    const std::string path = file_for(pid);
-    const std::string tmp = path + ".tmp";
-    const int fd = open_high(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
-    if (fd < 0) return;
-    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+    const std::string text = fmt::format(R"({{"pid":{},"uuid":"{}","start_ticks":{},"config":{}}})", pid, uuid,
+                                         process_start_ticks(pid), settings_json);
+    (void)write_file_atomically(file_for(pid), text, 0600);
   } catch (...) {
   }
 }

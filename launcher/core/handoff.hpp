@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -25,8 +26,9 @@ struct parent_handoff {  // NOLINT(bugprone-exception-escape): plain aggregate
   nlohmann::json config;  // same schema as a config file
 };
 
-// Publishes this process's handoff file. Best effort; never throws.
-void publish(const config& cfg, int pid, const std::string& uuid) noexcept;
+// Publishes this process's handoff file; `settings_json` is config::to_json()
+// serialized (the sensor has it already). Best effort; never throws.
+void publish(std::string_view settings_json, int pid, const std::string& uuid) noexcept;
 
 // Removes this process's handoff file (at exit). Never throws.
 void retract(int pid) noexcept;

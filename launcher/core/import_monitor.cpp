@@ -100,8 +100,6 @@ void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept
 }
 
 PyObject* monitor_find_spec(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
-  static const char* const kw[] = {"fullname", "path", "target", nullptr};
-  (void)kw;
   PyObject* fullname = nargs > 0 ? args[0] : nullptr;
   PyObject* path = nargs > 1 ? args[1] : Py_None;
   PyObject* target = nargs > 2 ? args[2] : Py_None;

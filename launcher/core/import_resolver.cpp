@@ -210,8 +210,8 @@ import_resolver::site_dir* import_resolver::site_for_directory(const std::string
 import_resolver::ownership import_resolver::find_owner(const std::string& path) {
   ownership result;
   // The standard library (outside its site-packages) has no distributions.
-  if (!stdlib_dir_.empty() && path.starts_with(stdlib_dir_ + "/") &&
-      path.find("-packages/", stdlib_dir_.size()) == std::string::npos) {
+  if (!stdlib_prefix_.empty() && path.starts_with(stdlib_prefix_) &&
+      path.find("-packages/", stdlib_prefix_.size()) == std::string::npos) {
     return result;
   }
   std::size_t slash = path.find_last_of('/');
@@ -418,12 +418,7 @@ void import_resolver::save_baseline() noexcept {
       text += path;
       text += '\n';
     }
-    const std::string tmp = baseline_path_ + ".tmp." + std::to_string(::getpid());
-    const int fd = open_high(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, 0600);
-    if (fd < 0) return;
-    const bool ok = write_all(fd, text.data(), text.size());
-    ::close(fd);
-    if (!ok || std::rename(tmp.c_str(), baseline_path_.c_str()) != 0) ::unlink(tmp.c_str());
+    (void)write_file_atomically(baseline_path_, text, 0600);
   } catch (...) {
   }
 }

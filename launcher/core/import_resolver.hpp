@@ -31,7 +31,7 @@ class import_resolver {
 
   // Files under this directory (the standard library) that are not in a
   // site-packages folder belong to no distribution: no lookup is made.
-  void set_stdlib_dir(std::string dir) { stdlib_dir_ = std::move(dir); }
+  void set_stdlib_dir(std::string dir) { stdlib_prefix_ = std::move(dir) + "/"; }
 
   // Appends the completing attributes (each preceded by a comma) for the
   // module file `path` (empty: built-in, frozen or namespace; fields are null).
@@ -97,7 +97,7 @@ class import_resolver {
 
   import_options options_;
   std::string baseline_path_;
-  std::string stdlib_dir_;
+  std::string stdlib_prefix_;  // "<stdlib dir>/", or empty
   bool baseline_loaded_ = false;
   bool baseline_dirty_ = false;
   std::unordered_map<std::string, known_file> previous_;  // path -> last run

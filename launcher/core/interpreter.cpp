@@ -15,6 +15,7 @@
 #include "audit_hook.hpp"
 #include "bluepython_module.hpp"
 #include "error.hpp"
+#include "fd_util.hpp"
 #include "sensor.hpp"
 
 namespace bluepython {
@@ -29,12 +30,6 @@ std::string dirname_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string self_executable() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
 void on_py_exit() { sensor::stop("exit"); }

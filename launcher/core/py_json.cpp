@@ -144,13 +144,8 @@ std::string_view python_str_view(PyObject* str, std::string& storage) {
 
 void encode_python_value(json_writer& w, PyObject* value) {
   error_guard guard;
-  try {
-    encode(w, value, w.depth());
-  } catch (...) {
-    // std::bad_alloc: the caller's buffer may hold a partial value; callers
-    // discard the whole event when they catch their own exception.
-    throw;
-  }
+  // std::bad_alloc propagates: callers discard the whole event.
+  encode(w, value, w.depth());
 }
 
 }  // namespace bluepython

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "clock.hpp"
+#include "fd_util.hpp"
 #include "handoff.hpp"
 #include "json_writer.hpp"
 #include "spool_writer.hpp"
@@ -70,13 +71,6 @@ std::string make_uuid() {
   return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
                      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
                      b[14], b[15]);
-}
-
-std::string self_executable() {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 parent_link read_parent_env() {
@@ -280,7 +274,7 @@ void start(const config& cfg, const startup_info& info) {
 
   emit_startup("exec", s->parent);
   export_parent_env(id);
-  handoff::publish(cfg, id.pid, id.uuid);
+  handoff::publish(s->config_text, id.pid, id.uuid);
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
   (void)std::atexit(&c_atexit);
 }
@@ -390,7 +384,7 @@ void start_child_writer() noexcept {
   if (g_state == nullptr || !g_state->child_writer_pending) return;
   g_state->child_writer_pending = false;
   g_state->pipeline->start();
-  handoff::publish(g_state->cfg, g_state->pipeline->identity().pid, g_state->pipeline->identity().uuid);
+  handoff::publish(g_state->config_text, g_state->pipeline->identity().pid, g_state->pipeline->identity().uuid);
 }
 
 void warn_once(std::string_view message) noexcept {
@@ -398,15 +392,7 @@ void warn_once(std::string_view message) noexcept {
   try {
     std::string line(message);
     line += '\n';
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      const ssize_t n = ::write(STDERR_FILENO, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
+    (void)write_all(STDERR_FILENO, line.data(), line.size());
   } catch (...) {
   }
 }

@@ -18,7 +18,7 @@ std::string handoff_dir() { return "/tmp/bluepython-" + std::to_string(::getuid(
 
 TEST_CASE("handoff files of dead processes are swept, live ones kept", "[handoff]") {
   config cfg;
-  handoff::publish(cfg, ::getpid(), "live-uuid");
+  handoff::publish(cfg.to_json().dump(), ::getpid(), "live-uuid");
   const std::string live = handoff_dir() + "/handoff-" + std::to_string(::getpid()) + ".json";
   REQUIRE(fs::exists(live));
   struct stat st{};
