@@ -20,6 +20,14 @@ if [[ ! -x build/test-venv/bin/python ]]; then
 fi
 build/test-venv/bin/python -m pip install -q --disable-pip-version-check -r test/requirements.txt
 
+step "MCP virtualenvs (build/test-venv-mcp1, build/test-venv-mcp2)"
+for line in mcp1 mcp2; do
+  if [[ ! -x build/test-venv-$line/bin/python ]]; then
+    "$PY" -m venv build/test-venv-$line
+  fi
+  build/test-venv-$line/bin/python -m pip install -q --disable-pip-version-check -r test/requirements-$line.txt
+done
+
 step "lint: ruff"
 build/test-venv/bin/ruff check --config .ruff.toml test bench packaging hooks
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "embedded_modules.hpp"
+#include "hooks_loader.hpp"
 #include "import_monitor.hpp"
 #include "json_writer.hpp"
 #include "py_json.hpp"
@@ -16,6 +18,37 @@ namespace bluepython::module {
 namespace {
 
 PyObject* g_original_exit = nullptr;  // posix._exit before we wrapped it
+PyObject* g_call_var = nullptr;       // ContextVar: the MCP call in effect
+
+}  // namespace
+
+bool current_call_json(std::string& out) noexcept {
+  if (g_call_var == nullptr) return false;
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(g_call_var, nullptr, &value) < 0) {
+    PyErr_Clear();
+    return false;
+  }
+  bool found = false;
+  if (value != nullptr && PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2) {
+    Py_ssize_t size = 0;
+    const char* text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(value, 0), &size);
+    if (text != nullptr) {
+      try {
+        out.assign("\"mcp\":");
+        out.append(text, static_cast<std::size_t>(size));
+        found = true;
+      } catch (...) {
+      }
+    } else {
+      PyErr_Clear();
+    }
+  }
+  Py_XDECREF(value);
+  return found;
+}
+
+namespace {
 
 PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"name", "attributes", "actionable", nullptr};
@@ -67,7 +100,9 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
       encode_python_value(w, attributes);
       if (attrs.size() >= 2) attrs = attrs.substr(1, attrs.size() - 2);
     }
-    ok = sensor::emit(event_name, attrs, {}, actionable != 0);
+    std::string context;
+    if (!current_call_json(context)) context.clear();
+    ok = sensor::emit(event_name, attrs, context, actionable != 0);
   } catch (...) {
     ok = false;
   }
@@ -123,6 +158,75 @@ PyObject* py_sensor_uuid(PyObject*, PyObject*) {
   return PyUnicode_FromStringAndSize(id.data(), static_cast<Py_ssize_t>(id.size()));
 }
 
+// enter_call(attributes) -> token: makes an MCP call current in this task or
+// thread. The attributes are encoded once here; every event emitted while it
+// is current carries them as context.mcp.
+PyObject* py_enter_call(PyObject*, PyObject* attributes) {
+  if (!PyDict_Check(attributes)) {
+    PyErr_SetString(PyExc_TypeError, "enter_call(): attributes must be a dict");
+    return nullptr;
+  }
+  if (g_call_var == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "enter_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  std::string text;
+  try {
+    json_writer w(text, sensor::settings().limits);
+    encode_python_value(w, attributes);
+  } catch (...) {
+    return PyErr_NoMemory();
+  }
+  PyObject* copy = PyDict_Copy(attributes);
+  if (copy == nullptr) return nullptr;
+  PyObject* value = Py_BuildValue("(s#N)", text.data(), static_cast<Py_ssize_t>(text.size()), copy);
+  if (value == nullptr) return nullptr;
+  PyObject* token = PyContextVar_Set(g_call_var, value);
+  Py_DECREF(value);
+  return token;
+}
+
+PyObject* py_exit_call(PyObject*, PyObject* token) {
+  if (g_call_var == nullptr || PyContextVar_Reset(g_call_var, token) < 0) return nullptr;
+  Py_RETURN_NONE;
+}
+
+// current_call() -> dict | None: a copy of the call in effect.
+PyObject* py_current_call(PyObject*, PyObject*) {
+  if (g_call_var == nullptr) Py_RETURN_NONE;
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(g_call_var, nullptr, &value) < 0) return nullptr;
+  PyObject* result = nullptr;
+  if (value != nullptr && PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2) {
+    result = PyDict_Copy(PyTuple_GET_ITEM(value, 1));
+  } else {
+    result = Py_NewRef(Py_None);
+  }
+  Py_XDECREF(value);
+  return result;
+}
+
+PyObject* py_report_internal(PyObject*, PyObject* args) {
+  const char* where = nullptr;
+  const char* message = nullptr;
+  if (!PyArg_ParseTuple(args, "ss:report_internal", &where, &message)) return nullptr;
+  sensor::report_internal(where, message);
+  Py_RETURN_NONE;
+}
+
+PyObject* py_embedded(PyObject*, PyObject* arg) {
+  if (!PyUnicode_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "_embedded(): name must be a str");
+    return nullptr;
+  }
+  const char* name = PyUnicode_AsUTF8(arg);
+  if (name == nullptr) return nullptr;
+  const embedded_module* m = find_embedded_module(name);
+  if (m == nullptr) Py_RETURN_NONE;
+  return Py_BuildValue("(Ny#)", PyBool_FromLong(m->is_package ? 1 : 0), reinterpret_cast<const char*>(m->code),
+                       static_cast<Py_ssize_t>(m->size));
+}
+
 PyObject* py_after_fork_child(PyObject*, PyObject*) {
   sensor::start_child_writer();
   Py_RETURN_NONE;
@@ -149,6 +253,13 @@ PyMethodDef methods[] = {
     {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},
     {"spool_location", &py_spool_location, METH_NOARGS, "The spool file (or directory) events go to."},
     {"sensor_uuid", &py_sensor_uuid, METH_NOARGS, "This process's sensor uuid."},
+    {"enter_call", &py_enter_call, METH_O,
+     "enter_call(attributes: dict) -> Token\n\nMake an MCP call current (context.mcp of events emitted meanwhile)."},
+    {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
+    {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
+    {"report_internal", &py_report_internal, METH_VARARGS,
+     "report_internal(where, message)\n\nRecord a fault of bluepython's hooks (python_internal_exception)."},
+    {"_embedded", &py_embedded, METH_O, "_embedded(name) -> (is_package, code) | None (internal)."},
     {"_after_fork_child", &py_after_fork_child, METH_NOARGS, "os.register_at_fork hook (internal)."},
     {nullptr, nullptr, 0, nullptr},
 };
@@ -162,24 +273,6 @@ PyModuleDef module_def = {
     -1, methods, nullptr, nullptr, nullptr, nullptr,
 };
 
-void report_python_error(const char* where) noexcept {
-  PyObject *type, *value, *tb;
-  PyErr_Fetch(&type, &value, &tb);
-  std::string message = "unknown error";
-  if (value != nullptr || type != nullptr) {
-    PyObject* text = PyObject_Repr(value != nullptr ? value : type);
-    if (text != nullptr) {
-      std::string storage;
-      message = std::string(python_str_view(text, storage));
-      Py_DECREF(text);
-    }
-  }
-  PyErr_Clear();
-  Py_XDECREF(type);
-  Py_XDECREF(value);
-  Py_XDECREF(tb);
-  sensor::report_internal(where, message);
-}
 
 // posix, not os: importing os would load modules `python -S` does not.
 bool register_fork_hook(PyObject* mod) {
@@ -229,6 +322,25 @@ bool wrap_os_exit() {
 
 }  // namespace
 
+void report_python_error(const char* where) noexcept {
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  std::string message = "unknown error";
+  if (value != nullptr || type != nullptr) {
+    PyObject* text = PyObject_Repr(value != nullptr ? value : type);
+    if (text != nullptr) {
+      std::string storage;
+      message = std::string(python_str_view(text, storage));
+      Py_DECREF(text);
+    }
+  }
+  PyErr_Clear();
+  Py_XDECREF(type);
+  Py_XDECREF(value);
+  Py_XDECREF(tb);
+  sensor::report_internal(where, message);
+}
+
 PyObject* init() {
   PyObject* mod = PyModule_Create(&module_def);
   if (mod == nullptr) return nullptr;
@@ -237,6 +349,11 @@ PyObject* init() {
     return nullptr;
   }
   Py_INCREF(&import_monitor::type);
+  if (g_call_var == nullptr) g_call_var = PyContextVar_New("bluepython_mcp_call", nullptr);
+  if (g_call_var == nullptr) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
   if (PyModule_AddObject(mod, "ImportMonitor", reinterpret_cast<PyObject*>(&import_monitor::type)) < 0 ||
       PyModule_AddStringConstant(mod, "__version__", kVersion) < 0) {
     Py_DECREF(mod);
@@ -251,9 +368,11 @@ void bootstrap() noexcept {
     report_python_error("bootstrap: import _bluepython");
     return;
   }
-  if (sensor::settings().enabled(category::imports) && !import_monitor::install(mod)) {
+  const bool mcp_hooks = sensor::settings().enabled(category::mcp);
+  if ((sensor::settings().enabled(category::imports) || mcp_hooks) && !import_monitor::install(mod)) {
     report_python_error("bootstrap: import monitor");
   }
+  if (mcp_hooks) hooks_loader::arm();
   if (!register_fork_hook(mod)) report_python_error("bootstrap: os.register_at_fork");
   if (!wrap_os_exit()) report_python_error("bootstrap: os._exit");
   // Let the signal module record the default SIGTERM disposition before our

@@ -4,6 +4,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <string>
+
 namespace bluepython::module {
 
 // Init function for the built-in module `_bluepython`, registered with
@@ -15,5 +17,13 @@ PyObject* init();
 // installs the import monitor, fork and os._exit handling and the signal
 // handlers. Fails open: any error becomes a python_internal_exception event.
 void bootstrap() noexcept;
+
+// The MCP call in effect in the current task/thread (set by the hooks through
+// _bluepython.enter_call), as the context member `"mcp":{...}`. False when no
+// call is current. Needs the GIL; never raises.
+bool current_call_json(std::string& out) noexcept;
+
+// Reports (and clears) the pending Python error as python_internal_exception.
+void report_python_error(const char* where) noexcept;
 
 }  // namespace bluepython::module

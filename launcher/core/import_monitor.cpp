@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "hooks_loader.hpp"
 #include "json_writer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
@@ -61,7 +62,9 @@ void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept
   try {
     std::string name_storage;
     const std::string_view name = python_str_view(fullname, name_storage);
-    if (name == "_bluepython" || (g_skip_stdlib && is_stdlib(name))) {
+    // bluepython's own modules (built in) are not the app's imports.
+    if (name == "_bluepython" || name == "_bluepython_importer" || name.starts_with("bluepython_hooks") ||
+        (g_skip_stdlib && is_stdlib(name))) {
       PyErr_Restore(et, ev, tb);
       return;
     }
@@ -117,6 +120,7 @@ PyObject* monitor_find_spec(PyObject* self, PyObject* const* args, Py_ssize_t na
     PyErr_SetString(PyExc_TypeError, "find_spec() requires a module name");
     return nullptr;
   }
+  hooks_loader::on_find_spec(fullname);
   PyObject* meta_path = PySys_GetObject("meta_path");  // borrowed
   if (meta_path == nullptr || !PyList_Check(meta_path)) Py_RETURN_NONE;
   // Snapshot: a finder may mutate sys.meta_path while we iterate.

@@ -375,3 +375,67 @@ def venv_site_packages(venv: Path) -> Path:
     found = sorted(venv.glob("lib/python3*/site-packages"))
     assert found, f"no site-packages in {venv}"
     return found[0]
+
+
+# ---------------------------------------------------------------------------
+# MCP virtualenvs: one per SDK line, made by test/run_all.sh from
+# test/requirements-mcp1.txt and test/requirements-mcp2.txt.
+
+
+@dataclass
+class McpVenv:
+    """A virtualenv holding one MCP SDK line, with bluepython linked into its bin/."""
+
+    line: str  # "mcp1" or "mcp2"
+    root: Path
+    python: str  # the venv's own python (the reference for parity)
+    bluepython: str  # <venv>/bin/bluepython, a symlink: behaves as this venv's python
+
+    def versions(self) -> dict[str, str]:
+        out = subprocess.run(
+            [
+                self.python,
+                "-c",
+                "import json, importlib.metadata as m\n"
+                "print(json.dumps({d: m.version(d) for d in ('mcp', 'fastmcp')}))",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=TIMEOUT,
+        ).stdout
+        return json.loads(out)
+
+
+def _mcp_venv(line: str, bluepython: str) -> McpVenv:
+    root = Path(os.environ.get(f"BLUEPYTHON_TEST_VENV_{line.upper()}") or BUILD / f"test-venv-{line}")
+    if not (root / "pyvenv.cfg").is_file():
+        pytest.fail(
+            f"no {line} virtualenv at {root}: run test/run_all.sh, or create it with "
+            f"`<ref python> -m venv {root} && {root}/bin/pip install -r test/requirements-{line}.txt`"
+        )
+    link = root / "bin" / "bluepython"
+    target = os.path.abspath(bluepython)
+    if not link.is_symlink() or os.readlink(link) != target:
+        tmp = link.with_name(f".bluepython-{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        tmp.replace(link)
+    return McpVenv(line, root, str(root / "bin" / "python"), str(link))
+
+
+@pytest.fixture(scope="session")
+def mcp1(bluepython: str) -> McpVenv:
+    """mcp 1.x + fastmcp 3.x (+ the app's own wrapt)."""
+    return _mcp_venv("mcp1", bluepython)
+
+
+@pytest.fixture(scope="session")
+def mcp2(bluepython: str) -> McpVenv:
+    """mcp 2.x + fastmcp 4.x (no wrapt: bluepython's bundled copy is used)."""
+    return _mcp_venv("mcp2", bluepython)
+
+
+@pytest.fixture(scope="session", params=["mcp1", "mcp2"])
+def mcp_venv(request: pytest.FixtureRequest) -> McpVenv:
+    """Each MCP SDK line in turn."""
+    return request.getfixturevalue(request.param)

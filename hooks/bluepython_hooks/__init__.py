@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: Apache-2.0
+"""bluepython's MCP hooks. Built into the bluepython executable; never
+installed into the app's environment.
+
+The native import monitor calls :func:`activate` the first time the app
+imports ``mcp`` or ``fastmcp`` (before that package runs), so an app that
+never imports them pays nothing. Activation registers wrapt post-import hooks
+for the SDK modules the installed version has; each patch runs when its module
+is imported.
+"""
+
+from __future__ import annotations
+
+_activated = False
+
+
+def activate() -> None:
+    """Registers the hooks of every supported framework. Idempotent; never raises."""
+    global _activated
+    if _activated:
+        return
+    _activated = True
+    from . import _core, fastmcp, mcp
+
+    for framework in (mcp, fastmcp):
+        try:
+            framework.patch()
+        except Exception as exc:
+            _core.internal_error(f"hooks: activate {framework.__name__}", exc)
+
+
+def deactivate() -> None:
+    """Removes every wrapper applied so far (tests; not used in production)."""
+    from . import fastmcp, mcp
+
+    fastmcp.unpatch()
+    mcp.unpatch()

@@ -1,0 +1,580 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared machinery of the MCP hooks: emitting events, failing open, payload
+summaries, request latency, session ids, the attribution context and the
+tool-definition ("rug pull") check.
+
+Every public function here is safe to call from a hook: none raises into the
+app. Faults become one ``python_internal_exception`` event (and at most one
+stderr warning per process, decided natively).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from typing import Any
+
+import _bluepython
+
+SERVER = 0  # `source`: the message or session belongs to the server side
+CLIENT = 1  # ... to the client side
+
+_sensor_uuid = _bluepython.sensor_uuid()
+_call_ids = itertools.count(1)
+
+# ---------------------------------------------------------------------------
+# Emitting and failing open
+
+
+def emit(name: str, attrs: dict[str, Any], *, actionable: bool = True) -> None:
+    """Queues one event. Never raises."""
+    try:
+        _bluepython.emit(name, attrs, actionable=actionable)
+    except Exception as exc:
+        internal_error(f"emit {name}", exc)
+
+
+_reported: set[tuple[str, str]] = set()
+
+
+def internal_error(where: str, error: BaseException | str) -> None:
+    """Records a fault of ours as ``python_internal_exception`` (once per place
+    and kind of fault, so a broken hook on a hot path cannot flood the spool)."""
+    try:
+        if isinstance(error, BaseException):
+            message = f"{type(error).__name__}: {error}"
+            kind = type(error).__name__
+        else:
+            message = str(error)
+            kind = message
+        key = (where, kind)
+        if key in _reported:
+            return
+        if len(_reported) < 1024:
+            _reported.add(key)
+        _bluepython.report_internal(where, message)
+    except Exception:  # noqa: S110 - nothing left to report to
+        pass
+
+
+def library_version(dist: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(dist)
+    except Exception:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Patching
+
+
+class Patcher:
+    """Applies wrapt function wrappers and remembers them, so a framework's
+    hooks can be removed again (``unpatch``) and are never applied twice."""
+
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
+        self.applied: list[tuple[Any, str, Any]] = []  # (owner, attribute, original)
+
+    def wrap(self, module: Any, target: str, wrapper: Any) -> bool:
+        """Wraps ``module.<target>`` (``"Class.method"`` or ``"function"``).
+        A missing target is reported (naming it and the installed version) and
+        skipped; returns whether the wrapper is in place."""
+        from ._wrapt import wrapt
+
+        try:
+            owner = module
+            parts = target.split(".")
+            for part in parts[:-1]:
+                owner = getattr(owner, part)
+            attribute = parts[-1]
+            original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+        except (AttributeError, KeyError):
+            version = library_version(self.framework) or "unknown version"
+            internal_error(
+                f"hooks: {self.framework}",
+                f"hook target not found: {module.__name__}:{target} ({self.framework} {version}); "
+                "that part of the MCP traffic is not observed",
+            )
+            return False
+        if getattr(original, "_bluepython_wrapped", False):
+            return True
+        try:
+            wrapt.wrap_function_wrapper(owner, attribute, wrapper)
+            current = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+            with contextlib.suppress(Exception):  # the marker is best effort
+                current._bluepython_wrapped = True
+            self.applied.append((owner, attribute, original))
+            return True
+        except Exception as exc:
+            internal_error(f"hooks: {self.framework}: wrap {module.__name__}:{target}", exc)
+            return False
+
+    def unwrap_all(self) -> None:
+        while self.applied:
+            owner, attribute, original = self.applied.pop()
+            try:
+                setattr(owner, attribute, original)
+            except Exception as exc:
+                internal_error(f"hooks: {self.framework}: unwrap {attribute}", exc)
+
+
+def guarded(where: str, fn: Any) -> Any:
+    """A post-import hook that reports instead of raising into the import."""
+
+    def hook(module: Any) -> None:
+        try:
+            fn(module)
+        except Exception as exc:
+            internal_error(where, exc)
+
+    return hook
+
+
+# ---------------------------------------------------------------------------
+# Payloads
+
+_BINARY_KEYS = ("data", "blob")
+
+
+def dump(obj: Any) -> Any:
+    """A JSON-able copy of an SDK object (pydantic model, dict, list, ...), with
+    binary content (base64 image/audio data, resource blobs) summarized. Long
+    strings are truncated natively, per the configured limits."""
+    try:
+        if hasattr(obj, "model_dump"):
+            obj = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return _summarize_binary(obj, 0)
+    except Exception as exc:
+        internal_error("hooks: payload", exc)
+        return {"bluepython_unserializable": type(obj).__name__}
+
+
+def _summarize_binary(value: Any, depth: int) -> Any:
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        kind = value.get("type")
+        out = None
+        for key in _BINARY_KEYS:
+            data = value.get(key)
+            if isinstance(data, str) and (key == "blob" or kind in ("image", "audio")):
+                if out is None:
+                    out = dict(value)
+                out[key] = {
+                    "bluepython_omitted": "base64",
+                    "base64_chars": len(data),
+                    "bytes": len(data) * 3 // 4 - data[-2:].count("="),
+                }
+        base = out if out is not None else value
+        changed = None
+        for key, item in base.items():
+            if isinstance(item, (dict, list)):
+                new = _summarize_binary(item, depth + 1)
+                if new is not item:
+                    if changed is None:
+                        changed = dict(base)
+                    changed[key] = new
+        return changed if changed is not None else base
+    if isinstance(value, list):
+        changed_list = None
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list)):
+                new = _summarize_binary(item, depth + 1)
+                if new is not item:
+                    if changed_list is None:
+                        changed_list = list(value)
+                    changed_list[index] = new
+        return changed_list if changed_list is not None else value
+    return value
+
+
+def error_of(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``{"type": ..., "message": ...}`` for an error response: the JSON-RPC
+    code as a string, or ``tool_error`` for a tool result with isError."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return {"type": str(error.get("code")), "message": error.get("message")}
+    result = body.get("result")
+    if isinstance(result, dict) and result.get("isError") is True:
+        return {"type": "tool_error"}
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Latency: request -> response, per (session, request id)
+
+
+class RequestClock:
+    """Remembers when requests were seen, to give their responses a
+    duration. Bounded: requests never answered are forgotten oldest first."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._started: OrderedDict[tuple[Any, Any], tuple[float, str | None]] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def start(self, session_key: Any, request_id: Any, method: str | None = None) -> None:
+        with self._lock:
+            self._started[(session_key, request_id)] = (time.perf_counter(), method)
+            if len(self._started) > self._limit:
+                self._started.popitem(last=False)
+
+    def finish(self, session_key: Any, request_id: Any) -> tuple[float | None, str | None]:
+        """(duration in ms, request method), or (None, None) if never seen."""
+        with self._lock:
+            entry = self._started.pop((session_key, request_id), None)
+        if entry is None:
+            return None, None
+        return round((time.perf_counter() - entry[0]) * 1000.0, 3), entry[1]
+
+
+clock = RequestClock()
+
+
+# ---------------------------------------------------------------------------
+# Sessions
+
+
+def session_id_for(obj: Any) -> str:
+    """A stable id for a session object that has no protocol session id
+    (stdio, SSE, stateless HTTP): generated once, kept on the object."""
+    sid = getattr(obj, "_bluepython_session_id", None)
+    if sid is None:
+        sid = os.urandom(16).hex()
+        try:
+            object.__setattr__(obj, "_bluepython_session_id", sid)
+        except Exception:
+            sid = f"obj-{id(obj):x}"
+    return sid
+
+
+def session_created(session_id: str | None, source: int, **extra: Any) -> None:
+    attrs = {"session_id": session_id, "source": source}
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    emit("python_mcp_session_created", attrs, actionable=False)
+
+
+def session_terminated(session_id: str | None, source: int, **extra: Any) -> None:
+    attrs = {"session_id": session_id, "source": source}
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    emit("python_mcp_session_terminated", attrs, actionable=False)
+
+
+# ---------------------------------------------------------------------------
+# The six event types
+
+
+def message_event(
+    event: str,
+    body: Any,
+    *,
+    source: int,
+    request_id: Any = None,
+    session_id: str | None = None,
+    client_id: str | None = None,
+    server_name: str | None = None,
+    duration_ms: float | None = None,
+    transport: str | None = None,
+    protocol_version: str | None = None,
+    **extra: Any,
+) -> None:
+    """``python_mcp_event``: one JSON-RPC message. ``body`` is the whole
+    JSON-RPC message (an SDK object or a dict); ``event`` is one of
+    server_received_request, server_send_response, ... (see docs/events.md)."""
+    try:
+        message = dump(body)
+        attrs: dict[str, Any] = {
+            "event": event,
+            "id": request_id,
+            "message": message,
+            "session_id": session_id,
+            "client_id": client_id,
+            "source": source,
+            "server_name": server_name,
+        }
+        if isinstance(message, dict) and isinstance(message.get("method"), str):
+            attrs["method"] = message["method"]
+        if duration_ms is not None:
+            attrs["duration_ms"] = duration_ms
+        error = error_of(message)
+        if error is not None:
+            attrs["error"] = error
+        if transport is not None:
+            attrs["transport"] = transport
+        if protocol_version is not None:
+            attrs["protocol_version"] = protocol_version
+        for key, value in extra.items():
+            if value is not None:
+                attrs[key] = value
+        emit("python_mcp_event", attrs)
+    except Exception as exc:
+        internal_error("hooks: python_mcp_event", exc)
+
+
+def server_init(
+    name: Any,
+    *,
+    title: Any = None,
+    description: Any = None,
+    version: Any = None,
+    instructions: Any = None,
+    framework: str | None = None,
+    **extra: Any,
+) -> None:
+    server = {
+        "name": name,
+        "title": title,
+        "description": description,
+        "version": version,
+        "instructions": instructions,
+    }
+    attrs: dict[str, Any] = {"server": server}
+    if framework is not None:
+        attrs["framework"] = framework
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    emit("python_mcp_server_init", attrs)
+
+
+def server_add(
+    kind: str,
+    name: Any,
+    *,
+    title: Any = None,
+    description: Any = None,
+    parameters: Any = None,
+    uri: Any = None,
+    uri_template: Any = None,
+    arguments: Any = None,
+    server_name: Any = None,
+    **extra: Any,
+) -> None:
+    """``python_mcp_server_add``; ``kind``: tool, resource, resource_template or prompt."""
+    element: dict[str, Any] = {"type": kind, "name": name, "title": title, "description": description}
+    if parameters is not None:
+        element["parameters"] = dump(parameters)
+    if uri is not None:
+        element["uri"] = str(uri)
+    if uri_template is not None:
+        element["uri_template"] = str(uri_template)
+    if arguments is not None:
+        element["arguments"] = dump(arguments)
+    attrs: dict[str, Any] = {"element": element}
+    if server_name is not None:
+        attrs["server_name"] = server_name
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    emit("python_mcp_server_add", attrs)
+
+
+def client_connect(
+    transport: str,
+    *,
+    command: Any = None,
+    args: Any = None,
+    url: Any = None,
+    auth: bool | None = None,
+    **extra: Any,
+) -> None:
+    """``python_mcp_client_connect``; ``transport``: stdio, sse, streamable-http or websocket."""
+    server: dict[str, Any] = {"type": transport}
+    if command is not None:
+        server["command"] = str(command)
+        server["args"] = [str(a) for a in (args or [])]
+    if url is not None:
+        server["url"] = str(url)
+    if auth is not None:
+        server["auth"] = bool(auth)
+    attrs: dict[str, Any] = {"server": server}
+    attrs.update({k: v for k, v in extra.items() if v is not None})
+    emit("python_mcp_client_connect", attrs)
+
+
+# ---------------------------------------------------------------------------
+# Attribution: the MCP call in effect
+
+
+class call_context:
+    """While a request handler runs, makes the call current for this task or
+    thread (a contextvar the native side reads: every event emitted meanwhile
+    carries it under ``context.mcp``). Use as ``with call_context(...):``;
+    entering never raises, leaving restores the previous call."""
+
+    __slots__ = ("_attrs", "_token")
+
+    def __init__(
+        self,
+        *,
+        session_id: str | None,
+        request_id: Any,
+        method: str | None,
+        target: str | None = None,
+        transport: str | None = None,
+        server_name: str | None = None,
+    ) -> None:
+        attrs = {
+            "call_id": f"{_sensor_uuid}:{next(_call_ids)}",
+            "session_id": session_id,
+            "request_id": request_id,
+            "method": method,
+        }
+        if target is not None:
+            attrs["target"] = target
+        if transport is not None:
+            attrs["transport"] = transport
+        if server_name is not None:
+            attrs["server_name"] = server_name
+        self._attrs = attrs
+        self._token = None
+
+    @property
+    def call_id(self) -> str:
+        return self._attrs["call_id"]
+
+    def __enter__(self) -> call_context:
+        try:
+            self._token = _bluepython.enter_call(self._attrs)
+        except Exception as exc:
+            internal_error("hooks: attribution", exc)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            try:
+                _bluepython.exit_call(self._token)
+            except Exception as exc:
+                internal_error("hooks: attribution", exc)
+            self._token = None
+
+
+def current_call() -> dict[str, Any] | None:
+    """The MCP call in effect in this task/thread, or None."""
+    return _bluepython.current_call()
+
+
+# ---------------------------------------------------------------------------
+# Tool definitions: python_mcp_tool_changed (rug-pull signal)
+
+_TOOLS_FILE = "mcp-tools.json"
+_tools_lock = threading.Lock()
+_tools_seen: dict[str, dict[str, dict[str, Any]]] | None = None  # server -> tool -> {digest, definition}
+_tools_previous_run: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+def _tools_path() -> str | None:
+    where = _bluepython.spool_location()
+    if not where:
+        return None
+    directory = where if os.path.isdir(where) else os.path.dirname(where)
+    return os.path.join(directory, _TOOLS_FILE)
+
+
+def _load_tools() -> None:
+    global _tools_seen, _tools_previous_run
+    _tools_seen = {}
+    path = _tools_path()
+    if path is None:
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("servers"), dict):
+            _tools_previous_run = data["servers"]
+    except FileNotFoundError:
+        pass
+    except Exception as exc:
+        internal_error("hooks: tool baseline", exc)
+
+
+def _save_tools() -> None:
+    path = _tools_path()
+    if path is None:
+        return
+    merged = {server: dict(tools) for server, tools in _tools_previous_run.items()}
+    for server, tools in (_tools_seen or {}).items():
+        merged.setdefault(server, {}).update(tools)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"version": 1, "servers": merged}, f, sort_keys=True)
+        os.replace(tmp, path)
+    except Exception as exc:
+        internal_error("hooks: tool baseline", exc)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _definition(tool: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": tool.get("name"),
+        "description": tool.get("description"),
+        "inputSchema": tool.get("inputSchema"),
+    }
+
+
+def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id: str | None = None) -> None:
+    """Checks a ``tools/list`` result against the definitions seen before for
+    the same server (in this process, else in the previous run) and emits
+    ``python_mcp_tool_changed`` for each tool whose name, description or input
+    schema differ."""
+    try:
+        import hashlib
+
+        if not isinstance(tools, list):
+            return
+        with _tools_lock:
+            if _tools_seen is None:
+                _load_tools()
+            assert _tools_seen is not None
+            server_key = str(server_name)
+            seen = _tools_seen.setdefault(server_key, {})
+            previous_run = _tools_previous_run.get(server_key, {})
+            changes = []
+            dirty = False
+            for tool in tools:
+                if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                    continue
+                definition = _definition(tool)
+                digest = hashlib.sha256(
+                    json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()
+                ).hexdigest()
+                before = seen.get(tool["name"])
+                seen_in = "this_process"
+                if before is None:
+                    before = previous_run.get(tool["name"])
+                    seen_in = "previous_run"
+                if before is None or before.get("digest") != digest:
+                    dirty = True
+                    seen[tool["name"]] = {"digest": digest, "definition": definition}
+                if before is not None and before.get("digest") != digest:
+                    old = before.get("definition") or {}
+                    fields = ("name", "description", "inputSchema")
+                    changed = [k for k in fields if old.get(k) != definition[k]]
+                    changes.append((tool["name"], seen_in, old, definition, changed))
+            if dirty:
+                _save_tools()
+        for name, seen_in, old, new, changed in changes:
+            emit(
+                "python_mcp_tool_changed",
+                {
+                    "server_name": server_name,
+                    "tool": name,
+                    "changed": changed,
+                    "seen_in": seen_in,
+                    "previous": old,
+                    "current": new,
+                    "source": source,
+                    "session_id": session_id,
+                },
+            )
+    except Exception as exc:
+        internal_error("hooks: tool definitions", exc)

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "hooks_loader.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "bluepython_module.hpp"
+#include "embedded_modules.hpp"
+#include "sensor.hpp"
+
+namespace bluepython::hooks_loader {
+namespace {
+
+bool g_pending = false;  // GIL-protected
+
+bool is_trigger(std::string_view name) noexcept {
+  for (std::string_view top : {std::string_view("mcp"), std::string_view("fastmcp")}) {
+    if (name.starts_with(top) && (name.size() == top.size() || name[top.size()] == '.')) return true;
+  }
+  return false;
+}
+
+// Runs the embedded importer module, then bluepython_hooks.activate().
+void activate() noexcept {
+  PyObject *et, *ev, *tb;
+  PyErr_Fetch(&et, &ev, &tb);
+  const embedded_module* importer = find_embedded_module("_bluepython_importer");
+  PyObject* result = nullptr;
+  if (importer == nullptr) {
+    sensor::report_internal("hooks", "the embedded importer is missing from this build");
+  } else {
+    PyObject* marshal = PyImport_ImportModule("marshal");
+    PyObject* code = marshal != nullptr ? PyObject_CallMethod(marshal, "loads", "y#",
+                                                              reinterpret_cast<const char*>(importer->code),
+                                                              static_cast<Py_ssize_t>(importer->size))
+                                        : nullptr;
+    PyObject* mod = code != nullptr ? PyImport_ExecCodeModuleWithPathnames("_bluepython_importer", code,
+                                                                           "<bluepython>/_bluepython_importer.py",
+                                                                           nullptr)
+                                    : nullptr;
+    // BLUEPYTHON_HOOKS_PATH: load bluepython_hooks from a source tree instead
+    // (development of the hooks; documented in docs/configuration.md).
+    const char* dev_path = std::getenv("BLUEPYTHON_HOOKS_PATH");
+    if (mod != nullptr) {
+      result = PyObject_CallMethod(mod, "activate", "z", dev_path != nullptr && *dev_path != '\0' ? dev_path : nullptr);
+    }
+    Py_XDECREF(mod);
+    Py_XDECREF(code);
+    Py_XDECREF(marshal);
+    if (result == nullptr) module::report_python_error("hooks: activate");
+    Py_XDECREF(result);
+  }
+  PyErr_Restore(et, ev, tb);
+}
+
+}  // namespace
+
+void arm() noexcept {
+  g_pending = true;
+  PyObject* modules = PySys_GetObject("modules");  // borrowed
+  if (modules == nullptr || !PyDict_Check(modules)) return;
+  for (const char* name : {"mcp", "fastmcp"}) {
+    if (PyDict_GetItemString(modules, name) != nullptr) {
+      g_pending = false;
+      activate();
+      return;
+    }
+  }
+}
+
+void on_find_spec(PyObject* fullname) noexcept {
+  if (!g_pending) return;
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(fullname, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  if (!is_trigger(std::string_view(text, static_cast<std::size_t>(size)))) return;
+  g_pending = false;
+  activate();
+}
+
+}  // namespace bluepython::hooks_loader
