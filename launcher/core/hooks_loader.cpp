@@ -21,6 +21,23 @@ bool is_trigger(std::string_view name) noexcept {
   return false;
 }
 
+// The embedded code objects were compiled by the CPython this binary links;
+// a different bytecode magic would mean a swapped libpython.
+bool magic_matches() noexcept {
+  PyObject* external = PyImport_ImportModule("_frozen_importlib_external");
+  PyObject* magic = external != nullptr ? PyObject_GetAttrString(external, "MAGIC_NUMBER") : nullptr;
+  bool same = false;
+  if (magic != nullptr && PyBytes_Check(magic)) {
+    const auto expected = embedded_magic();
+    same = static_cast<std::size_t>(PyBytes_GET_SIZE(magic)) == expected.size() &&
+           std::memcmp(PyBytes_AS_STRING(magic), expected.data(), expected.size()) == 0;
+  }
+  Py_XDECREF(magic);
+  Py_XDECREF(external);
+  PyErr_Clear();
+  return same;
+}
+
 // Runs the embedded importer module, then bluepython_hooks.activate().
 void activate() noexcept {
   PyObject *et, *ev, *tb;
@@ -29,6 +46,8 @@ void activate() noexcept {
   PyObject* result = nullptr;
   if (importer == nullptr) {
     sensor::report_internal("hooks", "the embedded importer is missing from this build");
+  } else if (!magic_matches()) {
+    sensor::report_internal("hooks", "the built-in MCP hooks were compiled for another CPython; MCP is not observed");
   } else {
     PyObject* marshal = PyImport_ImportModule("marshal");
     PyObject* code = marshal != nullptr ? PyObject_CallMethod(marshal, "loads", "y#",
