@@ -28,6 +28,9 @@ for line in mcp1 mcp2; do
   build/test-venv-$line/bin/python -m pip install -q --disable-pip-version-check -r test/requirements-$line.txt
 done
 
+step "Node tools (build/npm: MCP conformance suite, TypeScript SDK)"
+bash test/setup_npm.sh
+
 step "lint: ruff"
 build/test-venv/bin/ruff check --config .ruff.toml test bench packaging hooks
 

@@ -20,6 +20,49 @@ def load(spool: Path) -> list[dict]:
     return events
 
 
+def mcp_summary(events: list[dict]) -> None:
+    """Servers, registered components, sessions and request latency by method."""
+
+    def named(name: str) -> list[dict]:
+        return [e for e in events if e["meta"]["name"] == name]
+
+    inits, adds = named("python_mcp_server_init"), named("python_mcp_server_add")
+    messages = named("python_mcp_event")
+    if not (inits or adds or messages):
+        print("\nMCP: no MCP events")
+        return
+    print("\nMCP servers")
+    for e in inits:
+        server = e.get("server") or {}
+        print(f"  {server.get('name')} {server.get('version') or ''} ({e.get('framework', '?')})")
+    kinds = collections.Counter((e.get("element") or {}).get("type") for e in adds)
+    print("  registered: " + (", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"))
+    for e in adds:
+        element = e.get("element") or {}
+        where = element.get("uri") or element.get("uri_template") or ""
+        print(f"    {element.get('type'):<17} {element.get('name')} {where}")
+    created = named("python_mcp_session_created")
+    ended = named("python_mcp_session_terminated")
+    connects = named("python_mcp_client_connect")
+    print(f"  sessions: {len(created)} opened, {len(ended)} closed; client connects: {len(connects)}")
+    sides = collections.Counter(e.get("event") for e in messages)
+    print(f"  {len(messages)} JSON-RPC messages: " + ", ".join(f"{k} {n}" for k, n in sorted(sides.items())))
+    by_method: dict[str, list[dict]] = collections.defaultdict(list)
+    for e in messages:
+        if e.get("event") == "server_send_response" and e.get("duration_ms") is not None:
+            by_method[e.get("method") or "?"].append(e)
+    if by_method:
+        print(f"\n  {'server-side method':<28} {'calls':>5} {'errors':>6} {'median ms':>9} {'max ms':>8}")
+        for method, evs in sorted(by_method.items()):
+            durations = sorted(e["duration_ms"] for e in evs)
+            errors = sum(1 for e in evs if e.get("error"))
+            median = durations[len(durations) // 2]
+            print(f"  {method:<28} {len(evs):>5} {errors:>6} {median:>9.2f} {durations[-1]:>8.2f}")
+    attributed = [e for e in events if (e.get("context") or {}).get("mcp")]
+    if attributed:
+        print(f"\n  events carrying the MCP call that caused them: {len(attributed)}")
+
+
 def main() -> int:
     spool = Path(sys.argv[1] if len(sys.argv) > 1 else Path.home() / ".bluepython" / "spool")
     events = load(spool)
@@ -64,6 +107,8 @@ def main() -> int:
         print(f"\nRECORD mismatches: {len(mismatched)}   changed since the previous run: {len(changed)}")
         for i in (mismatched + changed)[:10]:
             print(f"  {i['fullname']}  {i.get('file')}")
+
+    mcp_summary([e["event"] for e in events])
 
     faults = [e["event"] for e in events if e["event"]["meta"]["name"] == "python_internal_exception"]
     print(f"\ninternal faults: {len(faults)}")
