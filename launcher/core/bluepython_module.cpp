@@ -2,6 +2,7 @@
 #include "bluepython_module.hpp"
 
 #include <chrono>
+#include <csignal>
 #include <string>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@ namespace {
 
 PyObject* g_original_exit = nullptr;  // posix._exit before we wrapped it
 PyObject* g_call_var = nullptr;       // ContextVar: the MCP call in effect
+PyObject* g_original_signal = nullptr;  // _signal.signal before we wrapped it
 
 }  // namespace
 
@@ -245,6 +247,30 @@ PyObject* py_exit(PyObject*, PyObject* args, PyObject* kwargs) {
   ::_exit(status);
 }
 
+// Stands in for _signal.signal. A program that takes SIGTERM/SIGHUP and later
+// gives it back to SIG_DFL (uvicorn restores the old handler and re-raises
+// the signal to die by it) would otherwise die without our final flush:
+// when the default comes back, so does our C handler, which flushes and then
+// dies by the signal exactly as the default would. Python's own view
+// (signal.getsignal) stays SIG_DFL.
+PyObject* py_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (g_original_signal == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "signal(): not initialized");
+    return nullptr;
+  }
+  PyObject* result = PyObject_Vectorcall(g_original_signal, args, static_cast<size_t>(nargs), nullptr);
+  if (result != nullptr && nargs == 2 && PyLong_Check(args[0]) && PyLong_Check(args[1])) {
+    const long signo = PyLong_AsLong(args[0]);
+    const long handler = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+    } else if ((signo == SIGTERM || signo == SIGHUP) && handler == 0 /* SIG_DFL */) {
+      sensor::install_signal_handlers();
+    }
+  }
+  return result;
+}
+
 PyMethodDef methods[] = {
     {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
      "emit(name, attributes=None, *, actionable=True) -> bool\n\nQueue one event; False if it was dropped."},
@@ -263,6 +289,9 @@ PyMethodDef methods[] = {
     {"_after_fork_child", &py_after_fork_child, METH_NOARGS, "os.register_at_fork hook (internal)."},
     {nullptr, nullptr, 0, nullptr},
 };
+
+PyMethodDef signal_def = {"signal", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_signal)),
+                          METH_FASTCALL, "signal($module, signalnum, handler, /)\n--\n\nSet the action for the given signal."};
 
 PyMethodDef exit_def = {"_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_exit)),
                         METH_VARARGS | METH_KEYWORDS,
@@ -317,6 +346,17 @@ bool wrap_os_exit() {
   if (ok && os != nullptr) ok = PyObject_SetAttrString(os, "_exit", wrapper) == 0;
   Py_XDECREF(wrapper);
   Py_DECREF(posix);
+  return ok;
+}
+
+bool wrap_signal(PyObject* signal_module) {
+  g_original_signal = PyObject_GetAttrString(signal_module, "signal");
+  if (g_original_signal == nullptr) return false;
+  PyObject* module_name = PyUnicode_FromString("_signal");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&signal_def, nullptr, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  const bool ok = wrapper != nullptr && PyObject_SetAttrString(signal_module, "signal", wrapper) == 0;
+  Py_XDECREF(wrapper);
   return ok;
 }
 
@@ -381,6 +421,7 @@ void bootstrap() noexcept {
   if (sig == nullptr) {
     report_python_error("bootstrap: _signal");
   } else {
+    if (!wrap_signal(sig)) report_python_error("bootstrap: _signal.signal");
     Py_DECREF(sig);
     sensor::install_signal_handlers();
   }

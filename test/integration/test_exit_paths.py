@@ -175,6 +175,19 @@ def test_sigterm_with_app_handler(app: Sandbox) -> None:
     assert_exactly_once(app, "handler", 3, f.pid)
 
 
+def test_sigterm_handled_then_reraised_with_the_default(app: Sandbox) -> None:
+    """uvicorn's way out: handler, restore SIG_DFL, raise the signal again."""
+    py, bp = _signal_both(app, "sigterm_reraise", signal.SIGTERM)
+    assert py.returncode == -signal.SIGTERM
+    assert py.stdout == b"ready\nhandled 15 previous 0\n"
+    assert_same_outcome(app, py, bp)
+    (f,) = app.files()
+    check_stream(f.events)
+    assert attrs(f.events[-1])["reason"] == "SIGTERM"
+    assert_exactly_once(app, "main", N, f.pid)
+    assert_exactly_once(app, "handler", 3, f.pid)
+
+
 def test_sighup_without_handler(app: Sandbox) -> None:
     py, bp = _signal_both(app, "sigterm", signal.SIGHUP)
     assert py.returncode == -signal.SIGHUP
