@@ -31,10 +31,14 @@ _call_ids = itertools.count(1)
 # Emitting and failing open
 
 
-def emit(name: str, attrs: dict[str, Any], *, actionable: bool = True) -> None:
-    """Queues one event. Never raises."""
+def emit(
+    name: str, attrs: dict[str, Any], *, actionable: bool = True, summarize_binary: bool = False
+) -> None:
+    """Queues one event. Never raises. ``summarize_binary``: base64 payloads
+    (image/audio ``data``, resource ``blob``) are summarized by the native
+    encoder instead of copied."""
     try:
-        _bluepython.emit(name, attrs, actionable=actionable)
+        _bluepython.emit(name, attrs, actionable=actionable, summarize_binary=summarize_binary)
     except Exception as exc:
         internal_error(f"emit {name}", exc)
 
@@ -141,59 +145,18 @@ def guarded(where: str, fn: Any) -> Any:
 # ---------------------------------------------------------------------------
 # Payloads
 
-_BINARY_KEYS = ("data", "blob")
-
 
 def dump(obj: Any) -> Any:
-    """A JSON-able copy of an SDK object (pydantic model, dict, list, ...), with
-    binary content (base64 image/audio data, resource blobs) summarized. Long
-    strings are truncated natively, per the configured limits."""
+    """A JSON-able form of an SDK object (pydantic model, dict, list, ...).
+    Binary content is summarized and long strings truncated by the native
+    encoder when the event is emitted (``summarize_binary``, limits)."""
     try:
         if hasattr(obj, "model_dump"):
-            obj = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return _summarize_binary(obj, 0)
+            return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return obj
     except Exception as exc:
         internal_error("hooks: payload", exc)
         return {"bluepython_unserializable": type(obj).__name__}
-
-
-def _summarize_binary(value: Any, depth: int) -> Any:
-    if depth > 32:
-        return value
-    if isinstance(value, dict):
-        kind = value.get("type")
-        out = None
-        for key in _BINARY_KEYS:
-            data = value.get(key)
-            if isinstance(data, str) and (key == "blob" or kind in ("image", "audio")):
-                if out is None:
-                    out = dict(value)
-                out[key] = {
-                    "bluepython_omitted": "base64",
-                    "base64_chars": len(data),
-                    "bytes": len(data) * 3 // 4 - data[-2:].count("="),
-                }
-        base = out if out is not None else value
-        changed = None
-        for key, item in base.items():
-            if isinstance(item, (dict, list)):
-                new = _summarize_binary(item, depth + 1)
-                if new is not item:
-                    if changed is None:
-                        changed = dict(base)
-                    changed[key] = new
-        return changed if changed is not None else base
-    if isinstance(value, list):
-        changed_list = None
-        for index, item in enumerate(value):
-            if isinstance(item, (dict, list)):
-                new = _summarize_binary(item, depth + 1)
-                if new is not item:
-                    if changed_list is None:
-                        changed_list = list(value)
-                    changed_list[index] = new
-        return changed_list if changed_list is not None else value
-    return value
 
 
 def error_of(body: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -316,7 +279,7 @@ def message_event(
         for key, value in extra.items():
             if value is not None:
                 attrs[key] = value
-        emit("python_mcp_event", attrs)
+        emit("python_mcp_event", attrs, summarize_binary=True)
     except Exception as exc:
         internal_error("hooks: python_mcp_event", exc)
 

@@ -53,12 +53,13 @@ bool current_call_json(std::string& out) noexcept {
 namespace {
 
 PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
-  static const char* keywords[] = {"name", "attributes", "actionable", nullptr};
+  static const char* keywords[] = {"name", "attributes", "actionable", "summarize_binary", nullptr};
   PyObject* name = nullptr;
   PyObject* attributes = Py_None;
   int actionable = 1;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|O$p:emit", const_cast<char**>(keywords), &name, &attributes,
-                                   &actionable)) {
+  int summarize_binary = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|O$pp:emit", const_cast<char**>(keywords), &name, &attributes,
+                                   &actionable, &summarize_binary)) {
     return nullptr;
   }
   if (attributes != Py_None && !PyDict_Check(attributes)) {
@@ -99,7 +100,7 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
     if (attributes != Py_None && PyDict_GET_SIZE(attributes) > 0) {
       // Encode the dict's members without the surrounding braces.
       json_writer w(attrs, sensor::settings().limits);
-      encode_python_value(w, attributes);
+      encode_python_value(w, attributes, summarize_binary != 0);
       if (attrs.size() >= 2) attrs = attrs.substr(1, attrs.size() - 2);
     }
     std::string context;
@@ -273,7 +274,8 @@ PyObject* py_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 
 PyMethodDef methods[] = {
     {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
-     "emit(name, attributes=None, *, actionable=True) -> bool\n\nQueue one event; False if it was dropped."},
+     "emit(name, attributes=None, *, actionable=True, summarize_binary=False) -> bool\n\n"
+     "Queue one event; False if it was dropped. summarize_binary: MCP base64 payloads are summarized."},
     {"flush", &py_flush, METH_VARARGS, "flush(timeout=1.0) -> bool\n\nWait until queued events are written."},
     {"enabled", &py_enabled, METH_O, "enabled(category) -> bool"},
     {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},

@@ -20,7 +20,7 @@ struct error_guard {
   error_guard& operator=(const error_guard&) = delete;
 };
 
-void encode(json_writer& w, PyObject* v, std::size_t depth);
+void encode(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary);
 
 void encode_str_of(json_writer& w, PyObject* v) {
   PyObject* s = PyObject_Str(v);
@@ -34,7 +34,7 @@ void encode_str_of(json_writer& w, PyObject* v) {
   Py_DECREF(s);
 }
 
-void encode_sequence(json_writer& w, PyObject* v, std::size_t depth) {
+void encode_sequence(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary) {
   PyObject* seq = PySequence_Fast(v, "");
   if (seq == nullptr) {
     PyErr_Clear();
@@ -44,13 +44,38 @@ void encode_sequence(json_writer& w, PyObject* v, std::size_t depth) {
   const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
   const auto limit = static_cast<Py_ssize_t>(w.limits().max_items);
   w.begin_array();
-  for (Py_ssize_t i = 0; i < n && i < limit; ++i) encode(w, PySequence_Fast_GET_ITEM(seq, i), depth + 1);
+  for (Py_ssize_t i = 0; i < n && i < limit; ++i) encode(w, PySequence_Fast_GET_ITEM(seq, i), depth + 1, binary_summary);
   if (n > limit) w.string(fmt::format("...[{} more items cut by bluepython]", n - limit));
   w.end_array();
   Py_DECREF(seq);
 }
 
-void encode(json_writer& w, PyObject* v, std::size_t depth) {
+// MCP content carries binary data as base64: `data` of image/audio content
+// and `blob` of resource contents. Summarized, not copied.
+bool is_binary_member(PyObject* dict, PyObject* key, PyObject* item) {
+  if (!PyUnicode_Check(key) || !PyUnicode_Check(item)) return false;
+  if (PyUnicode_CompareWithASCIIString(key, "blob") == 0) return true;
+  if (PyUnicode_CompareWithASCIIString(key, "data") != 0) return false;
+  PyObject* type = PyDict_GetItemString(dict, "type");  // borrowed
+  return type != nullptr && PyUnicode_Check(type) &&
+         (PyUnicode_CompareWithASCIIString(type, "image") == 0 || PyUnicode_CompareWithASCIIString(type, "audio") == 0);
+}
+
+void encode_binary_summary(json_writer& w, PyObject* text) {
+  const Py_ssize_t chars = PyUnicode_GET_LENGTH(text);
+  Py_ssize_t padding = 0;
+  for (Py_ssize_t i = chars - 1; i >= 0 && i >= chars - 2 && PyUnicode_READ_CHAR(text, i) == '='; --i) ++padding;
+  w.begin_object();
+  w.key("bluepython_omitted");
+  w.string("base64");
+  w.key("base64_chars");
+  w.integer(static_cast<std::int64_t>(chars));
+  w.key("bytes");
+  w.integer(static_cast<std::int64_t>(chars / 4 * 3 - padding));
+  w.end_object();
+}
+
+void encode(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary) {
   if (depth >= w.limits().max_depth) {
     w.string("...[nesting cut by bluepython]");
     return;
@@ -103,18 +128,22 @@ void encode(json_writer& w, PyObject* v, std::size_t depth) {
           Py_DECREF(s);
         }
       }
-      encode(w, item, depth + 1);
+      if (binary_summary && is_binary_member(v, key, item)) {
+        encode_binary_summary(w, item);
+      } else {
+        encode(w, item, depth + 1, binary_summary);
+      }
     }
     w.end_object();
   } else if (PyList_Check(v) || PyTuple_Check(v)) {
-    encode_sequence(w, v, depth);
+    encode_sequence(w, v, depth, binary_summary);
   } else if (PyAnySet_Check(v)) {
     PyObject* list = PySequence_List(v);
     if (list == nullptr) {
       PyErr_Clear();
       w.null();
     } else {
-      encode_sequence(w, list, depth);
+      encode_sequence(w, list, depth, binary_summary);
       Py_DECREF(list);
     }
   } else {
@@ -142,10 +171,10 @@ std::string_view python_str_view(PyObject* str, std::string& storage) {
   return storage;
 }
 
-void encode_python_value(json_writer& w, PyObject* value) {
+void encode_python_value(json_writer& w, PyObject* value, bool binary_summary) {
   error_guard guard;
   // std::bad_alloc propagates: callers discard the whole event.
-  encode(w, value, w.depth());
+  encode(w, value, w.depth(), binary_summary);
 }
 
 }  // namespace bluepython
