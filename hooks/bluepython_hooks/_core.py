@@ -338,6 +338,25 @@ def server_add(
     emit("python_mcp_server_add", attrs)
 
 
+def redact_url(url: Any) -> str | None:
+    """The URL without credentials: no userinfo, query values replaced
+    (API keys often travel there). Idempotent."""
+    if url is None:
+        return None
+    text = str(url)
+    try:
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+        parts = urlsplit(text)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        query = parts.query
+        if query:
+            query = urlencode([(k, "REDACTED") for k, _ in parse_qsl(query, keep_blank_values=True)], safe="")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except Exception:
+        return text.split("?", 1)[0].rsplit("@", 1)[-1]
+
+
 def client_connect(
     transport: str,
     *,
@@ -353,7 +372,7 @@ def client_connect(
         server["command"] = str(command)
         server["args"] = [str(a) for a in (args or [])]
     if url is not None:
-        server["url"] = str(url)
+        server["url"] = redact_url(url)
     if auth is not None:
         server["auth"] = bool(auth)
     attrs: dict[str, Any] = {"server": server}

@@ -22,8 +22,7 @@ from conftest import (
 )
 
 OURS = (
-    "import json, sys\n"
-    "print(json.dumps(sorted(m for m in sys.modules if 'bluepython' in m or 'wrapt' in m)))"
+    "import json, sys\nprint(json.dumps(sorted(m for m in sys.modules if 'bluepython' in m or 'wrapt' in m)))"
 )
 
 
@@ -229,3 +228,39 @@ def test_hooks_can_be_loaded_from_a_source_tree_for_development(sandbox: Sandbox
     proc = sandbox.run([mcp2.bluepython, "-c", script], env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.decode().split() == [str(repo_hooks / "bluepython_hooks" / "__init__.py"), "bundled"]
+
+
+CONNECT_SCRIPT = textwrap.dedent(
+    """
+    import asyncio
+    try:
+        from mcp.client.streamable_http import streamable_http_client as connect
+    except ImportError:
+        from mcp.client.streamable_http import streamablehttp_client as connect
+
+    async def main():
+        try:
+            async with connect("http://user:s3cret@127.0.0.1:9/mcp?token=abc123&x=1"):
+                pass
+        except BaseException as exc:  # nothing listens on port 9
+            print("failed", type(exc).__name__)
+        else:
+            print("entered")
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_client_connect_urls_carry_no_credentials(sandbox: Sandbox, mcp_venv: McpVenv) -> None:
+    proc = sandbox.run([mcp_venv.bluepython, "-c", CONNECT_SCRIPT])
+    # Connecting is lazy: entering succeeds or fails on port 9; the event comes first either way.
+    assert proc.returncode == 0, proc.stderr
+    (connect,) = named(sandbox.events(), "python_mcp_client_connect")
+    assert attrs(connect)["server"]["type"] == "streamable-http"
+    assert attrs(connect)["server"]["url"] == "http://127.0.0.1:9/mcp?token=REDACTED&x=REDACTED"
+    # (The script itself, with the URL, is in sensor_startup's argv; MCP events must not add it.)
+    mcp_text = json.dumps(
+        [e for e in sandbox.events() if e["event"]["meta"]["name"].startswith("python_mcp")]
+    )
+    assert "s3cret" not in mcp_text and "abc123" not in mcp_text
