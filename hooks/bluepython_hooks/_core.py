@@ -446,9 +446,13 @@ def current_call() -> dict[str, Any] | None:
 # Tool definitions: python_mcp_tool_changed (rug-pull signal)
 
 _TOOLS_FILE = "mcp-tools.json"
+_TOOLS_VERSION = 2
+_SIDES = {SERVER: "server", CLIENT: "client"}
 _tools_lock = threading.Lock()
-_tools_seen: dict[str, dict[str, dict[str, Any]]] | None = None  # server -> tool -> {digest, definition}
-_tools_previous_run: dict[str, dict[str, dict[str, Any]]] = {}
+# side ("server"/"client") -> server name -> tool name -> {digest, definition}. A
+# server and the clients that list its tools keep separate baselines.
+_tools_seen: dict[str, dict[str, dict[str, dict[str, Any]]]] | None = None
+_tools_previous_run: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
 
 
 def _tools_path() -> str | None:
@@ -468,8 +472,9 @@ def _load_tools() -> None:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("servers"), dict):
-            _tools_previous_run = data["servers"]
+        if isinstance(data, dict) and data.get("version") == _TOOLS_VERSION:
+            sides = [side for side in _SIDES.values() if isinstance(data.get(side), dict)]
+            _tools_previous_run = {side: data[side] for side in sides}
     except FileNotFoundError:
         pass
     except Exception as exc:
@@ -480,14 +485,17 @@ def _save_tools() -> None:
     path = _tools_path()
     if path is None:
         return
-    merged = {server: dict(tools) for server, tools in _tools_previous_run.items()}
-    for server, tools in (_tools_seen or {}).items():
-        merged.setdefault(server, {}).update(tools)
+    merged: dict[str, Any] = {"version": _TOOLS_VERSION}
+    for side in _SIDES.values():
+        servers = {server: dict(tools) for server, tools in _tools_previous_run.get(side, {}).items()}
+        for server, tools in (_tools_seen or {}).get(side, {}).items():
+            servers.setdefault(server, {}).update(tools)
+        merged[side] = servers
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": 1, "servers": merged}, f, sort_keys=True)
+            json.dump(merged, f, sort_keys=True)
         os.replace(tmp, path)
     except Exception as exc:
         internal_error("hooks: tool baseline", exc)
@@ -517,9 +525,10 @@ def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id
             if _tools_seen is None:
                 _load_tools()
             assert _tools_seen is not None
+            side = _SIDES.get(source, "server")
             server_key = str(server_name)
-            seen = _tools_seen.setdefault(server_key, {})
-            previous_run = _tools_previous_run.get(server_key, {})
+            seen = _tools_seen.setdefault(side, {}).setdefault(server_key, {})
+            previous_run = _tools_previous_run.get(side, {}).get(server_key, {})
             changes = []
             dirty = False
             for tool in tools:
