@@ -778,10 +778,12 @@ def test_http_stateless_sessions(http_stateless: Run) -> None:
         if m["event"] == "server_received_request":
             assert _response_to(server, m)["duration_ms"] >= 0
     # The server required a bearer token: its OAuth client is on every message it saw.
-    assert {m["client_id"] for m in _messages(server)} == {"fixture-client"}
+    assert {m["oauth_client_id"] for m in _messages(server)} == {"fixture-client"}
+    # client_id is the client's name from initialize, as on every transport.
+    assert all(m["client_id"] == m.get("client_name") for m in _messages(server))
     client = _clients(http_stateless)[0]
     _check_pairs(client, "client")
-    assert {m["client_id"] for m in _messages(client)} == {None}
+    assert {m.get("oauth_client_id") for m in _messages(client)} == {None}
     # No Mcp-Session-Id: the client names its session itself, once initialize is answered.
     assert [m["session_id"] for m in _messages(client)[:2]] == [None, None]
     client_sids = {m["session_id"] for m in _messages(client)[2:]}

@@ -416,6 +416,8 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
             transport=state.transport,
             protocol_version=state.protocol_version,
             request_method=request_method,
+            client_name=state.client_id,
+            client_version=state.client_version,
         )
         if request_method == "tools/list":
             result = getattr(root, "result", None)
