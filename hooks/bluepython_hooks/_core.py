@@ -108,17 +108,50 @@ class Patcher:
                 "that part of the MCP traffic is not observed",
             )
             return False
-        if getattr(original, "_bluepython_wrapped", False):
+        if is_ours(original):
             return True
         try:
             wrapt.wrap_function_wrapper(owner, attribute, wrapper)
             current = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
+            # `_self_` attributes stay on a wrapt proxy; others would be set on
+            # the wrapped function itself and survive an unwrap.
             with contextlib.suppress(Exception):  # the marker is best effort
-                current._bluepython_wrapped = True
+                current._self_bluepython_wrapped = True
             self.applied.append((owner, attribute, original))
             return True
         except Exception as exc:
             internal_error(f"hooks: {self.framework}: wrap {module.__name__}:{target}", exc)
+            return False
+
+    def replace(self, module: Any, target: str, make: Any) -> bool:
+        """Replaces the method ``module.<Class.method>`` with ``make(original)``,
+        a plain function: for the few methods every message passes through,
+        where a wrapt wrapper (pure Python in the bundled copy) would cost
+        microseconds per call. Same contract as :meth:`wrap`."""
+        import functools
+
+        class_name, _, attribute = target.partition(".")
+        try:
+            owner = getattr(module, class_name)
+            original = owner.__dict__[attribute]
+        except (AttributeError, KeyError):
+            version = library_version(self.framework) or "unknown version"
+            internal_error(
+                f"hooks: {self.framework}",
+                f"hook target not found: {module.__name__}:{target} ({self.framework} {version}); "
+                "that part of the MCP traffic is not observed",
+            )
+            return False
+        if is_ours(original):
+            return True
+        try:
+            replacement = functools.wraps(original)(make(original))
+            replacement._bluepython_wrapped = True
+            setattr(owner, attribute, replacement)
+            self.applied.append((owner, attribute, original))
+            return True
+        except Exception as exc:
+            internal_error(f"hooks: {self.framework}: replace {module.__name__}:{target}", exc)
             return False
 
     def unwrap_all(self) -> None:
@@ -128,6 +161,16 @@ class Patcher:
                 setattr(owner, attribute, original)
             except Exception as exc:
                 internal_error(f"hooks: {self.framework}: unwrap {attribute}", exc)
+
+
+def is_ours(obj: Any) -> bool:
+    """Whether ``obj`` is a wrapper or replacement bluepython put in place."""
+    try:
+        if getattr(obj, "_self_bluepython_wrapped", False):
+            return True
+        return "_bluepython_wrapped" in getattr(obj, "__dict__", {})
+    except Exception:
+        return False
 
 
 def guarded(where: str, fn: Any) -> Any:

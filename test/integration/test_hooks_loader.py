@@ -264,3 +264,54 @@ def test_client_connect_urls_carry_no_credentials(sandbox: Sandbox, mcp_venv: Mc
         [e for e in sandbox.events() if e["event"]["meta"]["name"].startswith("python_mcp")]
     )
     assert "s3cret" not in mcp_text and "abc123" not in mcp_text
+
+
+PATCH_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import mcp, mcp.client.session, mcp.server.lowlevel
+    try:
+        import mcp.server.fastmcp
+    except ImportError:
+        import mcp.server.mcpserver
+    import fastmcp
+    import bluepython_hooks
+    from bluepython_hooks import fastmcp as fm_hooks, mcp as mcp_hooks
+    from bluepython_hooks._core import is_ours
+
+    def current(owner, attribute):
+        return owner.__dict__[attribute]
+
+    applied = [p for f in (mcp_hooks, fm_hooks) for p in f.framework.patcher.applied]
+    out = {
+        "applied": len(applied),
+        "all_marked": all(is_ours(current(o, a)) for o, a, _ in applied),
+        "originals_unmarked": not any(is_ours(orig) for _, _, orig in applied),
+        "none_original": all(current(o, a) is not orig for o, a, orig in applied),
+    }
+    # Patching again (as a second activation would) wraps nothing twice.
+    for f in (mcp_hooks, fm_hooks):
+        f.framework.patched = False
+        f.patch()
+    out["applied_again"] = sum(len(f.framework.patcher.applied) for f in (mcp_hooks, fm_hooks))
+    bluepython_hooks.deactivate()
+    out["restored"] = all(current(o, a) is orig for o, a, orig in applied)
+    out["left"] = sum(len(f.framework.patcher.applied) for f in (mcp_hooks, fm_hooks))
+    # And they can be applied again after removal.
+    for f in (mcp_hooks, fm_hooks):
+        f.framework.patched = False
+        f.patch()
+    out["reapplied"] = sum(len(f.framework.patcher.applied) for f in (mcp_hooks, fm_hooks))
+    print(json.dumps(out))
+    """
+)
+
+
+def test_hooks_are_applied_once_and_can_be_removed(sandbox: Sandbox, mcp_venv: McpVenv) -> None:
+    out = _stdout_json(sandbox.run([mcp_venv.bluepython, "-c", PATCH_SCRIPT]))
+    assert out["applied"] >= 10, out
+    assert out["all_marked"] and out["none_original"] and out["originals_unmarked"], out
+    assert out["applied_again"] == out["applied"], out
+    assert out["restored"] and out["left"] == 0, out
+    assert out["reapplied"] == out["applied"], out
+    assert not named(sandbox.events(), "python_internal_exception")

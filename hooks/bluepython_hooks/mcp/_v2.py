@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import sys
 import threading
 import time
@@ -789,27 +788,7 @@ def _tools_listed(link: _Link, result: Any, server_name: str | None, sid: str | 
 
 
 def _replace(patcher: _core.Patcher, module: Any, target: str, make: Any) -> None:
-    class_name, attribute = target.split(".")
-    try:
-        owner = getattr(module, class_name)
-        original = owner.__dict__[attribute]
-    except (AttributeError, KeyError):
-        version = _core.library_version(patcher.framework) or "unknown version"
-        _core.internal_error(
-            f"hooks: {patcher.framework}",
-            f"hook target not found: {module.__name__}:{target} ({patcher.framework} {version}); "
-            "that part of the MCP traffic is not observed",
-        )
-        return
-    if getattr(original, "_bluepython_wrapped", False):
-        return
-    try:
-        replacement = functools.wraps(original)(make(original))
-        replacement._bluepython_wrapped = True
-        setattr(owner, attribute, replacement)
-        patcher.applied.append((owner, attribute, original))
-    except Exception as exc:
-        _core.internal_error(f"hooks: {patcher.framework}: replace {module.__name__}:{target}", exc)
+    patcher.replace(module, target, make)
 
 
 _HTTP_KINDS = frozenset({"streamable-http", "sse"})
