@@ -50,7 +50,7 @@ def mcp_summary(events: list[dict]) -> None:
     by_method: dict[str, list[dict]] = collections.defaultdict(list)
     for e in messages:
         if e.get("event") == "server_send_response" and e.get("duration_ms") is not None:
-            by_method[e.get("method") or "?"].append(e)
+            by_method[e.get("request_method") or e.get("method") or "?"].append(e)
     if by_method:
         print(f"\n  {'server-side method':<28} {'calls':>5} {'errors':>6} {'median ms':>9} {'max ms':>8}")
         for method, evs in sorted(by_method.items()):
