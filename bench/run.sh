@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Startup benchmark: python vs bluepython in one venv, written to docs/performance.md.
 # Usage: bash bench/run.sh [--quick] [--runs N] [--output PATH]
+# MCP call benchmark (stdio and Streamable HTTP servers under python vs bluepython,
+# its own section of docs/performance.md): bash bench/run.sh --mcp [--quick] [--help]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +22,27 @@ if [[ -z "$base_python" || ! -x "$base_python" ]]; then
   exit 1
 fi
 base_prefix="$("$base_python" -c 'import sys; print(sys.prefix)')"
+
+if [[ "${1:-}" == "--mcp" ]]; then
+  shift
+  # The MCP test venvs of test/run_all.sh (pinned mcp 1.x and 2.x lines), made here if missing.
+  for line in mcp1 mcp2; do
+    mvenv="$build/test-venv-$line"
+    if [[ ! -x "$mvenv/bin/python" ]]; then
+      "$base_python" -m venv "$mvenv"
+    elif [[ "$("$mvenv/bin/python" -c 'import sys; print(sys.base_prefix)')" != "$base_prefix" ]]; then
+      echo "bench: $mvenv was made with another Python; delete it (test/run_all.sh remakes it)" >&2
+      exit 1
+    fi
+    if ! "$mvenv/bin/python" -c 'import mcp, fastmcp' 2>/dev/null; then
+      "$mvenv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/test/requirements-$line.txt"
+    fi
+    if [[ ! -e "$mvenv/bin/bluepython" ]]; then
+      ln -sfn "$build/bluepython" "$mvenv/bin/bluepython"
+    fi
+  done
+  exec "$build/test-venv-mcp1/bin/python" "$root/bench/mcp_calls.py" "$@"
+fi
 
 # A venv left over from another base Python (the build was reconfigured) is rebuilt.
 if [[ -x "$venv/bin/python" ]] &&

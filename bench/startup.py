@@ -213,6 +213,13 @@ def main() -> None:
     for line in misses:
         print(line)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    # The MCP call benchmark (bench/mcp_calls.py) keeps its own section in the
+    # same file, between markers: carry it over.
+    begin, end = "<!-- mcp-bench:begin -->", "<!-- mcp-bench:end -->"
+    if args.output.is_file():
+        old = args.output.read_text()
+        if begin in old and end in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
     args.output.write_text(text)
     print(f"bench: wrote {args.output}", file=sys.stderr)
 
