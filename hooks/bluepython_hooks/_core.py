@@ -101,12 +101,7 @@ class Patcher:
             attribute = parts[-1]
             original = owner.__dict__[attribute] if isinstance(owner, type) else getattr(owner, attribute)
         except (AttributeError, KeyError):
-            version = library_version(self.framework) or "unknown version"
-            internal_error(
-                f"hooks: {self.framework}",
-                f"hook target not found: {module.__name__}:{target} ({self.framework} {version}); "
-                "that part of the MCP traffic is not observed",
-            )
+            self._missing(module, target)
             return False
         if is_ours(original):
             return True
@@ -135,12 +130,7 @@ class Patcher:
             owner = getattr(module, class_name)
             original = owner.__dict__[attribute]
         except (AttributeError, KeyError):
-            version = library_version(self.framework) or "unknown version"
-            internal_error(
-                f"hooks: {self.framework}",
-                f"hook target not found: {module.__name__}:{target} ({self.framework} {version}); "
-                "that part of the MCP traffic is not observed",
-            )
+            self._missing(module, target)
             return False
         if is_ours(original):
             return True
@@ -153,6 +143,14 @@ class Patcher:
         except Exception as exc:
             internal_error(f"hooks: {self.framework}: replace {module.__name__}:{target}", exc)
             return False
+
+    def _missing(self, module: Any, target: str) -> None:
+        version = library_version(self.framework) or "unknown version"
+        internal_error(
+            f"hooks: {self.framework}",
+            f"hook target not found: {module.__name__}:{target} ({self.framework} {version}); "
+            "that part of the MCP traffic is not observed",
+        )
 
     def unwrap_all(self) -> None:
         while self.applied:
@@ -400,6 +398,26 @@ def redact_url(url: Any) -> str | None:
         return text.split("?", 1)[0].rsplit("@", 1)[-1]
 
 
+def component_added(kind: str, component: Any, *, server_name: Any, framework: str) -> None:
+    """``python_mcp_server_add`` for an SDK or fastmcp component object (Tool,
+    Resource, ResourceTemplate, Prompt): the attributes its kind has."""
+    arguments = getattr(component, "arguments", None) if kind == "prompt" else None
+    server_add(
+        kind,
+        getattr(component, "name", None),
+        title=getattr(component, "title", None),
+        description=getattr(component, "description", None),
+        parameters=getattr(component, "parameters", None) if kind in ("tool", "resource_template") else None,
+        uri=getattr(component, "uri", None) if kind == "resource" else None,
+        uri_template=getattr(component, "uri_template", None) if kind == "resource_template" else None,
+        arguments=[dump(a) for a in arguments] if arguments is not None else None,
+        server_name=server_name,
+        framework=framework,
+        mime_type=getattr(component, "mime_type", None) if kind.startswith("resource") else None,
+        component_version=getattr(component, "version", None),
+    )
+
+
 def client_connect(
     transport: str,
     *,
@@ -427,13 +445,46 @@ def client_connect(
 # Attribution: the MCP call in effect
 
 
-class call_context:
+class refined_call:
+    """Makes ``attrs`` the call in effect: for a hook that refines the call an
+    outer hook entered (same call id, another target or server). Entering
+    never raises; leaving restores the previous call."""
+
+    __slots__ = ("_attrs", "_token")
+
+    def __init__(self, attrs: dict[str, Any]) -> None:
+        self._attrs = attrs
+        self._token = None
+
+    def __enter__(self) -> Any:
+        try:
+            self._token = _bluepython.enter_call(self._attrs)
+        except Exception as exc:
+            internal_error("hooks: attribution", exc)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._token is not None:
+            try:
+                _bluepython.exit_call(self._token)
+            except Exception as exc:
+                internal_error("hooks: attribution", exc)
+            self._token = None
+
+
+async def run_in(coro: Any, call: Any) -> Any:
+    """Awaits ``coro`` with ``call`` (a refined_call/call_context) in effect."""
+    with call:
+        return await coro
+
+
+class call_context(refined_call):
     """While a request handler runs, makes the call current for this task or
     thread (a contextvar the native side reads: every event emitted meanwhile
     carries it under ``context.mcp``). Use as ``with call_context(...):``;
     entering never raises, leaving restores the previous call."""
 
-    __slots__ = ("_attrs", "_token")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -463,21 +514,6 @@ class call_context:
     @property
     def call_id(self) -> str:
         return self._attrs["call_id"]
-
-    def __enter__(self) -> call_context:
-        try:
-            self._token = _bluepython.enter_call(self._attrs)
-        except Exception as exc:
-            internal_error("hooks: attribution", exc)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            try:
-                _bluepython.exit_call(self._token)
-            except Exception as exc:
-                internal_error("hooks: attribution", exc)
-            self._token = None
 
 
 def current_call() -> dict[str, Any] | None:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import _bluepython
-
 from .. import _core
 from ..mcp import _v1
 
@@ -105,56 +103,15 @@ def _add_component(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 def _server_add(kind: str, component: Any, server_name: Any) -> None:
-    arguments = None
-    if kind == "prompt" and getattr(component, "arguments", None) is not None:
-        arguments = [_core.dump(a) for a in component.arguments]
-    _core.server_add(
-        kind,
-        getattr(component, "name", None),
-        title=getattr(component, "title", None),
-        description=getattr(component, "description", None),
-        parameters=getattr(component, "parameters", None) if kind in ("tool", "resource_template") else None,
-        uri=getattr(component, "uri", None) if kind == "resource" else None,
-        uri_template=getattr(component, "uri_template", None) if kind == "resource_template" else None,
-        arguments=arguments,
-        server_name=server_name,
-        framework=_FRAMEWORK,
-        version=getattr(component, "version", None),
-    )
+    _core.component_added(kind, component, server_name=server_name, framework=_FRAMEWORK)
 
 
 # ---------------------------------------------------------------------------
 # Attribution
 
 
-class _refined_call:
-    """Makes a copy of the call in effect, with another target or server,
-    current (same call id, session and request). Never raises."""
-
-    __slots__ = ("_attrs", "_token")
-
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self._attrs = attrs
-        self._token = None
-
-    def __enter__(self) -> None:
-        try:
-            self._token = _bluepython.enter_call(self._attrs)
-        except Exception as exc:
-            _core.internal_error("hooks: attribution", exc)
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            try:
-                _bluepython.exit_call(self._token)
-            except Exception as exc:
-                _core.internal_error("hooks: attribution", exc)
-            self._token = None
-
-
-async def _run_in(coro: Any, call: Any) -> Any:
-    with call:
-        return await coro
+_refined_call = _core.refined_call
+_run_in = _core.run_in
 
 
 def _attribute(method: str, key: str) -> Any:

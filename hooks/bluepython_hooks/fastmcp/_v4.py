@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import weakref
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import _bluepython
 
 from .. import _core
 
@@ -139,23 +136,7 @@ def _server_add(component: Any, provider: Any, kinds: tuple[tuple[type, str], ..
         server_name = _provider_servers.get(provider)
     except TypeError:  # an unhashable provider subclass
         server_name = None
-    arguments = None
-    if kind == "prompt" and component.arguments is not None:
-        arguments = [_core.dump(a) for a in component.arguments]
-    _core.server_add(
-        kind,
-        component.name,
-        title=component.title,
-        description=component.description,
-        parameters=getattr(component, "parameters", None) if kind in ("tool", "resource_template") else None,
-        uri=component.uri if kind == "resource" else None,
-        uri_template=component.uri_template if kind == "resource_template" else None,
-        arguments=arguments,
-        server_name=server_name,
-        framework=_FRAMEWORK,
-        mime_type=getattr(component, "mime_type", None) if kind.startswith("resource") else None,
-        component_version=component.version,
-    )
+    _core.component_added(kind, component, server_name=server_name, framework=_FRAMEWORK)
 
 
 # ---------------------------------------------------------------------------
@@ -220,34 +201,8 @@ def _fresh_call(method: str, target: str, server_name: str) -> _core.call_contex
     )
 
 
-class _refined_call:
-    """Makes a refined copy of the call in effect current (same call id,
-    session and request; another target or server). Never raises."""
-
-    __slots__ = ("_attrs", "_token")
-
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self._attrs = attrs
-        self._token = None
-
-    def __enter__(self) -> None:
-        try:
-            self._token = _bluepython.enter_call(self._attrs)
-        except Exception as exc:
-            _core.internal_error("hooks: attribution", exc)
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._token is not None:
-            try:
-                _bluepython.exit_call(self._token)
-            except Exception as exc:
-                _core.internal_error("hooks: attribution", exc)
-            self._token = None
-
-
-async def _run_in(coro: Any, call: Any) -> Any:
-    with call:
-        return await coro
+_refined_call = _core.refined_call
+_run_in = _core.run_in
 
 
 # ---------------------------------------------------------------------------
@@ -280,17 +235,7 @@ def _stdio_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return wrapped(*args, **kwargs)
 
 
-def _redact_url(url: Any) -> str | None:
-    """The URL without credentials: no userinfo, no query values."""
-    if url is None:
-        return None
-    text = str(url)
-    try:
-        parts = urlsplit(text)
-        query = urlencode([(k, "REDACTED") for k, _ in parse_qsl(parts.query, keep_blank_values=True)])
-        return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, query, ""))
-    except ValueError:
-        return text.split("?", 1)[0].split("#", 1)[0]
+_redact_url = _core.redact_url
 
 
 def _streamable_http_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

@@ -585,21 +585,7 @@ def _registration(kind: str, registry: str) -> Any:
 
 
 def _server_add(kind: str, element: Any, server_name: Any) -> None:
-    arguments = None
-    if kind == "prompt" and getattr(element, "arguments", None) is not None:
-        arguments = [_core.dump(a) for a in element.arguments]
-    _core.server_add(
-        kind,
-        getattr(element, "name", None),
-        title=getattr(element, "title", None),
-        description=getattr(element, "description", None),
-        parameters=getattr(element, "parameters", None) if kind in ("tool", "resource_template") else None,
-        uri=getattr(element, "uri", None) if kind == "resource" else None,
-        uri_template=getattr(element, "uri_template", None) if kind == "resource_template" else None,
-        arguments=arguments,
-        server_name=server_name,
-        framework="mcp.fastmcp",
-    )
+    _core.component_added(kind, element, server_name=server_name, framework="mcp.fastmcp")
 
 
 # ---------------------------------------------------------------------------

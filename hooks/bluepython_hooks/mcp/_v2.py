@@ -70,7 +70,6 @@ import threading
 import time
 import weakref
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .. import _core
 
@@ -357,20 +356,7 @@ def _arg(args: Any, kwargs: Any, index: int, name: str) -> Any:
     return kwargs.get(name)
 
 
-def _redact_url(url: Any) -> str | None:
-    """The URL without credentials: no userinfo, query values replaced."""
-    if url is None:
-        return None
-    text = str(url)
-    try:
-        parts = urlsplit(text)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        query = parts.query
-        if query:
-            query = urlencode([(k, "REDACTED") for k, _ in parse_qsl(query, keep_blank_values=True)], safe="")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-    except Exception:
-        return text.split("?", 1)[0]
+_redact_url = _core.redact_url
 
 
 def _connect_target(kind: str, instance: Any, args: Any, kwargs: Any) -> str | None:
@@ -1096,22 +1082,7 @@ def _mcpserver_init_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any)
 
 
 def _server_add(kind: str, component: Any, server_name: str | None) -> None:
-    arguments = None
-    if kind == "prompt" and component.arguments is not None:
-        arguments = [_core.dump(a) for a in component.arguments]
-    _core.server_add(
-        kind,
-        component.name,
-        title=component.title,
-        description=component.description,
-        parameters=component.parameters if kind in ("tool", "resource_template") else None,
-        uri=component.uri if kind == "resource" else None,
-        uri_template=component.uri_template if kind == "resource_template" else None,
-        arguments=arguments,
-        server_name=server_name,
-        framework=_FRAMEWORK_MCPSERVER,
-        mime_type=getattr(component, "mime_type", None) if kind.startswith("resource") else None,
-    )
+    _core.component_added(kind, component, server_name=server_name, framework=_FRAMEWORK_MCPSERVER)
 
 
 _STORES = {
