@@ -193,9 +193,8 @@ def _state_of(session: Any) -> _Session | None:
     return getattr(session, "_bluepython_state", None)
 
 
-class _ReadTap:
-    """Stands in for a session's ``_read_stream``: forwards everything and
-    observes each message the session reads."""
+class _Tap:
+    """A stream stand-in that forwards everything to the stream it wraps."""
 
     __slots__ = ("_bp_inner", "_bp_state")
 
@@ -205,6 +204,27 @@ class _ReadTap:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bp_inner, name)
+
+    async def __aenter__(self) -> Any:
+        await self._bp_inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._bp_inner.__aexit__(*exc_info)
+
+    def __enter__(self) -> Any:
+        self._bp_inner.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        return self._bp_inner.__exit__(*exc_info)
+
+
+class _ReadTap(_Tap):
+    """Stands in for a session's ``_read_stream``: forwards everything and
+    observes each message the session reads."""
+
+    __slots__ = ()
 
     def __aiter__(self) -> _ReadTap:
         return self
@@ -224,33 +244,12 @@ class _ReadTap:
         _observe(self._bp_state, item, True)
         return item
 
-    async def __aenter__(self) -> _ReadTap:
-        await self._bp_inner.__aenter__()
-        return self
 
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self._bp_inner.__aexit__(*exc_info)
-
-    def __enter__(self) -> _ReadTap:
-        self._bp_inner.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        return self._bp_inner.__exit__(*exc_info)
-
-
-class _WriteTap:
+class _WriteTap(_Tap):
     """Stands in for a session's ``_write_stream``: observes each message the
     session writes, then forwards it."""
 
-    __slots__ = ("_bp_inner", "_bp_state")
-
-    def __init__(self, inner: Any, state: _Session) -> None:
-        self._bp_inner = inner
-        self._bp_state = state
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._bp_inner, name)
+    __slots__ = ()
 
     async def send(self, item: Any) -> Any:
         _observe(self._bp_state, item, False)
@@ -259,20 +258,6 @@ class _WriteTap:
     def send_nowait(self, item: Any) -> Any:
         _observe(self._bp_state, item, False)
         return self._bp_inner.send_nowait(item)
-
-    async def __aenter__(self) -> _WriteTap:
-        await self._bp_inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        return await self._bp_inner.__aexit__(*exc_info)
-
-    def __enter__(self) -> _WriteTap:
-        self._bp_inner.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        return self._bp_inner.__exit__(*exc_info)
 
 
 def _tap_streams(session: Any, state: _Session) -> None:
