@@ -439,3 +439,22 @@ def mcp2(bluepython: str) -> McpVenv:
 def mcp_venv(request: pytest.FixtureRequest) -> McpVenv:
     """Each MCP SDK line in turn."""
     return request.getfixturevalue(request.param)
+
+
+def private_env(root: Path, **extra: str) -> dict[str, str]:
+    """A child environment with its own HOME and spool under `root` (for
+    tests that run several processes outside the `sandbox` fixture)."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = clean_env()
+    env["HOME"] = str(home)
+    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
+    env.update(extra)
+    return env
+
+
+def run_json(argv: list[str], env: dict[str, str], cwd: Path) -> Any:
+    """Runs a fixture that prints one JSON document; fails the test on a non-zero exit."""
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    return json.loads(done.stdout)

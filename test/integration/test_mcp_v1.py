@@ -26,9 +26,10 @@ from conftest import (
     McpVenv,
     attrs,
     check_stream,
-    clean_env,
     named,
+    private_env,
     processes,
+    run_json,
 )
 
 FIXTURE_DIR = FIXTURES / "mcp_v1"
@@ -55,20 +56,11 @@ RESPONSE_OF = {
 
 
 def _env(root: Path) -> dict[str, str]:
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
-    env["FASTMCP_SHOW_SERVER_BANNER"] = "false"
-    env["FASTMCP_LOG_LEVEL"] = "CRITICAL"
-    return env
+    return private_env(root, FASTMCP_SHOW_SERVER_BANNER="false", FASTMCP_LOG_LEVEL="CRITICAL")
 
 
 def _run(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=TIMEOUT)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
-    return json.loads(done.stdout)
+    return run_json(argv, env, cwd)
 
 
 def _free_port() -> int:

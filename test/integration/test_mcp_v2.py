@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, McpVenv, attrs, check_stream, clean_env, named, processes
+from conftest import FIXTURES, TIMEOUT, McpVenv, attrs, check_stream, named, private_env, processes
 
 FIXTURE_DIR = FIXTURES / "mcp_v2"
 SERVER = str(FIXTURE_DIR / "server.py")
@@ -63,12 +63,7 @@ SOURCE_OF = {
 
 
 def _env(root: Path) -> dict[str, str]:
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
-    return env
+    return private_env(root)
 
 
 def _free_port() -> int:

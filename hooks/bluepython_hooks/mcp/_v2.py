@@ -851,7 +851,10 @@ def _call_for(runner: Any, args: Any, kwargs: Any) -> _core.call_context:
         session_id = link.sid if link.connection is not None else None
         transport = link.kind
     if transport is None:
-        transport_ctx = getattr(dctx, "transport", None)
+        # The 2026-07-28 wrapper context's `transport` property copies a
+        # dataclass on every access: read the inner context's.
+        inner = getattr(dctx, "_inner", None)
+        transport_ctx = getattr(inner if inner is not None else dctx, "transport", None)
         kind = getattr(transport_ctx, "kind", None)
         if kind not in (None, "jsonrpc"):
             transport = "memory" if kind == "direct" else kind
