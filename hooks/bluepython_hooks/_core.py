@@ -306,13 +306,17 @@ def message_event(
             "source": source,
             "server_name": server_name,
         }
-        if isinstance(message, dict) and isinstance(message.get("method"), str):
-            attrs["method"] = message["method"]
+        if type(message) is dict:
+            method = message.get("method")
+            if method is not None:
+                if type(method) is str:
+                    attrs["method"] = method
+            elif "error" in message or "result" in message:  # only responses carry errors
+                error = error_of(message)
+                if error is not None:
+                    attrs["error"] = error
         if duration_ms is not None:
             attrs["duration_ms"] = duration_ms
-        error = error_of(message)
-        if error is not None:
-            attrs["error"] = error
         if transport is not None:
             attrs["transport"] = transport
         if protocol_version is not None:
@@ -320,7 +324,7 @@ def message_event(
         for key, value in extra.items():
             if value is not None:
                 attrs[key] = value
-        emit("python_mcp_event", attrs, summarize_binary=True)
+        _bluepython.emit("python_mcp_event", attrs, summarize_binary=True)
     except Exception as exc:
         internal_error("hooks: python_mcp_event", exc)
 
