@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""mcp 1.x's WebSocket transport (deprecated upstream, still shipped): the
+client connect, sessions and every message on both sides."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, named, processes
+
+SERVER = str(FIXTURES / "websocket_v1" / "server.py")
+CLIENT = str(FIXTURES / "websocket_v1" / "client.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"server never listened on {port}")
+
+
+def test_websocket_transport(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    port = _free_port()
+    server = sandbox.popen([mcp1.bluepython, SERVER, str(port)])
+    try:
+        _wait_listening(port, server)
+        url = f"ws://127.0.0.1:{port}/ws"
+        proc = sandbox.run([mcp1.bluepython, CLIENT, url])
+        assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+        assert json.loads(proc.stdout) == {"text": "5"}
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=TIMEOUT)
+
+    by_process = list(processes(sandbox.spool).values())
+    assert len(by_process) == 2
+    client_events, server_events = sorted(
+        by_process, key=lambda evs: bool(named(evs, "python_mcp_client_connect")), reverse=True
+    )
+    (connect,) = named(client_events, "python_mcp_client_connect")
+    assert attrs(connect)["server"] == {"type": "websocket", "url": url}
+
+    for events, side in ((client_events, "client"), (server_events, "server")):
+        assert not named(events, "python_internal_exception"), side
+        sessions = [attrs(e) for e in named(events, "python_mcp_session_created")]
+        assert len(sessions) == 1 and sessions[0]["transport"] == "websocket", (side, sessions)
+        assert len(named(events, "python_mcp_session_terminated")) == 1, side
+        messages = [attrs(e) for e in named(events, "python_mcp_event")]
+        assert messages and {m["transport"] for m in messages} == {"websocket"}, side
+        assert {m["session_id"] for m in messages} == {sessions[0]["session_id"]}, side
+        kinds = {(m["event"], m.get("method") or m.get("request_method")) for m in messages}
+        assert {
+            (f"{side}_{'send' if side == 'client' else 'received'}_request", "tools/call"),
+            (f"{side}_{'received' if side == 'client' else 'send'}_response", "tools/call"),
+        } <= kinds, kinds
+    calls = [
+        attrs(e)
+        for e in named(server_events, "python_mcp_event")
+        if attrs(e).get("request_method") == "tools/call"
+    ]
+    assert calls[0]["duration_ms"] >= 0
