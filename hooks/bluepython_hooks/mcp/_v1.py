@@ -360,6 +360,27 @@ async def _session_aexit(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
             _core.internal_error("hooks: mcp: session terminated", exc)
 
 
+def _body(root: Any, kind: int) -> Any:
+    """The JSON-RPC body without a pydantic dump: in 1.x the params and
+    results the session carries are already plain JSON data. Anything
+    unexpected falls back to the model itself (dumped by _core)."""
+    cls = type(root).__name__
+    if cls == "JSONRPCRequest":
+        body = {"jsonrpc": root.jsonrpc, "id": root.id, "method": root.method}
+    elif cls == "JSONRPCNotification":
+        body = {"jsonrpc": root.jsonrpc, "method": root.method}
+    elif cls == "JSONRPCResponse" and type(root.result) is dict:
+        return {"jsonrpc": root.jsonrpc, "id": root.id, "result": root.result}
+    else:
+        return root  # JSONRPCError (ErrorData model) and anything new
+    params = root.params
+    if params is not None:
+        if type(params) is not dict:
+            return root
+        body["params"] = params
+    return body
+
+
 def _observe(state: _Session, item: Any, inbound: bool) -> None:
     """One SessionMessage read (inbound) or written by a session: one
     python_mcp_event. The hot path: attribute reads, one dump, one emit."""
@@ -391,7 +412,7 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
         source = (CLIENT if side == SERVER else SERVER) if inbound else side  # who sent it
         _core.message_event(
             _EVENTS[(side, inbound, kind)],
-            root,
+            _body(root, kind),
             source=source,
             request_id=request_id,
             session_id=state.session_id,
