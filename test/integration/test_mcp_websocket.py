@@ -5,46 +5,39 @@ client connect, sessions and every message on both sides."""
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
-import time
 
-from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, named, processes
+from conftest import (
+    FIXTURES,
+    McpVenv,
+    Sandbox,
+    attrs,
+    free_port,
+    named,
+    processes,
+    stop_server,
+    wait_port,
+)
 
 SERVER = str(FIXTURES / "websocket_v1" / "server.py")
 CLIENT = str(FIXTURES / "websocket_v1" / "client.py")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"server never listened on {port}")
-
-
 def test_websocket_transport(sandbox: Sandbox, mcp1: McpVenv) -> None:
-    port = _free_port()
-    server = sandbox.popen([mcp1.bluepython, SERVER, str(port)])
+    port = free_port()
+    log = sandbox.root / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [mcp1.bluepython, SERVER, str(port)], env=sandbox.env, cwd=sandbox.cwd, stdout=out, stderr=out
+        )
     try:
-        _wait_listening(port, server)
+        wait_port(server, port, log)
         url = f"ws://127.0.0.1:{port}/ws"
         proc = sandbox.run([mcp1.bluepython, CLIENT, url])
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
         assert json.loads(proc.stdout) == {"text": "5"}
     finally:
-        server.send_signal(signal.SIGINT)
-        server.communicate(timeout=TIMEOUT)
+        stop_server(server)
 
     by_process = list(processes(sandbox.spool).values())
     assert len(by_process) == 2
