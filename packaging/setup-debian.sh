@@ -11,9 +11,10 @@ packages=(
   python3 python3-venv
 )
 # The Python to embed must come with its shared library and headers. The
-# machine's python3 normally does; if it does not, Debian's python3.11 does.
+# machine's python3 normally does; if it does not, Debian's python3.11 does
+# (with pip: the build downloads the wrapt wheel it bundles with `python -m pip`).
 if ! python3 -c 'import sysconfig,sys; sys.exit(0 if sysconfig.get_config_var("Py_ENABLE_SHARED") else 1)' 2>/dev/null; then
-  packages+=(python3.11 python3.11-dev python3.11-venv libpython3.11-dev)
+  packages+=(python3.11 python3.11-dev python3.11-venv libpython3.11-dev python3-pip)
 fi
 
 missing=()
