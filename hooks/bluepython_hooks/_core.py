@@ -16,7 +16,6 @@ import json
 import os
 import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 import _bluepython
@@ -200,48 +199,39 @@ def dump(obj: Any) -> Any:
         return {"bluepython_unserializable": type(obj).__name__}
 
 
-def error_of(body: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``{"type": ..., "message": ...}`` for an error response: the JSON-RPC
-    code as a string, or ``tool_error`` for a tool result with isError."""
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error")
-    if isinstance(error, dict):
-        return {"type": str(error.get("code")), "message": error.get("message")}
-    result = body.get("result")
-    if isinstance(result, dict) and result.get("isError") is True:
-        return {"type": "tool_error"}
-    return None
-
-
 # ---------------------------------------------------------------------------
 # Latency: request -> response, per (session, request id)
 
 
 class RequestClock:
     """Remembers when requests were seen, to give their responses a
-    duration. Bounded: requests never answered are forgotten oldest first."""
+    duration. Bounded: requests never answered are forgotten oldest first.
+    No lock: each operation is one or two dict operations, each atomic
+    under the GIL; two threads racing to evict at once evict two entries."""
+
+    __slots__ = ("_limit", "_started")
 
     def __init__(self, limit: int = 4096) -> None:
-        self._started: OrderedDict[tuple[Any, Any], tuple[float, str | None]] = OrderedDict()
+        self._started: dict[tuple[Any, Any], tuple[float, str | None]] = {}
         self._limit = limit
-        self._lock = threading.Lock()
 
     def start(self, session_key: Any, request_id: Any, method: str | None = None) -> None:
-        with self._lock:
-            self._started[(session_key, request_id)] = (time.perf_counter(), method)
-            if len(self._started) > self._limit:
-                self._started.popitem(last=False)
+        started = self._started
+        started[(session_key, request_id)] = (_perf_counter(), method)
+        if len(started) > self._limit:
+            # Insertion order: the oldest first. Another thread may evict it first.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del started[next(iter(started))]
 
     def finish(self, session_key: Any, request_id: Any) -> tuple[float | None, str | None]:
         """(duration in ms, request method), or (None, None) if never seen."""
-        with self._lock:
-            entry = self._started.pop((session_key, request_id), None)
+        entry = self._started.pop((session_key, request_id), None)
         if entry is None:
             return None, None
-        return round((time.perf_counter() - entry[0]) * 1000.0, 3), entry[1]
+        return round((_perf_counter() - entry[0]) * 1000.0, 3), entry[1]
 
 
+_perf_counter = time.perf_counter
 clock = RequestClock()
 
 
@@ -290,41 +280,23 @@ def message_event(
     duration_ms: float | None = None,
     transport: str | None = None,
     protocol_version: str | None = None,
-    **extra: Any,
+    request_method: str | None = None,
+    client_version: str | None = None,
+    oauth_client_id: str | None = None,
 ) -> None:
     """``python_mcp_event``: one JSON-RPC message. ``body`` is the whole
     JSON-RPC message (an SDK object or a dict); ``event`` is one of
-    server_received_request, server_send_response, ... (see docs/events.md)."""
+    server_received_request, server_send_response, ... (see docs/events.md).
+    ``client_name`` is ``client_id`` (clientInfo.name). ``method`` and
+    ``error`` (JSON-RPC code, or ``tool_error``) come from the body; the
+    native side encodes the event from these parts, with no attribute dict."""
     try:
-        message = dump(body)
-        attrs: dict[str, Any] = {
-            "event": event,
-            "id": request_id,
-            "message": message,
-            "session_id": session_id,
-            "client_id": client_id,
-            "source": source,
-            "server_name": server_name,
-        }
-        if type(message) is dict:
-            method = message.get("method")
-            if method is not None:
-                if type(method) is str:
-                    attrs["method"] = method
-            elif "error" in message or "result" in message:  # only responses carry errors
-                error = error_of(message)
-                if error is not None:
-                    attrs["error"] = error
-        if duration_ms is not None:
-            attrs["duration_ms"] = duration_ms
-        if transport is not None:
-            attrs["transport"] = transport
-        if protocol_version is not None:
-            attrs["protocol_version"] = protocol_version
-        for key, value in extra.items():
-            if value is not None:
-                attrs[key] = value
-        _bluepython.emit("python_mcp_event", attrs, summarize_binary=True)
+        if type(body) is not dict:
+            body = dump(body)
+        _bluepython.mcp_message(
+            event, body, source, request_id, session_id, client_id, server_name, duration_ms, transport,
+            protocol_version, request_method, client_version, oauth_client_id,
+        )
     except Exception as exc:
         internal_error("hooks: python_mcp_event", exc)
 

@@ -52,6 +52,21 @@ bool current_call_json(std::string& out) noexcept {
 
 namespace {
 
+// An interned str for a fixed dict key, made once (immortal for the process).
+PyObject* key_object(const char* text) noexcept {
+  PyObject* key = PyUnicode_InternFromString(text);
+  if (key == nullptr) PyErr_Clear();
+  return key;
+}
+
+// dict[key] (borrowed) or nullptr; never raises.
+PyObject* dict_item(PyObject* dict, PyObject* key) noexcept {
+  if (key == nullptr) return nullptr;
+  PyObject* item = PyDict_GetItemWithError(dict, key);
+  if (item == nullptr) PyErr_Clear();
+  return item;
+}
+
 PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"name", "attributes", "actionable", "summarize_binary", nullptr};
   PyObject* name = nullptr;
@@ -82,10 +97,11 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   }
   // The envelope's own members cannot be set (or forged) by attributes.
   if (attributes != Py_None) {
-    for (const char* reserved : {"meta", "context"}) {
-      PyObject* key = PyUnicode_FromString(reserved);
-      const int has = key != nullptr ? PyDict_Contains(attributes, key) : -1;
-      Py_XDECREF(key);
+    static PyObject* const k_meta = key_object("meta");
+    static PyObject* const k_context = key_object("context");
+    for (PyObject* key : {k_meta, k_context}) {
+      const char* reserved = key == k_meta ? "meta" : "context";
+      const int has = key != nullptr ? PyDict_Contains(attributes, key) : 0;
       if (has != 0) {
         if (has > 0) PyErr_Format(PyExc_ValueError, "emit(): attribute name '%s' is reserved", reserved);
         return nullptr;
@@ -109,6 +125,123 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   } catch (...) {
     ok = false;
   }
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+// mcp_message(event, body, source, request_id, session_id, client_id,
+//             server_name, duration_ms, transport, protocol_version,
+//             request_method, client_version, oauth_client_id) -> bool
+//
+// One python_mcp_event, encoded here straight from its parts: the MCP hooks
+// call it twice per request on each side, so no attribute dict is built in
+// Python. `body` is the JSON-RPC message as JSON data (a dict); `method` and
+// `error` are derived from it. None members after server_name are left out.
+// Positional only, all thirteen.
+void mcp_member(json_writer& w, const char* key, PyObject* value) {
+  if (value == Py_None) return;
+  w.key(key);
+  encode_python_value(w, value);
+}
+
+void mcp_error_of(json_writer& w, PyObject* body) {
+  static PyObject* const k_error = key_object("error");
+  static PyObject* const k_code = key_object("code");
+  static PyObject* const k_message = key_object("message");
+  static PyObject* const k_result = key_object("result");
+  static PyObject* const k_is_error = key_object("isError");
+  PyObject* error = dict_item(body, k_error);
+  if (error != nullptr) {
+    if (!PyDict_Check(error)) return;
+    w.key("error");
+    w.begin_object();
+    w.key("type");
+    PyObject* code = dict_item(error, k_code);
+    if (code == nullptr) {
+      w.string("None");  // what str(None) gives, as the Python path did
+    } else if (PyUnicode_Check(code)) {
+      encode_python_value(w, code);
+    } else {
+      PyObject* text = PyObject_Str(code);
+      if (text != nullptr) {
+        encode_python_value(w, text);
+        Py_DECREF(text);
+      } else {
+        PyErr_Clear();
+        w.null();
+      }
+    }
+    w.key("message");
+    PyObject* message = dict_item(error, k_message);
+    encode_python_value(w, message != nullptr ? message : Py_None);
+    w.end_object();
+    return;
+  }
+  PyObject* result = dict_item(body, k_result);
+  if (result != nullptr && PyDict_Check(result) && dict_item(result, k_is_error) == Py_True) {
+    w.key("error");
+    w.begin_object();
+    w.key("type");
+    w.string("tool_error");
+    w.end_object();
+  }
+}
+
+PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 13) {
+    PyErr_Format(PyExc_TypeError, "mcp_message() takes 13 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  PyObject* const event = args[0];
+  PyObject* const body = args[1];
+  if (!PyUnicode_Check(event)) {
+    PyErr_SetString(PyExc_TypeError, "mcp_message(): event must be a str");
+    return nullptr;
+  }
+  bool ok = false;
+  try {
+    std::string attrs;
+    attrs.reserve(512);
+    json_writer w(attrs, sensor::settings().limits);
+    w.key("event");
+    encode_python_value(w, event);
+    w.key("id");
+    encode_python_value(w, args[3]);
+    w.key("message");
+    encode_python_value(w, body, true);
+    w.key("session_id");
+    encode_python_value(w, args[4]);
+    w.key("client_id");
+    encode_python_value(w, args[5]);
+    w.key("source");
+    encode_python_value(w, args[2]);
+    w.key("server_name");
+    encode_python_value(w, args[6]);
+    if (PyDict_Check(body)) {
+      static PyObject* const k_method = key_object("method");
+      PyObject* method = dict_item(body, k_method);
+      if (method != nullptr) {
+        if (PyUnicode_Check(method)) {
+          w.key("method");
+          encode_python_value(w, method);
+        }
+      } else {
+        mcp_error_of(w, body);  // only responses carry errors
+      }
+    }
+    mcp_member(w, "duration_ms", args[7]);
+    mcp_member(w, "transport", args[8]);
+    mcp_member(w, "protocol_version", args[9]);
+    mcp_member(w, "request_method", args[10]);
+    mcp_member(w, "client_name", args[5]);
+    mcp_member(w, "client_version", args[11]);
+    mcp_member(w, "oauth_client_id", args[12]);
+    std::string context;
+    if (!current_call_json(context)) context.clear();
+    ok = sensor::emit("python_mcp_event", attrs, context, true);
+  } catch (...) {
+    ok = false;
+  }
+  if (PyErr_Occurred() != nullptr) PyErr_Clear();
   return PyBool_FromLong(ok ? 1 : 0);
 }
 
@@ -276,6 +409,10 @@ PyMethodDef methods[] = {
     {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
      "emit(name, attributes=None, *, actionable=True, summarize_binary=False) -> bool\n\n"
      "Queue one event; False if it was dropped. summarize_binary: MCP base64 payloads are summarized."},
+    {"mcp_message", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_mcp_message)), METH_FASTCALL,
+     "mcp_message(event, body, source, request_id, session_id, client_id, server_name, duration_ms, transport, "
+     "protocol_version, request_method, client_version, oauth_client_id, /) -> bool\n\n"
+     "Queue one python_mcp_event from its parts (the MCP hooks' per-message path)."},
     {"flush", &py_flush, METH_VARARGS, "flush(timeout=1.0) -> bool\n\nWait until queued events are written."},
     {"enabled", &py_enabled, METH_O, "enabled(category) -> bool"},
     {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},

@@ -364,3 +364,57 @@ def test_bluepython_module_helpers(sandbox: Sandbox) -> None:
     assert uuid == f.events[0]["event"]["meta"]["uuid"]
     assert flushed is True
     assert version == attrs(f.events[0])["bluepython_version"]
+
+
+def test_mcp_message_encodes_the_event_from_its_parts(sandbox: Sandbox) -> None:
+    """_bluepython.mcp_message: the MCP hooks' per-message emit. method and
+    error come from the body; None members after server_name are left out;
+    the call in effect is stamped; bad arguments are Python exceptions."""
+    prog = (
+        "import _bluepython\n"
+        "m = _bluepython.mcp_message\n"
+        "req = {'jsonrpc': '2.0', 'id': 7, 'method': 'tools/call', 'params': {'name': 'add'}}\n"
+        "err = {'jsonrpc': '2.0', 'id': 7, 'error': {'code': -32602, 'message': 'bad'}}\n"
+        "tool_err = {'jsonrpc': '2.0', 'id': 8, 'result': {'content': [], 'isError': True}}\n"
+        "img = {'jsonrpc': '2.0', 'id': 9, 'result': {'content': [{'type': 'image', 'data': 'QUJD' * 10,"
+        " 'mimeType': 'image/png'}]}}\n"
+        "token = _bluepython.enter_call({'call_id': 'c1', 'method': 'tools/call'})\n"
+        "print(m('server_received_request', req, 1, 7, 's1', 'cli', 'srv', None, 'stdio', '2025-06-18',"
+        " None, '1.2', None))\n"
+        "_bluepython.exit_call(token)\n"
+        "m('server_send_response', err, 0, 7, 's1', 'cli', 'srv', 1.5, None, None, 'tools/call', None,"
+        " 'oauth-1')\n"
+        "n = (None,) * 6\n"
+        "m('server_send_response', tool_err, 0, 8, 's1', None, None, *n)\n"
+        "m('server_send_response', img, 0, 9, 's1', None, None, *n)\n"
+        "for bad in [lambda: m('x'), lambda: m(1, req, 0, 1, None, None, *n, None)]:\n"
+        "    try:\n"
+        "        bad()\n"
+        "    except TypeError:\n"
+        "        print('TypeError')\n"
+    )
+    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"True\nTypeError\nTypeError\n"
+    events = sandbox.events()
+    check_stream(events)
+    req, err, tool_err, img = named(events, "python_mcp_event")
+    a = attrs(req)
+    assert a["event"] == "server_received_request" and a["id"] == 7 and a["source"] == 1
+    assert a["message"] == {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "add"}}
+    assert (a["method"], a["session_id"], a["client_id"], a["client_name"], a["server_name"]) == (
+        "tools/call", "s1", "cli", "cli", "srv")
+    assert (a["transport"], a["protocol_version"], a["client_version"]) == ("stdio", "2025-06-18", "1.2")
+    assert "error" not in a and "duration_ms" not in a and "oauth_client_id" not in a
+    assert req["event"]["context"]["mcp"] == {"call_id": "c1", "method": "tools/call"}
+    assert "mcp" not in err["event"]["context"]
+    a = attrs(err)
+    assert a["error"] == {"type": "-32602", "message": "bad"} and "method" not in a
+    assert (a["duration_ms"], a["request_method"], a["oauth_client_id"]) == (1.5, "tools/call", "oauth-1")
+    assert "transport" not in a and "client_version" not in a
+    a = attrs(tool_err)
+    assert a["error"] == {"type": "tool_error"}
+    assert a["client_id"] is None and a["server_name"] is None and "client_name" not in a
+    content = attrs(img)["message"]["result"]["content"][0]
+    assert content["data"] == {"bluepython_omitted": "base64", "base64_chars": 40, "bytes": 30}
+    assert "error" not in attrs(img)

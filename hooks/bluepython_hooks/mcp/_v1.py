@@ -36,8 +36,12 @@ Where 1.x is observed:
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import time
 from typing import Any
+
+import _bluepython
 
 from .. import _core
 
@@ -55,6 +59,10 @@ _TRANSPORT_TAG = "_bluepython_transport"  # on a transport's read stream: (trans
 
 # JSON-RPC message kinds, by the class of SessionMessage.message.root
 _REQUEST, _NOTIFICATION, _RESPONSE = 0, 1, 2
+_mcp_message = _bluepython.mcp_message  # the per-message emit (native)
+_perf_counter = time.perf_counter
+_PENDING_LIMIT = 4096  # unanswered requests remembered per session and direction
+
 _KINDS = {
     "JSONRPCRequest": _REQUEST,
     "JSONRPCNotification": _NOTIFICATION,
@@ -164,7 +172,9 @@ class _Session:
         "client_version",
         "created",
         "get_session_id",
+        "inbound",
         "local_id",
+        "outbound",
         "protocol_version",
         "server_name",
         "session_id",
@@ -187,6 +197,11 @@ class _Session:
         self.stateless: bool | None = None
         self.created = False
         self.unchecked_headers = side == SERVER
+        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method).
+        # inbound: the peer asked, this side answers; outbound: the reverse.
+        # Separate, since each side numbers its own requests.
+        self.inbound: dict[Any, tuple[float, str]] = {}
+        self.outbound: dict[Any, tuple[float, str]] = {}
 
 
 def _state_of(session: Any) -> _Session | None:
@@ -251,9 +266,11 @@ class _WriteTap(_Tap):
 
     __slots__ = ()
 
-    async def send(self, item: Any) -> Any:
+    def send(self, item: Any) -> Any:
+        # Not a coroutine itself: hands back the inner stream's awaitable, so
+        # no extra coroutine frame per message.
         _observe(self._bp_state, item, False)
-        return await self._bp_inner.send(item)
+        return self._bp_inner.send(item)
 
     def send_nowait(self, item: Any) -> Any:
         _observe(self._bp_state, item, False)
@@ -383,7 +400,7 @@ def _body(root: Any, kind: int) -> Any:
 
 def _observe(state: _Session, item: Any, inbound: bool) -> None:
     """One SessionMessage read (inbound) or written by a session: one
-    python_mcp_event. The hot path: attribute reads, one dump, one emit."""
+    python_mcp_event. The hot path: attribute reads, one native emit."""
     try:
         message = getattr(item, "message", None)
         if message is None:
@@ -398,32 +415,32 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
         request_method = None
         if kind == _REQUEST:
             method = root.method
-            _core.clock.start(state, request_id, method)
+            pending = state.inbound if inbound else state.outbound
+            pending[request_id] = (_perf_counter(), method)
+            if len(pending) > _PENDING_LIMIT:
+                _forget_oldest(pending)
             if method == "initialize":
                 _initialize_request(state, root.params, inbound)
         elif kind == _RESPONSE:
-            duration, request_method = _core.clock.finish(state, request_id)
-            if request_method is None and isinstance(request_id, str) and request_id.isdigit():
-                duration, request_method = _core.clock.finish(state, int(request_id))
-            if request_method == "initialize":
-                _initialize_result(state, getattr(root, "result", None), inbound)
+            pending = state.outbound if inbound else state.inbound
+            entry = pending.pop(request_id, None)
+            if entry is None and type(request_id) is str and request_id.isdigit():
+                entry = pending.pop(int(request_id), None)  # a peer that echoed the id as a string
+            if entry is not None:
+                duration = round((_perf_counter() - entry[0]) * 1000.0, 3)
+                request_method = entry[1]
+                if request_method == "initialize":
+                    _initialize_result(state, getattr(root, "result", None), inbound)
         if state.unchecked_headers and inbound:
             _protocol_header(state, item)
         source = (CLIENT if side == SERVER else SERVER) if inbound else side  # who sent it
-        _core.message_event(
-            _EVENTS[(side, inbound, kind)],
-            _body(root, kind),
-            source=source,
-            request_id=request_id,
-            session_id=state.session_id,
-            client_id=state.client_id,
-            server_name=state.server_name,
-            duration_ms=duration,
-            transport=state.transport,
-            protocol_version=state.protocol_version,
-            request_method=request_method,
-            client_name=state.client_id,
-            client_version=state.client_version,
+        body = _body(root, kind)
+        if type(body) is not dict:
+            body = _core.dump(body)
+        _mcp_message(
+            _EVENTS[(side, inbound, kind)], body, source, request_id, state.session_id, state.client_id,
+            state.server_name, duration, state.transport, state.protocol_version, request_method,
+            state.client_version, None,
         )
         if request_method == "tools/list":
             result = getattr(root, "result", None)
@@ -433,6 +450,13 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
                 )
     except Exception as exc:
         _core.internal_error("hooks: mcp: message", exc)
+
+
+def _forget_oldest(pending: dict[Any, Any]) -> None:
+    """Bounds a session's unanswered requests (never answered: forgotten
+    oldest first)."""
+    with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
+        del pending[next(iter(pending))]
 
 
 def _initialize_request(state: _Session, params: Any, inbound: bool) -> None:

@@ -71,6 +71,8 @@ import time
 import weakref
 from typing import Any
 
+import _bluepython
+
 from .. import _core
 
 _FRAMEWORK_LOWLEVEL = "mcp"
@@ -100,6 +102,7 @@ _TARGET_KEY = {
 
 # JSON-RPC message kinds, keyed by mcp_types class at install.
 _REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = 0, 1, 2, 3
+_mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _KINDS: dict[type, int] = {}
 
 # python_mcp_event sub-type, by (side, received, kind).
@@ -737,21 +740,20 @@ def _observe(link: _Link, msg: Any, received: bool) -> None:
         server_name = link.name if link.name is not None else _client_server_name(link)
     if client is None:
         client = _NO_CLIENT
-    _core.message_event(
+    _mcp_message(
         _EVENT_NAMES[(link.side, received, _RESPONSE if kind == _ERROR else kind)],
         body,
-        source=(_CLIENT if link.side == _SERVER else _SERVER) if received else link.side,
-        request_id=request_id,
-        session_id=sid,
-        client_id=client[0],
-        oauth_client_id=link.client_id,
-        server_name=server_name,
-        duration_ms=duration,
-        transport=link.kind,
-        protocol_version=pv,
-        client_name=client[0],
-        client_version=client[1],
-        request_method=response_to,
+        (_CLIENT if link.side == _SERVER else _SERVER) if received else link.side,
+        request_id,
+        sid,
+        client[0],
+        server_name,
+        duration,
+        link.kind,
+        pv,
+        response_to,
+        client[1],
+        link.client_id,
     )
     if response_to == "tools/list" and kind == _RESPONSE and (link.side == _SERVER) != received:
         _tools_listed(link, msg.result, server_name, sid)
@@ -793,8 +795,12 @@ def _oauth_client_id(get: Any) -> str | None:
     return getattr(token, "client_id", None)
 
 
+# Plain functions that hand back the original coroutine (the dispatcher awaits
+# both directly): observing costs no extra coroutine frame per message.
+
+
 def _make_dispatch(original: Any) -> Any:
-    async def _dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def _dispatch(self: Any, *args: Any, **kwargs: Any) -> Any:
         link = self.__dict__.get(_LINK)
         if link is not None:
             try:
@@ -808,20 +814,20 @@ def _make_dispatch(original: Any) -> Any:
                     _observe(link, message, True)
             except Exception as exc:
                 _core.internal_error("hooks: mcp: inbound message", exc)
-        return await original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
 
     return _dispatch
 
 
 def _make_write(original: Any) -> Any:
-    async def _write(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def _write(self: Any, *args: Any, **kwargs: Any) -> Any:
         link = self.__dict__.get(_LINK)
         if link is not None:
             try:
                 _observe(link, args[0] if args else kwargs["message"], False)
             except Exception as exc:
                 _core.internal_error("hooks: mcp: outbound message", exc)
-        return await original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
 
     return _write
 
@@ -971,7 +977,6 @@ def _modern_event(
         duration_ms=duration,
         transport="streamable-http",
         protocol_version=exchange.pv,
-        client_name=exchange.client[0],
         client_version=exchange.client[1],
         request_method=exchange.method if event == "server_send_response" else None,
     )
