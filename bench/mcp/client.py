@@ -1,8 +1,11 @@
 """Clients of the MCP call benchmark; always run under plain python.
 
-    client.py stdio --server-exe EXE --flavor F --calls N --pid-file PATH
-        spawns bench/mcp/server.py under EXE with the SDK's stdio client, makes
-        N sequential tools/call, and prints one JSON object of measurements.
+    client.py stdio-pair --python-exe EXE --bluepython-exe EXE --flavor F --calls N
+                         --block B --pid-dir DIR [--bluepython-first]
+        spawns the server under both executables at once (two sessions) and
+        makes N sequential tools/call to each, alternating between them in
+        blocks of B calls (ABBA order), so that load drift on a shared machine
+        hits both sides alike; prints one JSON object per side.
     client.py http --url URL --clients C --calls N
         C concurrent Streamable HTTP sessions (asyncio tasks, each its own
         ClientSession) making N sequential tools/call each; prints one JSON object.
@@ -66,41 +69,57 @@ async def call_loop(session: ClientSession, calls: int, offset: int = 0) -> None
         check(result, i + offset)
 
 
-async def stdio(args: argparse.Namespace) -> dict[str, Any]:
+async def stdio_pair(args: argparse.Namespace) -> dict[str, Any]:
+    """Both servers live at once; their call loops are interleaved block by
+    block. Each side's loop time is the sum of its blocks; its server CPU is
+    read around the whole loop (the idle server blocks in read, at no CPU)."""
+    from contextlib import AsyncExitStack
+
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    params = StdioServerParameters(
-        command=args.server_exe,
-        args=[str(SERVER), args.flavor, "stdio", "--pid-file", args.pid_file],
-        env=dict(os.environ),  # the driver's environment: spool dir, HOME
-    )
-    out: dict[str, Any] = {}
-    cpu_before = children_cpu()
-    start = time.perf_counter()
-    with open(os.devnull, "w") as errlog:
-        transport = stdio_client(params, errlog=errlog)
-        async with transport as (read, write, *_), ClientSession(read, write) as session:
+    sides = ["bluepython", "python"] if args.bluepython_first else ["python", "bluepython"]
+    exes = {"python": args.python_exe, "bluepython": args.bluepython_exe}
+    out: dict[str, dict[str, Any]] = {side: {} for side in sides}
+    sessions: dict[str, ClientSession] = {}
+    pids: dict[str, int] = {}
+    async with AsyncExitStack() as stack:
+        errlog = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115 (closed by the stack)
+        for side in sides:  # spawned one after the other: start-up is timed alone
+            pid_file = Path(args.pid_dir) / f"{side}.pid"
+            params = StdioServerParameters(
+                command=exes[side],
+                args=[str(SERVER), args.flavor, "stdio", "--pid-file", str(pid_file)],
+                env=dict(os.environ),
+            )
+            start = time.perf_counter()
+            read, write, *_ = await stack.enter_async_context(stdio_client(params, errlog=errlog))
+            session = await stack.enter_async_context(ClientSession(read, write))
             await session.initialize()
-            initialized = time.perf_counter()
-            pid = int(Path(args.pid_file).read_text())
-            idle = proc_mem(pid)
-            cpu_loop_start = proc_cpu(pid)
-            await call_loop(session, args.calls)
-            loop_end = time.perf_counter()
-            out["server_cpu_loop_s"] = proc_cpu(pid) - cpu_loop_start
-            out["rss_idle_kib"] = idle["VmRSS"]
-            out["hwm_kib"] = proc_mem(pid)["VmHWM"]
-    end = time.perf_counter()
-    out.update(
-        {
-            "init_s": initialized - start,
-            "loop_s": loop_end - initialized,
-            "total_s": end - start,
-            # The stdio client waits for the server it spawned, so the server's
-            # whole-life CPU (start-up and shutdown included) lands here.
-            "server_cpu_total_s": children_cpu() - cpu_before,
-        }
-    )
+            out[side]["init_s"] = time.perf_counter() - start
+            sessions[side] = session
+            pids[side] = int(pid_file.read_text())
+            out[side]["rss_idle_kib"] = proc_mem(pids[side])["VmRSS"]
+        loop = {side: 0.0 for side in sides}
+        cpu_start = {side: proc_cpu(pids[side]) for side in sides}
+        done = 0
+        block_no = 0
+        while done < args.calls:
+            n = min(args.block, args.calls - done)
+            order = sides if block_no % 2 == 0 else sides[::-1]  # A B, B A, ...
+            for side in order:
+                start = time.perf_counter()
+                await call_loop(sessions[side], n, offset=done)
+                loop[side] += time.perf_counter() - start
+            done += n
+            block_no += 1
+        for side in sides:
+            cpu = proc_cpu(pids[side])
+            out[side].update({
+                "loop_s": loop[side],
+                "server_cpu_loop_s": cpu - cpu_start[side],
+                "server_cpu_to_loop_end_s": cpu,  # start-up and loop, shutdown not included
+                "hwm_kib": proc_mem(pids[side])["VmHWM"],
+            })
     return out
 
 
@@ -143,17 +162,20 @@ async def http(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="mode", required=True)
-    p = sub.add_parser("stdio")
-    p.add_argument("--server-exe", required=True)
+    p = sub.add_parser("stdio-pair")
+    p.add_argument("--python-exe", required=True)
+    p.add_argument("--bluepython-exe", required=True)
     p.add_argument("--flavor", required=True)
     p.add_argument("--calls", type=int, required=True)
-    p.add_argument("--pid-file", required=True)
+    p.add_argument("--block", type=int, required=True)
+    p.add_argument("--pid-dir", required=True)
+    p.add_argument("--bluepython-first", action="store_true")
     p = sub.add_parser("http")
     p.add_argument("--url", required=True)
     p.add_argument("--clients", type=int, required=True)
     p.add_argument("--calls", type=int, required=True)
     args = parser.parse_args()
-    result = anyio.run(stdio if args.mode == "stdio" else http, args)
+    result = anyio.run({"stdio-pair": stdio_pair, "http": http}[args.mode], args)
     json.dump(result, sys.stdout)
     print()
 
