@@ -11,7 +11,6 @@ stderr warning per process, decided natively).
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
 import threading
@@ -23,8 +22,6 @@ import _bluepython
 SERVER = 0  # `source`: the message or session belongs to the server side
 CLIENT = 1  # ... to the client side
 
-_sensor_uuid = _bluepython.sensor_uuid()
-_call_ids = itertools.count(1)
 
 # ---------------------------------------------------------------------------
 # Emitting and failing open
@@ -457,10 +454,11 @@ async def run_in(coro: Any, call: Any) -> Any:
 class call_context(refined_call):
     """While a request handler runs, makes the call current for this task or
     thread (a contextvar the native side reads: every event emitted meanwhile
-    carries it under ``context.mcp``). Use as ``with call_context(...):``;
-    entering never raises, leaving restores the previous call."""
+    carries it under ``context.mcp``, with a fresh ``call_id``). Use as
+    ``with call_context(...):``; entering never raises, leaving restores the
+    previous call."""
 
-    __slots__ = ()
+    __slots__ = ("_fields",)
 
     def __init__(
         self,
@@ -472,24 +470,24 @@ class call_context(refined_call):
         transport: str | None = None,
         server_name: str | None = None,
     ) -> None:
-        attrs = {
-            "call_id": f"{_sensor_uuid}:{next(_call_ids)}",
-            "session_id": session_id,
-            "request_id": request_id,
-            "method": method,
-        }
-        if target is not None:
-            attrs["target"] = target
-        if transport is not None:
-            attrs["transport"] = transport
-        if server_name is not None:
-            attrs["server_name"] = server_name
-        self._attrs = attrs
+        self._fields = (session_id, request_id, method, target, transport, server_name)
         self._token = None
 
-    @property
-    def call_id(self) -> str:
-        return self._attrs["call_id"]
+    def __enter__(self) -> Any:
+        try:
+            self._token = _bluepython.enter_mcp_call(*self._fields)
+        except Exception as exc:
+            internal_error("hooks: attribution", exc)
+        return self
+
+
+def leave_call(token: Any) -> None:
+    """Restores the call in effect before the ``_bluepython.enter_*`` call that
+    returned ``token``. Never raises."""
+    try:
+        _bluepython.exit_call(token)
+    except Exception as exc:
+        internal_error("hooks: attribution", exc)
 
 
 def current_call() -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bluepython_module.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <string>
@@ -322,6 +323,52 @@ PyObject* py_enter_call(PyObject*, PyObject* attributes) {
   return token;
 }
 
+// enter_mcp_call(session_id, request_id, method, target, transport,
+//                server_name) -> token: enter_call for a fresh call, built
+// here: call_id is "<sensor uuid>:<n>" (n counts from 1 in the process);
+// target, transport and server_name are left out when None. The per-request
+// path of the hooks: no attribute dict is built in Python.
+PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 6) {
+    PyErr_Format(PyExc_TypeError, "enter_mcp_call() takes 6 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  if (g_call_var == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "enter_mcp_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  static std::atomic<std::uint64_t> counter{0};
+  const std::string call_id = fmt::format("{}:{}", sensor::uuid(), counter.fetch_add(1) + 1);
+  PyObject* attrs = PyDict_New();
+  if (attrs == nullptr) return nullptr;
+  static const char* const names[] = {"session_id", "request_id", "method", "target", "transport", "server_name"};
+  PyObject* id = PyUnicode_FromStringAndSize(call_id.data(), static_cast<Py_ssize_t>(call_id.size()));
+  bool ok = id != nullptr && PyDict_SetItemString(attrs, "call_id", id) == 0;
+  Py_XDECREF(id);
+  for (Py_ssize_t i = 0; ok && i < 6; ++i) {
+    if (i >= 3 && args[i] == Py_None) continue;  // optional members
+    ok = PyDict_SetItemString(attrs, names[i], args[i]) == 0;
+  }
+  std::string text;
+  if (ok) {
+    try {
+      json_writer w(text, sensor::settings().limits);
+      encode_python_value(w, attrs);
+    } catch (...) {
+      ok = false;
+      PyErr_NoMemory();
+    }
+  }
+  PyObject* value = ok ? Py_BuildValue("(s#N)", text.data(), static_cast<Py_ssize_t>(text.size()), attrs) : nullptr;
+  if (value == nullptr) {
+    if (!ok) Py_DECREF(attrs);
+    return nullptr;
+  }
+  PyObject* token = PyContextVar_Set(g_call_var, value);
+  Py_DECREF(value);
+  return token;
+}
+
 PyObject* py_exit_call(PyObject*, PyObject* token) {
   if (g_call_var == nullptr || PyContextVar_Reset(g_call_var, token) < 0) return nullptr;
   Py_RETURN_NONE;
@@ -420,6 +467,10 @@ PyMethodDef methods[] = {
     {"sensor_uuid", &py_sensor_uuid, METH_NOARGS, "This process's sensor uuid."},
     {"enter_call", &py_enter_call, METH_O,
      "enter_call(attributes: dict) -> Token\n\nMake an MCP call current (context.mcp of events emitted meanwhile)."},
+    {"enter_mcp_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_enter_mcp_call)),
+     METH_FASTCALL,
+     "enter_mcp_call(session_id, request_id, method, target, transport, server_name, /) -> Token\n\n"
+     "Make a fresh MCP call current; its call_id is '<sensor uuid>:<n>'."},
     {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"report_internal", &py_report_internal, METH_VARARGS,

@@ -103,6 +103,7 @@ _TARGET_KEY = {
 # JSON-RPC message kinds, keyed by mcp_types class at install.
 _REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = 0, 1, 2, 3
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
+_enter_mcp_call = _bluepython.enter_mcp_call
 _KINDS: dict[type, int] = {}
 
 # python_mcp_event sub-type, by (side, received, kind).
@@ -836,10 +837,15 @@ def _make_write(original: Any) -> Any:
 # Attribution
 
 
-def _call_for(runner: Any, args: Any, kwargs: Any) -> _core.call_context:
-    dctx = _arg(args, kwargs, 0, "dctx")
-    method = _arg(args, kwargs, 1, "method")
-    params = _arg(args, kwargs, 2, "params")
+def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
+    """Makes the request's call current (_bluepython.enter_mcp_call); returns
+    the token to leave it with."""
+    if len(args) >= 3:
+        dctx, method, params = args[0], args[1], args[2]
+    else:
+        dctx = _arg(args, kwargs, 0, "dctx")
+        method = _arg(args, kwargs, 1, "method")
+        params = _arg(args, kwargs, 2, "params")
     target = None
     key = _TARGET_KEY.get(method)
     if key is not None and params:
@@ -864,25 +870,22 @@ def _call_for(runner: Any, args: Any, kwargs: Any) -> _core.call_context:
         kind = getattr(transport_ctx, "kind", None)
         if kind not in (None, "jsonrpc"):
             transport = "memory" if kind == "direct" else kind
-    return _core.call_context(
-        session_id=session_id,
-        request_id=getattr(dctx, "request_id", None),
-        method=method,
-        target=target,
-        transport=transport,
-        server_name=runner.server.name,
+    return _enter_mcp_call(
+        session_id, getattr(dctx, "request_id", None), method, target, transport, runner.server.name
     )
 
 
 def _make_on_request(original: Any) -> Any:
     async def _on_request(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            call = _call_for(self, args, kwargs)
+            token = _enter_call(self, args, kwargs)
         except Exception as exc:
             _core.internal_error("hooks: mcp: attribution", exc)
             return await original(self, *args, **kwargs)
-        with call:
+        try:
             return await original(self, *args, **kwargs)
+        finally:
+            _core.leave_call(token)
 
     return _on_request
 
