@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import _bluepython
+
 from .. import _core
 from ..mcp import _v1
 
@@ -36,9 +38,10 @@ _KINDS = {"tool": "tool", "resource": "resource", "template": "resource_template
 def install(patcher: _core.Patcher, when_imported: Any) -> None:
     def server(module: Any) -> None:
         patcher.wrap(module, "FastMCP.__init__", _fastmcp_init)
-        patcher.wrap(module, "FastMCP.call_tool", _attribute("tools/call", "name"))
-        patcher.wrap(module, "FastMCP.read_resource", _attribute("resources/read", "uri"))
-        patcher.wrap(module, "FastMCP.render_prompt", _attribute("prompts/get", "name"))
+        # Called for every request: plain functions, not wrapt wrappers.
+        patcher.replace(module, "FastMCP.call_tool", _attribute("tools/call", "name"))
+        patcher.replace(module, "FastMCP.read_resource", _attribute("resources/read", "uri"))
+        patcher.replace(module, "FastMCP.render_prompt", _attribute("prompts/get", "name"))
 
     def local_provider(module: Any) -> None:
         patcher.wrap(module, "LocalProvider._add_component", _add_component)
@@ -112,37 +115,42 @@ def _server_add(kind: str, component: Any, server_name: Any) -> None:
 
 _refined_call = _core.refined_call
 _run_in = _core.run_in
+_current_call = _bluepython.current_call
 
 
 def _attribute(method: str, key: str) -> Any:
-    """FastMCP.call_tool(name, ...) / read_resource(uri, ...) /
-    render_prompt(name, ...). On the hot path (a request of this server for
-    this target: the SDK hook made it current already) this costs one lookup;
-    a mounted server's component refines the call in effect (same call id); a
-    call outside any request gets a call of its own."""
+    """Replacement maker for FastMCP.call_tool(name, ...) / read_resource(uri,
+    ...) / render_prompt(name, ...). On the hot path (a request of this server
+    for this target: the SDK hook made it current already) this costs one
+    lookup and hands back the original coroutine; a mounted server's component
+    refines the call in effect (same call id); a call outside any request gets
+    a call of its own."""
 
-    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            target = str(args[0]) if args else str(kwargs.get(key))
-            server_name = instance.name
-            parent = _core.current_call()
-            if parent is not None:
-                if parent.get("target") == target and parent.get("server_name") == server_name:
-                    return wrapped(*args, **kwargs)
-                attrs = dict(parent)
-                attrs["target"] = target
-                attrs["server_name"] = server_name
-                call: Any = _refined_call(attrs)
-            else:
-                call = _core.call_context(
-                    session_id=None, request_id=None, method=method, target=target, server_name=server_name
-                )
-        except Exception as exc:
-            _core.internal_error("hooks: fastmcp: attribution", exc)
-            return wrapped(*args, **kwargs)
-        return _run_in(wrapped(*args, **kwargs), call)
+    def make(original: Any) -> Any:
+        def attributed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                target = str(args[0]) if args else str(kwargs.get(key))
+                server_name = self.name
+                parent = _current_call()
+                if parent is not None:
+                    if parent.get("target") == target and parent.get("server_name") == server_name:
+                        return original(self, *args, **kwargs)
+                    parent["target"] = target  # current_call() returns a copy
+                    parent["server_name"] = server_name
+                    call: Any = _refined_call(parent)
+                else:
+                    call = _core.call_context(
+                        session_id=None, request_id=None, method=method, target=target,
+                        server_name=server_name,
+                    )
+            except Exception as exc:
+                _core.internal_error("hooks: fastmcp: attribution", exc)
+                return original(self, *args, **kwargs)
+            return _run_in(original(self, *args, **kwargs), call)
 
-    return wrapper
+        return attributed
+
+    return make
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
+import _bluepython
+
 from .. import _core
 
 _FRAMEWORK = "fastmcp"
@@ -58,9 +60,10 @@ def install(patcher: _core.Patcher, when_imported: Any) -> None:
             _request_context = fastmcp_request_ctx
         except ImportError as exc:
             _core.internal_error("hooks: fastmcp: request context", exc)
-        patcher.wrap(module, "FastMCP.call_tool", _attribute("tools/call"))
-        patcher.wrap(module, "FastMCP.read_resource", _attribute("resources/read"))
-        patcher.wrap(module, "FastMCP.render_prompt", _attribute("prompts/get"))
+        # Called for every request: plain functions, not wrapt wrappers.
+        patcher.replace(module, "FastMCP.call_tool", _attribute("tools/call"))
+        patcher.replace(module, "FastMCP.read_resource", _attribute("resources/read"))
+        patcher.replace(module, "FastMCP.render_prompt", _attribute("prompts/get"))
 
     def memory(module: Any) -> None:
         patcher.wrap(module, "FastMCPTransport.connect_session", _memory_connect)
@@ -144,40 +147,42 @@ def _server_add(component: Any, provider: Any, kinds: tuple[tuple[type, str], ..
 
 
 def _attribute(method: str) -> Any:
-    """Wrapper for FastMCP.call_tool(name, ...) / read_resource(uri, ...) /
-    render_prompt(name, ...): the target and the server become part of the
-    call in effect while the coroutine runs. The hot path (the SDK hooks or an
-    outer FastMCP call already name the same target) adds nothing but one
-    lookup; otherwise the call in effect is refined (same call id, session,
-    request and method) or, for calls outside any request, a fresh one is made
-    current."""
+    """Replacement maker for FastMCP.call_tool(name, ...) / read_resource(uri,
+    ...) / render_prompt(name, ...): the target and the server become part of
+    the call in effect while the coroutine runs. The hot path (the SDK hooks or
+    an outer FastMCP call already name the same target) adds nothing but one
+    lookup and hands back the original coroutine; otherwise the call in effect
+    is refined (same call id, session, request and method) or, for calls
+    outside any request, a fresh one is made current."""
     key = "uri" if method == "resources/read" else "name"
 
-    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        call: Any = None
-        try:
-            target = str(args[0]) if args else str(kwargs.get(key))
-            server_name = instance.name
-            parent = _core.current_call()
-            if parent is None:
-                call = _fresh_call(method, target, server_name)
-            elif parent.get("method") == method and (
-                parent.get("target") != target or parent.get("server_name") != server_name
-            ):
-                # The same operation delegated (a mounted server) or renamed
-                # (middleware). Another operation run from a handler (a tool
-                # reading a resource) stays the outer call's.
-                attrs = dict(parent)
-                attrs["target"] = target
-                attrs["server_name"] = server_name
-                call = _refined_call(attrs)
-        except Exception as exc:
-            _core.internal_error("hooks: fastmcp: attribution", exc)
-        if call is None:  # already named so (or unobservable): the coroutine as it is
-            return wrapped(*args, **kwargs)
-        return _run_in(wrapped(*args, **kwargs), call)
+    def make(original: Any) -> Any:
+        def attributed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            call: Any = None
+            try:
+                target = str(args[0]) if args else str(kwargs.get(key))
+                server_name = self.name
+                parent = _current_call()
+                if parent is None:
+                    call = _fresh_call(method, target, server_name)
+                elif parent.get("method") == method and (
+                    parent.get("target") != target or parent.get("server_name") != server_name
+                ):
+                    # The same operation delegated (a mounted server) or
+                    # renamed (middleware). Another operation run from a
+                    # handler (a tool reading a resource) stays the outer call's.
+                    parent["target"] = target  # current_call() returns a copy
+                    parent["server_name"] = server_name
+                    call = _refined_call(parent)
+            except Exception as exc:
+                _core.internal_error("hooks: fastmcp: attribution", exc)
+            if call is None:  # already named so (or unobservable): the coroutine as it is
+                return original(self, *args, **kwargs)
+            return _run_in(original(self, *args, **kwargs), call)
 
-    return wrapper
+        return attributed
+
+    return make
 
 
 def _fresh_call(method: str, target: str, server_name: str) -> _core.call_context:
@@ -203,6 +208,7 @@ def _fresh_call(method: str, target: str, server_name: str) -> _core.call_contex
 
 _refined_call = _core.refined_call
 _run_in = _core.run_in
+_current_call = _bluepython.current_call
 
 
 # ---------------------------------------------------------------------------
