@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import threading
-import time
 from typing import Any
 
 import _bluepython
@@ -197,39 +196,17 @@ def dump(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# Latency: request -> response, per (session, request id)
+# Latency: each session keeps the requests awaiting a response, by JSON-RPC id
+# and direction, in dicts of its own: {id: (perf_counter, method)}.
+
+PENDING_LIMIT = 4096  # unanswered requests remembered per session and direction
 
 
-class RequestClock:
-    """Remembers when requests were seen, to give their responses a
-    duration. Bounded: requests never answered are forgotten oldest first.
-    No lock: each operation is one or two dict operations, each atomic
-    under the GIL; two threads racing to evict at once evict two entries."""
-
-    __slots__ = ("_limit", "_started")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self._started: dict[tuple[Any, Any], tuple[float, str | None]] = {}
-        self._limit = limit
-
-    def start(self, session_key: Any, request_id: Any, method: str | None = None) -> None:
-        started = self._started
-        started[(session_key, request_id)] = (_perf_counter(), method)
-        if len(started) > self._limit:
-            # Insertion order: the oldest first. Another thread may evict it first.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del started[next(iter(started))]
-
-    def finish(self, session_key: Any, request_id: Any) -> tuple[float | None, str | None]:
-        """(duration in ms, request method), or (None, None) if never seen."""
-        entry = self._started.pop((session_key, request_id), None)
-        if entry is None:
-            return None, None
-        return round((_perf_counter() - entry[0]) * 1000.0, 3), entry[1]
-
-
-_perf_counter = time.perf_counter
-clock = RequestClock()
+def forget_oldest(pending: dict[Any, Any]) -> None:
+    """Bounds a dict of unanswered requests (insertion order: the oldest
+    goes). No lock: another thread may have evicted it first."""
+    with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+        del pending[next(iter(pending))]
 
 
 # ---------------------------------------------------------------------------

@@ -36,7 +36,6 @@ Where 1.x is observed:
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
 from typing import Any
@@ -62,7 +61,6 @@ _REQUEST, _NOTIFICATION, _RESPONSE = 0, 1, 2
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _perf_counter = time.perf_counter
 _enter_mcp_call = _bluepython.enter_mcp_call
-_PENDING_LIMIT = 4096  # unanswered requests remembered per session and direction
 
 _KINDS = {
     "JSONRPCRequest": _REQUEST,
@@ -420,8 +418,8 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
             method = root.method
             pending = state.inbound if inbound else state.outbound
             pending[request_id] = (_perf_counter(), method)
-            if len(pending) > _PENDING_LIMIT:
-                _forget_oldest(pending)
+            if len(pending) > _core.PENDING_LIMIT:
+                _core.forget_oldest(pending)
             if method == "initialize":
                 _initialize_request(state, root.params, inbound)
         elif kind == _RESPONSE:
@@ -453,13 +451,6 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
                 )
     except Exception as exc:
         _core.internal_error("hooks: mcp: message", exc)
-
-
-def _forget_oldest(pending: dict[Any, Any]) -> None:
-    """Bounds a session's unanswered requests (never answered: forgotten
-    oldest first)."""
-    with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread got there first
-        del pending[next(iter(pending))]
 
 
 def _initialize_request(state: _Session, params: Any, inbound: bool) -> None:

@@ -104,6 +104,7 @@ _TARGET_KEY = {
 _REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = 0, 1, 2, 3
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _enter_mcp_call = _bluepython.enter_mcp_call
+_perf_counter = time.perf_counter
 _KINDS: dict[type, int] = {}
 
 # python_mcp_event sub-type, by (side, received, kind).
@@ -455,9 +456,10 @@ class _Link:
         "client_cached",
         "client_id",
         "connection",
+        "inbound",
         "kind",
         "name",
-        "out_key",
+        "outbound",
         "pv",
         "server",
         "session",
@@ -478,7 +480,10 @@ class _Link:
         self.announced = False
         self.started = time.perf_counter()
         self.stateless = False
-        self.out_key = object()  # clock key of the requests this side sends (inbound ones use the link)
+        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method).
+        # inbound: the peer asked, this side answers; outbound: the reverse.
+        self.inbound: dict[Any, tuple[float, str]] = {}
+        self.outbound: dict[Any, tuple[float, str]] = {}
         self.pv: str | None = None  # protocol version seen in a 2026-07-28 envelope
         self.client: Any = None  # client info seen in a 2026-07-28 envelope
         self.kind: str | None = None  # transport kind
@@ -693,7 +698,10 @@ def _observe(link: _Link, msg: Any, received: bool) -> None:
         method = msg.method
         if kind == _REQUEST:
             request_id = msg.id
-            _core.clock.start(link if received else link.out_key, request_id, method)
+            pending = link.inbound if received else link.outbound
+            pending[request_id] = (_perf_counter(), method)
+            if len(pending) > _core.PENDING_LIMIT:
+                _core.forget_oldest(pending)
         params = msg.params
         if params is not None:
             if "_meta" in params:
@@ -708,7 +716,10 @@ def _observe(link: _Link, msg: Any, received: bool) -> None:
                 client = _info(params.get("clientInfo"))
     else:
         request_id = msg.id
-        duration, response_to = _core.clock.finish(link.out_key if received else link, request_id)
+        entry = (link.outbound if received else link.inbound).pop(request_id, None)
+        if entry is not None:
+            duration = round((_perf_counter() - entry[0]) * 1000.0, 3)
+            response_to = entry[1]
         if response_to == "initialize" and kind == _RESPONSE and isinstance(msg.result, dict):
             pv = msg.result.get("protocolVersion")
 
