@@ -458,6 +458,29 @@ class call_context(refined_call):
         return self
 
 
+def attributed(enter: Any, where: str) -> Any:
+    """A ``Patcher.replace`` maker for a request handler method (a coroutine
+    function): ``enter(self, args, kwargs)`` makes the request's call current
+    and returns the token; the call is left when the handler ends. A fault in
+    ``enter`` is reported under ``where`` and the handler runs unattributed."""
+
+    def make(original: Any) -> Any:
+        async def handler(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                token = enter(self, args, kwargs)
+            except Exception as exc:
+                internal_error(where, exc)
+                return await original(self, *args, **kwargs)
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                leave_call(token)
+
+        return handler
+
+    return make
+
+
 def leave_call(token: Any) -> None:
     """Restores the call in effect before the ``_bluepython.enter_*`` call that
     returned ``token``. Never raises."""

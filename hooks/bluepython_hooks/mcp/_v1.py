@@ -526,19 +526,7 @@ def _enter_call(server: Any, args: Any, kwargs: Any) -> Any:
     )
 
 
-def _make_handle_request(original: Any) -> Any:
-    async def _handle_request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            token = _enter_call(self, args, kwargs)
-        except Exception as exc:
-            _core.internal_error("hooks: mcp: attribution", exc)
-            return await original(self, *args, **kwargs)
-        try:
-            return await original(self, *args, **kwargs)
-        finally:
-            _core.leave_call(token)
-
-    return _handle_request
+_make_handle_request = _core.attributed(_enter_call, "hooks: mcp: attribution")
 
 
 # ---------------------------------------------------------------------------
