@@ -12,6 +12,7 @@
 #include "hooks_loader.hpp"
 #include "import_monitor.hpp"
 #include "json_writer.hpp"
+#include "mcp_observer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
 #include "version.hpp"
@@ -338,30 +339,39 @@ PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) 
     return nullptr;
   }
   static std::atomic<std::uint64_t> counter{0};
-  const std::string call_id = fmt::format("{}:{}", sensor::uuid(), counter.fetch_add(1) + 1);
-  PyObject* attrs = PyDict_New();
-  if (attrs == nullptr) return nullptr;
+  static PyObject* const keys[] = {key_object("session_id"), key_object("request_id"), key_object("method"),
+                                   key_object("target"),     key_object("transport"),  key_object("server_name")};
   static const char* const names[] = {"session_id", "request_id", "method", "target", "transport", "server_name"};
-  PyObject* id = PyUnicode_FromStringAndSize(call_id.data(), static_cast<Py_ssize_t>(call_id.size()));
-  bool ok = id != nullptr && PyDict_SetItemString(attrs, "call_id", id) == 0;
-  Py_XDECREF(id);
-  for (Py_ssize_t i = 0; ok && i < 6; ++i) {
-    if (i >= 3 && args[i] == Py_None) continue;  // optional members
-    ok = PyDict_SetItemString(attrs, names[i], args[i]) == 0;
-  }
-  std::string text;
-  if (ok) {
-    try {
-      json_writer w(text, sensor::settings().limits);
-      encode_python_value(w, attrs);
-    } catch (...) {
-      ok = false;
-      PyErr_NoMemory();
+  static PyObject* const k_call_id = key_object("call_id");
+  PyObject* attrs = nullptr;
+  PyObject* value = nullptr;
+  try {
+    std::string text;
+    text.reserve(256);
+    json_writer w(text, sensor::settings().limits);
+    w.begin_object();
+    w.key("call_id");
+    const std::size_t id_start = text.size() + 1;  // after the opening quote
+    w.string(fmt::format("{}:{}", sensor::uuid(), counter.fetch_add(1) + 1));
+    const std::string_view call_id(text.data() + id_start, text.size() - id_start - 1);
+    PyObject* id = PyUnicode_FromStringAndSize(call_id.data(), static_cast<Py_ssize_t>(call_id.size()));
+    attrs = PyDict_New();
+    bool ok = id != nullptr && attrs != nullptr && k_call_id != nullptr && PyDict_SetItem(attrs, k_call_id, id) == 0;
+    Py_XDECREF(id);
+    for (Py_ssize_t i = 0; ok && i < 6; ++i) {
+      if (i >= 3 && args[i] == Py_None) continue;  // optional members
+      ok = keys[i] != nullptr && PyDict_SetItem(attrs, keys[i], args[i]) == 0;
+      w.key(names[i]);
+      encode_python_value(w, args[i]);
     }
+    w.end_object();
+    if (ok) value = Py_BuildValue("(s#O)", text.data(), static_cast<Py_ssize_t>(text.size()), attrs);
+  } catch (...) {
+    if (!PyErr_Occurred()) PyErr_NoMemory();
   }
-  PyObject* value = ok ? Py_BuildValue("(s#N)", text.data(), static_cast<Py_ssize_t>(text.size()), attrs) : nullptr;
+  Py_XDECREF(attrs);
   if (value == nullptr) {
-    if (!ok) Py_DECREF(attrs);
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "enter_mcp_call(): out of memory");
     return nullptr;
   }
   PyObject* token = PyContextVar_Set(g_call_var, value);
@@ -579,12 +589,19 @@ PyObject* init() {
     return nullptr;
   }
   Py_INCREF(&import_monitor::type);
+  if (PyType_Ready(&mcp_observer::type) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  Py_INCREF(&mcp_observer::type);
   if (g_call_var == nullptr) g_call_var = PyContextVar_New("bluepython_mcp_call", nullptr);
   if (g_call_var == nullptr) {
     Py_DECREF(mod);
     return nullptr;
   }
   if (PyModule_AddObject(mod, "ImportMonitor", reinterpret_cast<PyObject*>(&import_monitor::type)) < 0 ||
+      PyModule_AddObject(mod, "McpObserver", reinterpret_cast<PyObject*>(&mcp_observer::type)) < 0 ||
+      PyModule_AddIntConstant(mod, "MCP_PENDING_LIMIT", mcp_observer::kPendingLimit) < 0 ||
       PyModule_AddStringConstant(mod, "__version__", kVersion) < 0) {
     Py_DECREF(mod);
     return nullptr;

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace bluepython {
 namespace {
@@ -35,6 +36,41 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
+// 1 for the bytes copied as they are: printable ASCII except '"' and '\\'.
+constexpr std::array<std::uint8_t, 256> kPlain = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (unsigned c = 0x20U; c < 0x80U; ++c) t[c] = (c == '"' || c == '\\') ? 0 : 1;
+  return t;
+}();
+
+// Nonzero when some byte of the 8-byte word `x` may need attention: below
+// 0x20, '"', '\\' or at or above 0x80. Word-at-a-time zero-byte test: it can
+// report a false positive (a borrow past a byte that really matched), never a
+// false negative; the caller rechecks byte by byte.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+constexpr std::uint64_t has_zero_byte(std::uint64_t x) noexcept { return (x - kOnes) & ~x & kHighs; }
+constexpr std::uint64_t needs_attention(std::uint64_t x) noexcept {
+  return (x & kHighs) | ((x - kOnes * 0x20U) & ~x & kHighs) | has_zero_byte(x ^ (kOnes * '"')) |
+         has_zero_byte(x ^ (kOnes * '\\'));
+}
+
+// Strings up to this many bytes are written with a single append.
+constexpr std::size_t kShort = 96;
+
+// End of the run of plain bytes that starts at `i`.
+std::size_t plain_run_end(std::string_view s, std::size_t i) noexcept {
+  const std::size_t n = s.size();
+  while (i + 8 <= n) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + i, sizeof word);
+    if (needs_attention(word) != 0) break;
+    i += 8;
+  }
+  while (i < n && kPlain[static_cast<unsigned char>(s[i])] != 0) ++i;
+  return i;
+}
+
 }  // namespace
 
 std::size_t json_writer::append_escaped(std::string& out, std::string_view value,
@@ -46,12 +82,7 @@ std::size_t json_writer::append_escaped(std::string& out, std::string_view value
   const std::size_t n = value.size();
   while (i < n) {
     // Fast path: a run of plain printable ASCII is copied in one go.
-    std::size_t run = i;
-    while (run < n) {
-      const auto c = static_cast<unsigned char>(value[run]);
-      if (c < 0x20U || c == '"' || c == '\\' || c >= 0x80U) break;
-      ++run;
-    }
+    const std::size_t run = plain_run_end(value, i);
     if (run > i) {
       std::size_t take = run - i;
       if (produced + take > max_bytes) take = max_bytes - produced;
@@ -121,6 +152,22 @@ void json_writer::close(char bracket) {
 }
 
 void json_writer::key(std::string_view name) {
+  // Short plain names (nearly all): the separator, quotes and colon are put
+  // together and appended once.
+  if (name.size() <= kShort && plain_run_end(name, 0) == name.size()) {
+    std::array<char, kShort + 4> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
+    std::size_t k = 0;
+    if (need_comma_) piece[k++] = ',';
+    piece[k++] = '"';
+    std::memcpy(piece.data() + k, name.data(), name.size());
+    k += name.size();
+    piece[k++] = '"';
+    piece[k++] = ':';
+    out_.append(piece.data(), k);
+    need_comma_ = true;
+    after_key_ = true;
+    return;
+  }
   if (need_comma_) out_ += ',';
   out_ += '"';
   append_escaped(out_, name, limits_.max_string_bytes);
@@ -130,6 +177,22 @@ void json_writer::key(std::string_view name) {
 }
 
 void json_writer::string(std::string_view value) {
+  if (value.size() <= kShort && value.size() <= limits_.max_string_bytes && plain_run_end(value, 0) == value.size()) {
+    std::array<char, kShort + 3> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
+    std::size_t k = 0;
+    if (after_key_) {
+      after_key_ = false;
+    } else {
+      if (need_comma_) piece[k++] = ',';
+      need_comma_ = true;
+    }
+    piece[k++] = '"';
+    std::memcpy(piece.data() + k, value.data(), value.size());
+    k += value.size();
+    piece[k++] = '"';
+    out_.append(piece.data(), k);
+    return;
+  }
   before_value();
   out_ += '"';
   const std::size_t consumed = append_escaped(out_, value, limits_.max_string_bytes);

@@ -53,7 +53,8 @@ void encode_sequence(json_writer& w, PyObject* v, std::size_t depth, bool binary
 // MCP content carries binary data as base64: `data` of image/audio content
 // and `blob` of resource contents. Summarized, not copied.
 bool is_binary_member(PyObject* dict, PyObject* key, PyObject* item) {
-  if (!PyUnicode_Check(key) || !PyUnicode_Check(item)) return false;
+  // Both names have 4 characters: most keys are ruled out by their length.
+  if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) != 4 || !PyUnicode_Check(item)) return false;
   if (PyUnicode_CompareWithASCIIString(key, "blob") == 0) return true;
   if (PyUnicode_CompareWithASCIIString(key, "data") != 0) return false;
   PyObject* type = PyDict_GetItemString(dict, "type");  // borrowed
@@ -172,6 +173,19 @@ std::string_view python_str_view(PyObject* str, std::string& storage) {
 }
 
 void encode_python_value(json_writer& w, PyObject* value, bool binary_summary) {
+  if (PyErr_Occurred() == nullptr) {
+    // Nothing to keep (the usual case): only our own error, if any, is cleared.
+    struct clear_on_exit {
+      clear_on_exit() = default;
+      clear_on_exit(const clear_on_exit&) = delete;
+      clear_on_exit& operator=(const clear_on_exit&) = delete;
+      ~clear_on_exit() {
+        if (PyErr_Occurred() != nullptr) PyErr_Clear();
+      }
+    } clear;
+    encode(w, value, w.depth(), binary_summary);
+    return;
+  }
   error_guard guard;
   // std::bad_alloc propagates: callers discard the whole event.
   encode(w, value, w.depth(), binary_summary);

@@ -120,3 +120,27 @@ TEST_CASE("keys are escaped too", "[json_writer]") {
   w.end_object();
   CHECK(is_valid_utf8_json(out));
 }
+
+// The copy loop scans 8 bytes at a time: a byte that needs escaping must be
+// found at every offset in the word and in the tail after the last word.
+TEST_CASE("a byte needing an escape is found at every offset", "[json_writer]") {
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", "\xc3\xa9", "\xff"};
+  const std::string expected[] = {"\\\"", "\\\\", "\\n", "\\u0000", "\\u001f", "\x7f", "\xc3\xa9", "\xEF\xBF\xBD"};
+  for (std::size_t k = 0; k < std::size(specials); ++k) {
+    for (std::size_t length = 1; length <= 26; ++length) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string input(length, 'a');
+        input.replace(at, 1, specials[k]);
+        std::string want = "\"" + std::string(at, 'a') + expected[k] + std::string(length - at - 1, 'a') + "\"";
+        INFO("special #" << k << " at " << at << " of " << length);
+        REQUIRE(encode_string(input) == want);
+      }
+    }
+  }
+}
+
+TEST_CASE("bytes just inside the plain range are copied as they are", "[json_writer]") {
+  // 0x20 (space), 0x21, 0x23, 0x5b, 0x5d and 0x7e border the escaped bytes.
+  const std::string plain = " !#[]~ !#[]~ !#[]~";
+  REQUIRE(encode_string(plain) == "\"" + plain + "\"");
+}

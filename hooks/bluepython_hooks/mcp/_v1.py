@@ -37,6 +37,7 @@ Where 1.x is observed:
 from __future__ import annotations
 
 import contextvars
+import sys
 import time
 from typing import Any
 
@@ -61,6 +62,22 @@ _REQUEST, _NOTIFICATION, _RESPONSE = 0, 1, 2
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _perf_counter = time.perf_counter
 _enter_mcp_call = _bluepython.enter_mcp_call
+_Observer = _bluepython.McpObserver
+_class_kinds: dict[type, int] = {}  # the native observer's: message class -> 0-3 (3: JSONRPCError)
+
+
+def _message_classes() -> dict[type, int]:
+    """The JSON-RPC message classes of mcp.types for the native observer,
+    found once (mcp.types is loaded before any session exists)."""
+    if not _class_kinds:
+        types = sys.modules.get("mcp.types")
+        names = ("JSONRPCRequest", "JSONRPCNotification", "JSONRPCResponse", "JSONRPCError")
+        for index, name in enumerate(names):
+            cls = getattr(types, name, None)
+            if isinstance(cls, type):
+                _class_kinds[cls] = index
+    return _class_kinds
+
 
 _KINDS = {
     "JSONRPCRequest": _REQUEST,
@@ -175,6 +192,7 @@ class _Session:
         "get_session_id",
         "inbound",
         "local_id",
+        "obs",
         "outbound",
         "protocol_version",
         "server_name",
@@ -198,11 +216,29 @@ class _Session:
         self.stateless: bool | None = None
         self.created = False
         self.unchecked_headers = side == SERVER
-        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method).
-        # inbound: the peer asked, this side answers; outbound: the reverse.
-        # Separate, since each side numbers its own requests.
-        self.inbound: dict[Any, tuple[float, str]] = {}
-        self.outbound: dict[Any, tuple[float, str]] = {}
+        # The native per-message path; it reports ordinary messages once
+        # _sync has told it the fields above (see _observe for the rest).
+        self.obs = _Observer(side, _message_classes(), unwrap=True)
+        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method),
+        # shared with the native path. inbound: the peer asked, this side
+        # answers; outbound: the reverse. Separate, since each side numbers
+        # its own requests.
+        self.inbound: dict[Any, tuple[float, str]] = self.obs.inbound
+        self.outbound: dict[Any, tuple[float, str]] = self.obs.outbound
+
+
+def _sync(state: _Session) -> None:
+    """Hands the session's fields to its native observer (after they change:
+    at session start and after each message taken by the Python path)."""
+    obs = state.obs
+    obs.session_id = state.session_id
+    obs.client_name = state.client_id
+    obs.client_version = state.client_version
+    obs.server_name = state.server_name
+    obs.transport = state.transport
+    obs.protocol_version = state.protocol_version
+    # HTTP servers read the protocol version header of the first request.
+    obs.fast = not state.unchecked_headers
 
 
 def _state_of(session: Any) -> _Session | None:
@@ -212,11 +248,12 @@ def _state_of(session: Any) -> _Session | None:
 class _Tap:
     """A stream stand-in that forwards everything to the stream it wraps."""
 
-    __slots__ = ("_bp_inner", "_bp_state")
+    __slots__ = ("_bp_inner", "_bp_observe", "_bp_state")
 
     def __init__(self, inner: Any, state: _Session) -> None:
         self._bp_inner = inner
         self._bp_state = state
+        self._bp_observe = state.obs.observe
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._bp_inner, name)
@@ -247,17 +284,20 @@ class _ReadTap(_Tap):
 
     async def __anext__(self) -> Any:
         item = await self._bp_inner.__anext__()
-        _observe(self._bp_state, item, True)
+        if not self._bp_observe(item, True):
+            _observe(self._bp_state, item, True)
         return item
 
     async def receive(self) -> Any:
         item = await self._bp_inner.receive()
-        _observe(self._bp_state, item, True)
+        if not self._bp_observe(item, True):
+            _observe(self._bp_state, item, True)
         return item
 
     def receive_nowait(self) -> Any:
         item = self._bp_inner.receive_nowait()
-        _observe(self._bp_state, item, True)
+        if not self._bp_observe(item, True):
+            _observe(self._bp_state, item, True)
         return item
 
 
@@ -270,11 +310,13 @@ class _WriteTap(_Tap):
     def send(self, item: Any) -> Any:
         # Not a coroutine itself: hands back the inner stream's awaitable, so
         # no extra coroutine frame per message.
-        _observe(self._bp_state, item, False)
+        if not self._bp_observe(item, False):
+            _observe(self._bp_state, item, False)
         return self._bp_inner.send(item)
 
     def send_nowait(self, item: Any) -> Any:
-        _observe(self._bp_state, item, False)
+        if not self._bp_observe(item, False):
+            _observe(self._bp_state, item, False)
         return self._bp_inner.send_nowait(item)
 
 
@@ -304,6 +346,7 @@ def _server_session_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
         options = getattr(instance, "_init_options", None)
         state.server_name = getattr(options, "server_name", None)
         state.stateless = bool(_arg(args, kwargs, 3, "stateless", False))
+        _sync(state)
         _tap_streams(instance, state)
     except Exception as exc:
         _core.internal_error("hooks: mcp: server session", exc)
@@ -327,6 +370,7 @@ def _client_session_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
         client_info = getattr(instance, "_client_info", None)
         state.client_id = getattr(client_info, "name", None)
         state.client_version = getattr(client_info, "version", None)
+        _sync(state)
         _tap_streams(instance, state)
     except Exception as exc:
         _core.internal_error("hooks: mcp: client session", exc)
@@ -401,7 +445,9 @@ def _body(root: Any, kind: int) -> Any:
 
 def _observe(state: _Session, item: Any, inbound: bool) -> None:
     """One SessionMessage read (inbound) or written by a session: one
-    python_mcp_event. The hot path: attribute reads, one native emit."""
+    python_mcp_event. The messages the native observer declines: the
+    handshake, tools/list results, errors, the first request over HTTP and
+    anything unexpected. Leaves the session's fields synced to it."""
     try:
         message = getattr(item, "message", None)
         if message is None:
@@ -449,6 +495,7 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
                 _core.tools_listed(
                     state.server_name, result.get("tools"), source=side, session_id=state.session_id
                 )
+        _sync(state)
     except Exception as exc:
         _core.internal_error("hooks: mcp: message", exc)
 

@@ -105,7 +105,8 @@ _REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = 0, 1, 2, 3
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _enter_mcp_call = _bluepython.enter_mcp_call
 _perf_counter = time.perf_counter
-_KINDS: dict[type, int] = {}
+_Observer = _bluepython.McpObserver
+_KINDS: dict[type, int] = {}  # the native observer's too (same kind numbers)
 
 # python_mcp_event sub-type, by (side, received, kind).
 _EVENT_NAMES = {
@@ -459,6 +460,7 @@ class _Link:
         "inbound",
         "kind",
         "name",
+        "obs",
         "outbound",
         "pv",
         "server",
@@ -480,10 +482,14 @@ class _Link:
         self.announced = False
         self.started = time.perf_counter()
         self.stateless = False
-        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method).
-        # inbound: the peer asked, this side answers; outbound: the reverse.
-        self.inbound: dict[Any, tuple[float, str]] = {}
-        self.outbound: dict[Any, tuple[float, str]] = {}
+        # The native per-message path: reports ordinary messages once
+        # _settle found the connection's facts final (server side).
+        self.obs = _Observer(side, _KINDS, meta_key=_PROTOCOL_VERSION_KEY)
+        # Requests awaiting a response, by JSON-RPC id: (perf_counter, method),
+        # shared with the native path. inbound: the peer asked, this side
+        # answers; outbound: the reverse.
+        self.inbound: dict[Any, tuple[float, str]] = self.obs.inbound
+        self.outbound: dict[Any, tuple[float, str]] = self.obs.outbound
         self.pv: str | None = None  # protocol version seen in a 2026-07-28 envelope
         self.client: Any = None  # client info seen in a 2026-07-28 envelope
         self.kind: str | None = None  # transport kind
@@ -683,8 +689,10 @@ _NO_CLIENT: tuple[Any, Any] = (None, None)
 
 
 def _observe(link: _Link, msg: Any, received: bool) -> None:
-    """Reports one JSON-RPC message of a dispatcher. On the per-message path:
-    no pydantic dumps, per-connection facts cached on the link."""
+    """Reports one JSON-RPC message of a dispatcher: the messages the native
+    observer declines (the handshake, tools/list results, errors, 2026-07-28
+    envelopes, the client side). No pydantic dumps; per-connection facts
+    cached on the link."""
     kind = _KINDS.get(msg.__class__)
     if kind is None:
         return
@@ -769,6 +777,26 @@ def _observe(link: _Link, msg: Any, received: bool) -> None:
     )
     if response_to == "tools/list" and kind == _RESPONSE and (link.side == _SERVER) != received:
         _tools_listed(link, msg.result, server_name, sid)
+    if link.side == _SERVER and not link.obs.fast:
+        _settle(link, sid, server_name)
+
+
+def _settle(link: _Link, sid: str | None, server_name: str | None) -> None:
+    """Server side, handshake era: once the connection knows the client and
+    the protocol version, what every later message is reported with is fixed;
+    hands it to the native observer. (The 2026-07-28 era carries identity in
+    each request: its links stay on the Python path.)"""
+    connection = link.connection
+    if connection is None or link.client_cached is None or connection.protocol_version is None:
+        return
+    obs = link.obs
+    obs.session_id = sid
+    obs.server_name = server_name
+    obs.transport = link.kind
+    obs.protocol_version = connection.protocol_version
+    obs.client_name, obs.client_version = link.client_cached
+    obs.oauth_client_id = link.client_id
+    obs.fast = True
 
 
 def _tools_listed(link: _Link, result: Any, server_name: str | None, sid: str | None) -> None:
@@ -822,8 +850,9 @@ def _make_dispatch(original: Any) -> Any:
                     if link.client_id is None and link.side == _SERVER and link.kind in _HTTP_KINDS:
                         sender_ctx = args[3] if len(args) > 3 else kwargs.get("sender_ctx")
                         if sender_ctx is not None:
-                            link.client_id = _oauth_client_id(sender_ctx.get)
-                    _observe(link, message, True)
+                            link.client_id = link.obs.oauth_client_id = _oauth_client_id(sender_ctx.get)
+                    if not link.obs.observe(message, True):
+                        _observe(link, message, True)
             except Exception as exc:
                 _core.internal_error("hooks: mcp: inbound message", exc)
         return original(self, *args, **kwargs)
@@ -836,7 +865,9 @@ def _make_write(original: Any) -> Any:
         link = self.__dict__.get(_LINK)
         if link is not None:
             try:
-                _observe(link, args[0] if args else kwargs["message"], False)
+                message = args[0] if args else kwargs["message"]
+                if not link.obs.observe(message, False):
+                    _observe(link, message, False)
             except Exception as exc:
                 _core.internal_error("hooks: mcp: outbound message", exc)
         return original(self, *args, **kwargs)
