@@ -227,6 +227,7 @@ def session_id_for(obj: Any) -> str:
 
 
 def session_created(session_id: str | None, source: int, **extra: Any) -> None:
+    _bluepython.mark_serving()  # side effects outside calls: "background" from now on
     attrs = {"session_id": session_id, "source": source}
     attrs.update({k: v for k, v in extra.items() if v is not None})
     emit("python_mcp_session_created", attrs, actionable=False)

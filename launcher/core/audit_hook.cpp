@@ -9,6 +9,7 @@
 #include "json_writer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
+#include "side_effects.hpp"
 
 namespace bluepython::audit_hook {
 namespace {
@@ -52,9 +53,16 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
       }
       return 0;
     case 'o':
-      // The process image is about to be replaced: everything emitted so far
-      // must be on disk first.
-      if (event[1] == 's' && std::strcmp(event, "os.exec") == 0) sensor::flush();
+      if (event[1] == 's' && event[2] == '.') {
+        side_effects::on_process_event(event, args);
+        // The process image is about to be replaced: everything emitted so
+        // far (this exec included) must be on disk first.
+        if (std::strcmp(event, "os.exec") == 0) sensor::flush();
+      }
+      return 0;
+    case 's':
+    case 'p':
+      side_effects::on_process_event(event, args);
       return 0;
     default:
       return 0;

@@ -15,6 +15,7 @@
 #include "mcp_observer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
+#include "side_effects.hpp"
 #include "version.hpp"
 
 namespace bluepython::module {
@@ -399,6 +400,11 @@ PyObject* py_current_call(PyObject*, PyObject*) {
   return result;
 }
 
+PyObject* py_mark_serving(PyObject*, PyObject*) {
+  side_effects::mark_serving();
+  Py_RETURN_NONE;
+}
+
 PyObject* py_report_internal(PyObject*, PyObject* args) {
   const char* where = nullptr;
   const char* message = nullptr;
@@ -483,6 +489,8 @@ PyMethodDef methods[] = {
      "Make a fresh MCP call current; its call_id is '<sensor uuid>:<n>'."},
     {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
+    {"mark_serving", &py_mark_serving, METH_NOARGS,
+     "mark_serving()\n\nAn MCP session opened: side effects outside a call are now scope 'background'."},
     {"report_internal", &py_report_internal, METH_VARARGS,
      "report_internal(where, message)\n\nRecord a fault of bluepython's hooks (python_internal_exception)."},
     {"_embedded", &py_embedded, METH_O, "_embedded(name) -> (is_package, code) | None (internal)."},
