@@ -20,8 +20,12 @@ def activate() -> None:
     if _activated:
         return
     _activated = True
-    from . import _core, fastmcp, mcp
+    from . import _core, _threads, fastmcp, mcp
 
+    try:
+        _threads.install()
+    except Exception as exc:
+        _core.internal_error("hooks: threads", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()
@@ -31,7 +35,8 @@ def activate() -> None:
 
 def deactivate() -> None:
     """Removes every wrapper applied so far (tests; not used in production)."""
-    from . import fastmcp, mcp
+    from . import _threads, fastmcp, mcp
 
     fastmcp.unpatch()
     mcp.unpatch()
+    _threads.uninstall()

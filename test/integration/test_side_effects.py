@@ -93,6 +93,18 @@ def run_sync(word: str) -> str:
     # A sync tool: the SDK runs it in a worker thread.
     return subprocess.run(["echo", word], capture_output=True, text=True, check=True).stdout
 
+@server.tool()
+async def run_in_threads() -> str:
+    # Plain threads and a thread pool start with an empty context on 3.11:
+    # bluepython carries the call into them.
+    import concurrent.futures, threading
+    t = threading.Thread(target=subprocess.run, args=(["echo", "thread"],), kwargs={"capture_output": True})
+    t.start()
+    t.join()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(subprocess.run, ["echo", "pool"], capture_output=True).result()
+    return "threads"
+
 server.run("stdio")
 """
 
@@ -107,7 +119,9 @@ async def main():
         async with ClientSession(r, w) as s:
             await s.initialize()
             out = []
-            for name, args in [("run_git", {}), ("run_sync", {"word": "one"}), ("run_sync", {"word": "two"})]:
+            calls = [("run_git", {}), ("run_sync", {"word": "one"}), ("run_sync", {"word": "two"}),
+                     ("run_in_threads", {})]
+            for name, args in calls:
                 result = await s.call_tool(name, args)
                 out.append(result.content[0].text.strip())
     print(json.dumps(out))
@@ -124,7 +138,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
     res = sandbox.run([venv.python, "client.py", venv.bluepython, line])
     assert res.returncode == 0, res.stderr.decode()
     out = json.loads(res.stdout)
-    assert out[0].startswith("git version") and out[1:] == ["one", "two"]
+    assert out[0].startswith("git version") and out[1:] == ["one", "two", "threads"]
     events = sandbox.events()
     check_stream(events)
     spawns = named(events, "python_process_spawn")
@@ -135,9 +149,10 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         for e in named(events, "python_mcp_event")
         if attrs(e)["event"] == "server_received_request" and attrs(e)["method"] == "tools/call"
     }
-    assert len(requests) == 3
+    assert len(requests) == 4
     in_calls = [e for e in spawns if e is not startup[0]]
-    assert [attrs(e)["argv"] for e in in_calls] == [["git", "--version"], ["echo", "one"], ["echo", "two"]]
+    assert [attrs(e)["argv"] for e in in_calls] == [
+        ["git", "--version"], ["echo", "one"], ["echo", "two"], ["echo", "thread"], ["echo", "pool"]]
     call_ids = set()
     for e in in_calls:
         context = e["event"]["context"]
@@ -147,4 +162,4 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         assert mcp["method"] == "tools/call" and mcp["target"] == request_["message"]["params"]["name"]
         assert mcp["session_id"] == request_["session_id"] and mcp["transport"] == "stdio"
         call_ids.add(mcp["call_id"])
-    assert len(call_ids) == 3  # one call each, never shared
+    assert len(call_ids) == 4  # one per call; the threads' spawns belong to the call that started them
