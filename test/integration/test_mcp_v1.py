@@ -382,7 +382,8 @@ def test_stdio_attribution(stdio_sdk: dict[str, Any]) -> None:
     assert out["whoami"]["call_id"] != out["whoami_sync"]["call_id"]
     _check_concurrent(out["concurrent"], server)
     _check_call(out["thread_whoami"]["here"], server, "thread_whoami", MCP1, "stdio")
-    assert out["thread_whoami"]["thread"] is None  # a plain thread does not inherit the call
+    # A plain thread the tool starts runs in a copy of the tool's context.
+    assert out["thread_whoami"]["thread"] == out["thread_whoami"]["here"]
     _check_probe(server, "sdk")
     assert "'target': 'data://items/abc'" in out["item"] and "'method': 'resources/read'" in out["item"]
     # Responses are sent while the call is in effect; requests arrive before it.
