@@ -40,11 +40,21 @@ void on_run(const char* mode, PyObject* args) noexcept {
 }  // namespace
 
 int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
-  // Hot path: most audit events (object.__getattr__, sys._getframe, open,
-  // ...) are decided on the first character or two.
+  // Hot path: most audit events (object.__getattr__, sys._getframe,
+  // builtins.id, exec, ...) are decided on the first character or two.
   switch (event[0]) {
     case 'c':
-      if (std::strncmp(event, "cpython.run_", 12) == 0) on_run(event + 12, args);
+      if (event[1] == 'p') {
+        if (std::strncmp(event, "cpython.run_", 12) == 0) {
+          if (std::strcmp(event + 12, "file") == 0 && args != nullptr && PyTuple_Check(args) &&
+              PyTuple_GET_SIZE(args) > 0) {
+            side_effects::note_main_file(PyTuple_GET_ITEM(args, 0));
+          }
+          on_run(event + 12, args);
+        }
+        return 0;
+      }
+      side_effects::on_event(event, args);  // compile, ctypes.*
       return 0;
     case 'i':
       if (event[1] == 'm' && std::strcmp(event, "import") == 0 && !import_monitor::installed() &&
@@ -53,16 +63,22 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
       }
       return 0;
     case 'o':
-      if (event[1] == 's' && event[2] == '.') {
-        side_effects::on_process_event(event, args);
-        // The process image is about to be replaced: everything emitted so
-        // far (this exec included) must be on disk first.
-        if (std::strcmp(event, "os.exec") == 0) sensor::flush();
-      }
+      if (event[1] == 'b') return 0;  // object.__getattr__ and the like
+      side_effects::on_event(event, args);
+      // The process image is about to be replaced: everything emitted so
+      // far (this exec included) must be on disk first.
+      if (event[1] == 's' && std::strcmp(event, "os.exec") == 0) sensor::flush();
       return 0;
     case 's':
+      if (event[1] == 'y') return 0;  // sys.*
+      side_effects::on_event(event, args);
+      return 0;
+    case 'h':
+    case 'm':
     case 'p':
-      side_effects::on_process_event(event, args);
+    case 't':
+    case 'u':
+      side_effects::on_event(event, args);
       return 0;
     default:
       return 0;

@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "side_effects.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "bluepython_module.hpp"
+#include "config.hpp"
 #include "json_writer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
@@ -115,7 +124,22 @@ void spawn(const char* via, PyObject* executable, PyObject* argv, PyObject* cwd,
   emit("python_process_spawn", attrs);
 }
 
-void report(const char* event, PyObject* args) {
+void simple(const char* name, const char* via, std::initializer_list<std::pair<const char*, PyObject*>> members) {
+  std::string attrs;
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string(via);
+  for (const auto& [key, value] : members) {
+    w.key(key);
+    value_or_null(w, value);
+  }
+  emit(name, attrs);
+}
+
+// ---------------------------------------------------------------------------
+// process
+
+void process_event(const char* event, PyObject* args) {
   if (std::strcmp(event, "subprocess.Popen") == 0) {
     spawn(event, arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
   } else if (std::strcmp(event, "os.exec") == 0 || std::strcmp(event, "os.posix_spawn") == 0) {
@@ -143,56 +167,447 @@ void report(const char* event, PyObject* args) {
     w.null();
     emit("python_process_spawn", attrs);
   } else if (std::strcmp(event, "os.fork") == 0 || std::strcmp(event, "os.forkpty") == 0) {
-    std::string attrs;
-    json_writer w(attrs, sensor::settings().limits);
-    w.key("via");
-    w.string(event);
-    emit("python_process_fork", attrs);
-  } else if (std::strcmp(event, "os.kill") == 0 || std::strcmp(event, "os.killpg") == 0) {
-    std::string attrs;
-    json_writer w(attrs, sensor::settings().limits);
-    w.key("via");
-    w.string(event);
-    w.key("pid");
-    value_or_null(w, arg(args, 0));
-    w.key("signal");
-    value_or_null(w, arg(args, 1));
-    emit("python_process_signal", attrs);
+    simple("python_process_fork", event, {});
+  } else {  // os.kill, os.killpg
+    simple("python_process_signal", event, {{"pid", arg(args, 0)}, {"signal", arg(args, 1)}});
   }
 }
 
-bool is_process_event(const char* event) noexcept {
-  switch (event[0]) {
-    case 's':
-      return std::strcmp(event, "subprocess.Popen") == 0;
-    case 'p':
-      return std::strcmp(event, "pty.spawn") == 0;
-    case 'o':
-      if (event[1] != 's' || event[2] != '.') return false;
-      switch (event[3]) {
-        case 'e': return std::strcmp(event + 3, "exec") == 0;
-        case 'f': return std::strcmp(event + 3, "fork") == 0 || std::strcmp(event + 3, "forkpty") == 0;
-        case 'k': return std::strcmp(event + 3, "kill") == 0 || std::strcmp(event + 3, "killpg") == 0;
-        case 'p': return std::strcmp(event + 3, "posix_spawn") == 0;
-        case 's': return std::strcmp(event + 3, "spawn") == 0 || std::strcmp(event + 3, "system") == 0;
-        default: return false;
-      }
+// ---------------------------------------------------------------------------
+// files
+
+// Who raised an event, from the Python code running: the app, or machinery
+// whose work is not the app's side effect (or is reported once already).
+enum class origin : std::uint8_t {
+  app,
+  interpreter,     // no Python frame: start-up in C (stdio, path configuration)
+  import_system,   // importlib (module sources, bytecode, metadata), zipimport, getpath, our hooks
+  self_reporting,  // shutil / tempfile: their operations raise events of their own
+  code_generator,  // collections.namedtuple, dataclasses, typing: generated code
+};
+
+bool has(std::string_view name, std::string_view part) noexcept { return name.find(part) != std::string_view::npos; }
+
+origin classify_file(std::string_view name) noexcept {
+  if (name.starts_with("<frozen importlib.") || name == "<frozen zipimport>" || name == "<frozen getpath>" ||
+      name.starts_with("<bluepython>/") || has(name, "/importlib/metadata/") || has(name, "/importlib/resources/")) {
+    return origin::import_system;
+  }
+  if (name.ends_with("/shutil.py") || name.ends_with("/tempfile.py")) return origin::self_reporting;
+  if (name.ends_with("/collections/__init__.py") || name.ends_with("/dataclasses.py") || name.ends_with("/typing.py")) {
+    return origin::code_generator;
+  }
+  return origin::app;
+}
+
+// The origin of the frame `skip` levels above the innermost Python frame.
+// importlib.metadata reads through pathlib and zipfile: those two are
+// looked through (up to three more frames).
+origin origin_of_caller(int skip = 0) noexcept {
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed
+  if (frame == nullptr) return origin::interpreter;
+  Py_INCREF(frame);
+  origin result = origin::app;
+  for (int depth = 0; frame != nullptr && depth < skip + 4; ++depth) {
+    PyCodeObject* code = PyFrame_GetCode(frame);
+    Py_ssize_t size = 0;
+    const char* file = code != nullptr ? PyUnicode_AsUTF8AndSize(code->co_filename, &size) : nullptr;
+    Py_XDECREF(code);
+    if (file == nullptr) {
+      PyErr_Clear();
+      break;
+    }
+    const std::string_view name(file, static_cast<std::size_t>(size));
+    if (depth >= skip) {
+      result = classify_file(name);
+      const bool helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py");
+      if (result != origin::app || !helper) break;
+    }
+    PyFrameObject* back = PyFrame_GetBack(frame);  // new reference
+    Py_DECREF(frame);
+    frame = back;
+  }
+  Py_XDECREF(frame);
+  return result;
+}
+
+// The main program's path (cpython.run_file): the interpreter reading it is
+// not a side effect.
+std::string g_main_file;  // guarded by the GIL
+
+bool is_main_file(PyObject* path) noexcept {
+  if (g_main_file.empty() || path == nullptr || !PyUnicode_Check(path)) return false;
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(path, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  return std::string_view(text, static_cast<std::size_t>(size)) == g_main_file;
+}
+
+void file_open(PyObject* args) {
+  PyObject* path = arg(args, 0);
+  PyObject* mode = arg(args, 1);
+  PyObject* flags_obj = arg(args, 2);
+  long flags = 0;
+  if (flags_obj != nullptr && PyLong_Check(flags_obj)) {
+    flags = PyLong_AsLong(flags_obj);
+    if (flags == -1 && PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+      flags = 0;
+    }
+  }
+  std::string attrs;
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string("open");
+  w.key("path");
+  value_or_null(w, path);
+  w.key("mode");
+  value_or_null(w, mode != nullptr && PyUnicode_Check(mode) ? mode : nullptr);
+  w.key("flags");
+  w.integer(flags);
+  w.key("access");
+  switch (flags & O_ACCMODE) {
+    case O_WRONLY: w.string("write"); break;
+    case O_RDWR: w.string("read_write"); break;
+    default: w.string("read"); break;
+  }
+  w.key("create");
+  w.boolean((flags & O_CREAT) != 0);
+  w.key("append");
+  w.boolean((flags & O_APPEND) != 0);
+  w.key("truncate");
+  w.boolean((flags & O_TRUNC) != 0);
+  emit("python_file_open", attrs);
+}
+
+// A change to the file system: op, the path changed, and the other path of
+// two-path operations.
+struct change_spec {
+  const char* event;
+  const char* op;
+  int path;    // index of the path argument
+  int target;  // index of the second path argument, or -1
+};
+
+constexpr std::array<change_spec, 17> kChanges = {{
+    {"os.remove", "remove", 0, -1},
+    {"os.rmdir", "rmdir", 0, -1},
+    {"os.mkdir", "mkdir", 0, -1},
+    {"os.rename", "rename", 0, 1},  // os.replace too
+    {"os.link", "link", 1, 0},      // path: the new link; target: what it links to
+    {"os.symlink", "symlink", 1, 0},
+    {"os.chmod", "chmod", 0, -1},
+    {"os.chown", "chown", 0, -1},
+    {"os.truncate", "truncate", 0, -1},
+    {"shutil.copyfile", "copy", 1, 0},  // path: the file written; target: its source
+    {"shutil.copytree", "copytree", 1, 0},
+    {"shutil.move", "move", 0, 1},
+    {"shutil.rmtree", "rmtree", 0, -1},
+    {"shutil.unpack_archive", "unpack_archive", 1, 0},  // path: where it unpacks; target: the archive
+    {"shutil.make_archive", "make_archive", 0, 2},
+    {"tempfile.mkstemp", "mkstemp", 0, -1},
+    {"tempfile.mkdtemp", "mkdtemp", 0, -1},
+}};
+
+const change_spec* change_of(const char* event) noexcept {
+  for (const auto& spec : kChanges) {
+    if (std::strcmp(event, spec.event) == 0) return &spec;
+  }
+  return nullptr;
+}
+
+void file_change(const change_spec& spec, PyObject* args) {
+  std::string attrs;
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string(spec.event);
+  w.key("op");
+  w.string(spec.op);
+  w.key("path");
+  value_or_null(w, arg(args, spec.path));
+  if (spec.target >= 0) {
+    w.key("target");
+    value_or_null(w, arg(args, spec.target));
+  }
+  emit("python_file_change", attrs);
+}
+
+// ---------------------------------------------------------------------------
+// network
+
+PyObject* socket_attr(PyObject* sock, const char* name) noexcept {
+  PyObject* value = PyObject_GetAttrString(sock, name);
+  if (value == nullptr) PyErr_Clear();
+  return value;
+}
+
+void family_name(json_writer& w, PyObject* family) {
+  long value = family != nullptr && PyLong_Check(family) ? PyLong_AsLong(family) : -1;
+  if (value == -1 && PyErr_Occurred() != nullptr) PyErr_Clear();
+  switch (value) {
+    case AF_INET: w.string("inet"); break;
+    case AF_INET6: w.string("inet6"); break;
+    case AF_UNIX: w.string("unix"); break;
     default:
-      return false;
+      if (value < 0) {
+        w.null();
+      } else {
+        w.integer(value);
+      }
+  }
+}
+
+// socket.connect / bind / sendto / sendmsg: (socket, address).
+void socket_address(const char* name, const char* via, PyObject* args) {
+  PyObject* sock = arg(args, 0);
+  PyObject* address = arg(args, 1);
+  PyObject* family = sock != nullptr ? socket_attr(sock, "family") : nullptr;
+  PyObject* type = sock != nullptr ? socket_attr(sock, "type") : nullptr;
+  std::string attrs;
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string(via);
+  w.key("family");
+  family_name(w, family);
+  w.key("type");
+  long type_value = type != nullptr && PyLong_Check(type) ? PyLong_AsLong(type) : -1;
+  if (type_value == -1 && PyErr_Occurred() != nullptr) PyErr_Clear();
+  type_value &= ~static_cast<long>(SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (type_value == SOCK_STREAM) {
+    w.string("stream");
+  } else if (type_value == SOCK_DGRAM) {
+    w.string("datagram");
+  } else if (type_value < 0) {
+    w.null();
+  } else {
+    w.integer(type_value);
+  }
+  if (address != nullptr && PyTuple_Check(address) && PyTuple_GET_SIZE(address) >= 2) {
+    w.key("host");
+    encode_python_value(w, PyTuple_GET_ITEM(address, 0));
+    w.key("port");
+    encode_python_value(w, PyTuple_GET_ITEM(address, 1));
+  } else {
+    w.key("address");  // AF_UNIX paths and anything else, as given
+    value_or_null(w, address);
+  }
+  Py_XDECREF(family);
+  Py_XDECREF(type);
+  emit(name, attrs);
+}
+
+void network_event(const char* event, PyObject* args) {
+  if (std::strcmp(event, "socket.connect") == 0 || std::strcmp(event, "socket.sendto") == 0 ||
+      std::strcmp(event, "socket.sendmsg") == 0) {
+    socket_address("python_net_connect", event, args);
+  } else if (std::strcmp(event, "socket.bind") == 0) {
+    socket_address("python_net_bind", event, args);
+  } else if (std::strcmp(event, "socket.getaddrinfo") == 0) {
+    simple("python_net_resolve", event, {{"host", arg(args, 0)}, {"port", arg(args, 1)}});
+  } else if (std::strcmp(event, "socket.gethostbyname") == 0) {
+    simple("python_net_resolve", event, {{"host", arg(args, 0)}});
+  } else if (std::strcmp(event, "http.client.connect") == 0) {
+    simple("python_net_connect", event, {{"host", arg(args, 1)}, {"port", arg(args, 2)}});
+  } else {  // urllib.Request
+    simple("python_net_request", event, {{"url", arg(args, 0)}, {"method", arg(args, 3)}});
+  }
+}
+
+// ---------------------------------------------------------------------------
+// code
+
+constexpr std::size_t kSourcePreview = 1024;
+
+void compile_event(PyObject* args) {
+  PyObject* source = arg(args, 0);
+  std::string attrs;
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string("compile");
+  w.key("filename");
+  value_or_null(w, arg(args, 1));
+  std::string_view text;
+  std::string storage;
+  if (source != nullptr && PyBytes_Check(source)) {
+    text = std::string_view(PyBytes_AS_STRING(source), static_cast<std::size_t>(PyBytes_GET_SIZE(source)));
+  } else if (source != nullptr && PyUnicode_Check(source)) {
+    text = python_str_view(source, storage);
+  }
+  w.key("source");
+  if (source == nullptr || source == Py_None) {
+    w.null();  // compiled from an AST
+  } else {
+    json_limits preview = w.limits();
+    preview.max_string_bytes = std::min(preview.max_string_bytes, kSourcePreview);
+    std::string piece;
+    json_writer p(piece, preview);
+    p.string(text);
+    w.raw(piece);
+  }
+  w.key("source_bytes");
+  w.integer(static_cast<std::int64_t>(text.size()));
+  emit("python_code_dynamic", attrs);
+}
+
+void code_event(const char* event, PyObject* args) {
+  if (std::strcmp(event, "compile") == 0) {
+    compile_event(args);
+  } else if (std::strcmp(event, "marshal.loads") == 0) {
+    PyObject* data = arg(args, 0);
+    std::string attrs;
+    json_writer w(attrs, sensor::settings().limits);
+    w.key("via");
+    w.string(event);
+    w.key("bytes");
+    if (data != nullptr && PyBytes_Check(data)) {
+      w.integer(PyBytes_GET_SIZE(data));
+    } else {
+      w.null();
+    }
+    emit("python_code_dynamic", attrs);
+  } else if (std::strcmp(event, "pickle.find_class") == 0) {
+    simple("python_code_dynamic", event, {{"module", arg(args, 0)}, {"name", arg(args, 1)}});
+  } else if (std::strcmp(event, "ctypes.dlopen") == 0) {
+    simple("python_code_native_load", event, {{"library", arg(args, 0)}});
+  } else if (std::strcmp(event, "ctypes.dlsym") == 0) {
+    simple("python_code_native_load", event, {{"library", arg(args, 0)}, {"symbol", arg(args, 1)}});
+  } else {  // sqlite3.load_extension
+    simple("python_code_native_load", event, {{"library", arg(args, 1)}});
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+enum class what : std::uint8_t { none, process, open, change, network, code };
+
+// Decides from the name alone, hot names (object.__getattr__, sys._getframe,
+// builtins.id, exec) first out.
+what classify(const char* e) noexcept {
+  switch (e[0]) {
+    case 'o':
+      if (e[1] == 's' && e[2] == '.') {
+        switch (e[3]) {
+          case 'e': return std::strcmp(e + 3, "exec") == 0 ? what::process : what::none;
+          case 'f':
+            return std::strcmp(e + 3, "fork") == 0 || std::strcmp(e + 3, "forkpty") == 0 ? what::process : what::none;
+          case 'k':
+            return std::strcmp(e + 3, "kill") == 0 || std::strcmp(e + 3, "killpg") == 0 ? what::process : what::none;
+          case 'p': return std::strcmp(e + 3, "posix_spawn") == 0 ? what::process : what::none;
+          case 's':
+            return std::strcmp(e + 3, "spawn") == 0 || std::strcmp(e + 3, "system") == 0 ? what::process
+                   : (change_of(e) != nullptr ? what::change : what::none);
+          default: return change_of(e) != nullptr ? what::change : what::none;
+        }
+      }
+      return e[1] == 'p' && std::strcmp(e, "open") == 0 ? what::open : what::none;
+    case 's':
+      switch (e[1]) {
+        case 'u': return std::strcmp(e, "subprocess.Popen") == 0 ? what::process : what::none;
+        case 'o':
+          return std::strncmp(e, "socket.", 7) == 0 &&
+                         (std::strcmp(e + 7, "connect") == 0 || std::strcmp(e + 7, "bind") == 0 ||
+                          std::strcmp(e + 7, "sendto") == 0 || std::strcmp(e + 7, "sendmsg") == 0 ||
+                          std::strcmp(e + 7, "getaddrinfo") == 0 || std::strcmp(e + 7, "gethostbyname") == 0)
+                     ? what::network
+                     : what::none;
+        case 'h': return change_of(e) != nullptr ? what::change : what::none;
+        case 'q': return std::strcmp(e, "sqlite3.load_extension") == 0 ? what::code : what::none;
+        default: return what::none;  // sys.* (hot)
+      }
+    case 'p':
+      if (std::strcmp(e, "pty.spawn") == 0) return what::process;
+      return std::strcmp(e, "pickle.find_class") == 0 ? what::code : what::none;
+    case 't': return change_of(e) != nullptr ? what::change : what::none;
+    case 'c':
+      if (e[1] == 'o') return std::strcmp(e, "compile") == 0 ? what::code : what::none;
+      return std::strcmp(e, "ctypes.dlopen") == 0 || std::strcmp(e, "ctypes.dlsym") == 0 ? what::code : what::none;
+    case 'm': return std::strcmp(e, "marshal.loads") == 0 ? what::code : what::none;
+    case 'h': return std::strcmp(e, "http.client.connect") == 0 ? what::network : what::none;
+    case 'u': return std::strcmp(e, "urllib.Request") == 0 ? what::network : what::none;
+    default: return what::none;
+  }
+}
+
+category category_of(what w) noexcept {
+  switch (w) {
+    case what::process: return category::process;
+    case what::open:
+    case what::change: return category::files;
+    case what::network: return category::network;
+    default: return category::code;
+  }
+}
+
+// Whether an event is the app's: noise control by origin (see origin).
+bool wanted(what kind, const char* event, PyObject* args) noexcept {
+  switch (kind) {
+    case what::open: {
+      const origin o = origin_of_caller();
+      return o == origin::app || o == origin::code_generator ? !is_main_file(arg(args, 0)) : false;
+    }
+    case what::change:
+      if (event[0] == 'o') {  // os.*: inside shutil or tempfile, their own event covers it
+        const origin o = origin_of_caller();
+        return o != origin::self_reporting && o != origin::import_system && o != origin::interpreter;
+      }
+      // shutil.* / tempfile.*: called by shutil or tempfile itself (copytree's
+      // files, move's copy): covered by the outer operation's event.
+      return origin_of_caller(1) != origin::self_reporting;
+    case what::code:
+      if (std::strcmp(event, "compile") == 0) {
+        PyObject* source = arg(args, 0);
+        if (source == nullptr || source == Py_None) return false;  // parsed from a file
+        return origin_of_caller() == origin::app;
+      }
+      if (std::strcmp(event, "marshal.loads") == 0) {
+        const origin o = origin_of_caller();
+        return o != origin::import_system && o != origin::interpreter;
+      }
+      return true;
+    default:
+      return true;
   }
 }
 
 }  // namespace
 
-bool on_process_event(const char* event, PyObject* args) noexcept {
-  if (!is_process_event(event)) return false;
-  if (!sensor::settings().enabled(category::process)) return true;
+void note_main_file(PyObject* path) noexcept {
+  if (path == nullptr || !PyUnicode_Check(path)) return;
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(path, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  try {
+    g_main_file.assign(text, static_cast<std::size_t>(size));
+  } catch (...) {
+  }
+}
+
+bool on_event(const char* event, PyObject* args) noexcept {
+  const what kind = classify(event);
+  if (kind == what::none) return false;
+  if (!sensor::settings().enabled(category_of(kind))) return true;
   busy_guard guard;
   if (!guard.entered) return true;
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   try {
-    report(event, args);
+    if (!wanted(kind, event, args)) {
+      // not the app's doing
+    } else {
+      switch (kind) {
+        case what::process: process_event(event, args); break;
+        case what::open: file_open(args); break;
+        case what::change: file_change(*change_of(event), args); break;
+        case what::network: network_event(event, args); break;
+        default: code_event(event, args); break;
+      }
+    }
   } catch (...) {
     // Out of memory: the event is lost; the app goes on.
   }

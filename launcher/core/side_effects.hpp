@@ -12,12 +12,28 @@ namespace bluepython::side_effects {
 // process's first MCP session opened) or "background" (after, outside any
 // call).
 
-// Process category: subprocess.Popen, os.system, os.exec, os.posix_spawn,
-// os.spawn, pty.spawn (python_process_spawn), os.fork, os.forkpty
-// (python_process_fork), os.kill, os.killpg (python_process_signal).
-// `event` is the audit event name; returns true when it was one of these.
-// Needs the GIL (as every audit hook call has); never raises.
-bool on_process_event(const char* event, PyObject* args) noexcept;
+// Reports one audit event if it is a side effect of a category that is on:
+//   process: subprocess.Popen, os.system, os.exec, os.posix_spawn, os.spawn,
+//            pty.spawn (python_process_spawn), os.fork, os.forkpty
+//            (python_process_fork), os.kill, os.killpg (python_process_signal);
+//   files:   open (python_file_open), os.remove/rmdir/mkdir/rename/link/
+//            symlink/chmod/chown/truncate, shutil.copyfile/copytree/move/
+//            rmtree/unpack_archive/make_archive, tempfile.mkstemp/mkdtemp
+//            (python_file_change);
+//   network: socket.connect/sendto/sendmsg, http.client.connect
+//            (python_net_connect), socket.bind (python_net_bind),
+//            socket.getaddrinfo/gethostbyname (python_net_resolve),
+//            urllib.Request (python_net_request);
+//   code:    compile, marshal.loads, pickle.find_class (python_code_dynamic),
+//            ctypes.dlopen/dlsym, sqlite3.load_extension
+//            (python_code_native_load).
+// Opens and code loading done by the import system are left out. Returns
+// true when the name was one of these. Needs the GIL (as every audit hook
+// call has); never raises.
+bool on_event(const char* event, PyObject* args) noexcept;
+
+// cpython.run_file: the interpreter reading the main program is not reported.
+void note_main_file(PyObject* path) noexcept;
 
 // From the first MCP session on, side effects outside a call are
 // "background" rather than "startup".
