@@ -50,6 +50,7 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
               PyTuple_GET_SIZE(args) > 0) {
             side_effects::note_main_file(PyTuple_GET_ITEM(args, 0));
           }
+          side_effects::program_starts();
           on_run(event + 12, args);
         }
         return 0;

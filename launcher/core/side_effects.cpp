@@ -22,7 +22,8 @@
 namespace bluepython::side_effects {
 namespace {
 
-std::atomic<bool> g_serving{false};
+std::atomic<bool> g_program{false};  // cpython.run_* seen: the main program runs
+std::atomic<bool> g_serving{false};  // an MCP session opened
 
 // Encoding an argument can run Python code (str() of a path-like, keys() of
 // an environment mapping), which can raise audit events of its own: those
@@ -99,7 +100,9 @@ std::string scope_context() {
   if (module::current_call_json(context)) {
     context.insert(0, "\"scope\":\"call\",");
   } else {
-    context = g_serving.load(std::memory_order_relaxed) ? R"("scope":"background")" : R"("scope":"startup")";
+    context = g_serving.load(std::memory_order_relaxed)   ? R"("scope":"background")"
+              : g_program.load(std::memory_order_relaxed) ? R"("scope":"startup")"
+                                                          : R"("scope":"interpreter")";
   }
   return context;
 }
@@ -545,6 +548,10 @@ category category_of(what w) noexcept {
 bool wanted(what kind, const char* event, PyObject* args) noexcept {
   switch (kind) {
     case what::open: {
+      // open(fd) / os.fdopen wrap a descriptor that is open already (pipes of
+      // subprocess, sockets' makefile): nothing is opened.
+      PyObject* path = arg(args, 0);
+      if (path != nullptr && PyLong_Check(path)) return false;
       const origin o = origin_of_caller();
       return o == origin::app || o == origin::code_generator ? !is_main_file(arg(args, 0)) : false;
     }
@@ -573,6 +580,8 @@ bool wanted(what kind, const char* event, PyObject* args) noexcept {
 }
 
 }  // namespace
+
+void program_starts() noexcept { g_program.store(true, std::memory_order_relaxed); }
 
 void note_main_file(PyObject* path) noexcept {
   if (path == nullptr || !PyUnicode_Check(path)) return;

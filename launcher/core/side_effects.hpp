@@ -8,9 +8,9 @@ namespace bluepython::side_effects {
 
 // What the app's code does, reported from the native audit hook, each event
 // attributed: context.scope is "call" (with context.mcp, the MCP call in
-// effect in the thread or task that raised it), "startup" (before the
-// process's first MCP session opened) or "background" (after, outside any
-// call).
+// effect in the thread or task that raised it), "interpreter" (before the
+// main program started: site, .pth files), "startup" (before the process's
+// first MCP session opened) or "background" (after, outside any call).
 
 // Reports one audit event if it is a side effect of a category that is on:
 //   process: subprocess.Popen, os.system, os.exec, os.posix_spawn, os.spawn,
@@ -31,6 +31,10 @@ namespace bluepython::side_effects {
 // true when the name was one of these. Needs the GIL (as every audit hook
 // call has); never raises.
 bool on_event(const char* event, PyObject* args) noexcept;
+
+// cpython.run_*: the main program starts. Side effects before it (site and
+// .pth files, sitecustomize) are scope "interpreter".
+void program_starts() noexcept;
 
 // cpython.run_file: the interpreter reading the main program is not reported.
 void note_main_file(PyObject* path) noexcept;

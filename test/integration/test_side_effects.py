@@ -6,6 +6,7 @@ background. Real subprocesses, real fork/exec, real MCP servers and clients."""
 from __future__ import annotations
 
 import json
+import marshal
 
 import pytest
 from conftest import McpVenv, Sandbox, attrs, check_stream, named
@@ -76,7 +77,7 @@ def test_process_category_switch(sandbox: Sandbox) -> None:
 
 
 _SERVER = r"""
-import subprocess, sys
+import socket, subprocess, sys
 subprocess.run(["true", "at-startup"], check=True)
 if sys.argv[1] == "mcp1":
     from mcp.server.fastmcp import FastMCP as Server
@@ -105,6 +106,18 @@ async def run_in_threads() -> str:
         pool.submit(subprocess.run, ["echo", "pool"], capture_output=True).result()
     return "threads"
 
+@server.tool()
+async def touch_all(path: str) -> str:
+    with open(path, "w") as f:
+        f.write("written by a tool")
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    socket.create_connection(srv.getsockname()).close()
+    srv.close()
+    exec("tool_made = 1")
+    return "touched"
+
 server.run("stdio")
 """
 
@@ -120,7 +133,7 @@ async def main():
             await s.initialize()
             out = []
             calls = [("run_git", {}), ("run_sync", {"word": "one"}), ("run_sync", {"word": "two"}),
-                     ("run_in_threads", {})]
+                     ("run_in_threads", {}), ("touch_all", {"path": "touched.txt"})]
             for name, args in calls:
                 result = await s.call_tool(name, args)
                 out.append(result.content[0].text.strip())
@@ -138,7 +151,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
     res = sandbox.run([venv.python, "client.py", venv.bluepython, line])
     assert res.returncode == 0, res.stderr.decode()
     out = json.loads(res.stdout)
-    assert out[0].startswith("git version") and out[1:] == ["one", "two", "threads"]
+    assert out[0].startswith("git version") and out[1:] == ["one", "two", "threads", "touched"]
     events = sandbox.events()
     check_stream(events)
     spawns = named(events, "python_process_spawn")
@@ -149,7 +162,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         for e in named(events, "python_mcp_event")
         if attrs(e)["event"] == "server_received_request" and attrs(e)["method"] == "tools/call"
     }
-    assert len(requests) == 4
+    assert len(requests) == 5
     in_calls = [e for e in spawns if e is not startup[0]]
     assert [attrs(e)["argv"] for e in in_calls] == [
         ["git", "--version"], ["echo", "one"], ["echo", "two"], ["echo", "thread"], ["echo", "pool"]]
@@ -163,3 +176,156 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         assert mcp["session_id"] == request_["session_id"] and mcp["transport"] == "stdio"
         call_ids.add(mcp["call_id"])
     assert len(call_ids) == 4  # one per call; the threads' spawns belong to the call that started them
+    # touch_all: a file written, a socket bound and connected, code run from a string, all in its call.
+    (touch,) = [a for a in requests.values() if a["message"]["params"]["name"] == "touch_all"]
+    touched = [e for e in events if e["event"]["context"].get("mcp", {}).get("request_id") == touch["id"]
+               and e["event"]["meta"]["name"].startswith(("python_file_", "python_net_", "python_code_"))]
+    kinds = [(e["event"]["meta"]["name"], attrs(e).get("via")) for e in touched]
+    assert kinds == [
+        ("python_file_open", "open"),
+        ("python_net_bind", "socket.bind"),
+        ("python_net_resolve", "socket.getaddrinfo"),  # create_connection resolves first
+        ("python_net_connect", "socket.connect"),
+        ("python_code_dynamic", "compile"),
+    ]
+    assert attrs(touched[0])["path"] == "touched.txt" and attrs(touched[4])["source"] == "tool_made = 1"
+    assert all(e["event"]["context"]["scope"] == "call" for e in touched)
+    # Nothing of these categories in a call other than the one that did it.
+    for e in events:
+        name = e["event"]["meta"]["name"]
+        mcp = e["event"]["context"].get("mcp")
+        if mcp is not None and name.startswith(("python_file_", "python_net_", "python_code_")):
+            assert mcp["request_id"] == touch["id"], e
+
+
+_FILES_NET_CODE = r"""
+import collections, ctypes, importlib.metadata, marshal, os, pickle, shutil, socket, sys, tempfile
+import urllib.request
+d = tempfile.mkdtemp(prefix="bp-")
+p = os.path.join(d, "a.txt")
+with open(p, "w") as f:
+    f.write("x")
+open(p).read()
+with open(p, "ab") as f:
+    f.write(b"y")
+fd = os.open(p, os.O_RDWR | os.O_TRUNC)
+os.close(fd)
+os.rename(p, p + ".2")
+shutil.copyfile(p + ".2", p)
+os.chmod(p, 0o600)
+os.symlink(p, p + ".ln")
+os.remove(p + ".ln")
+os.mkdir(os.path.join(d, "sub"))
+with open(os.path.join(d, "fresh_module.py"), "w") as f:
+    f.write("VALUE = 1\n")
+sys.path.insert(0, d)
+import fresh_module  # the import system's reads and code loading: not reported
+list(importlib.metadata.distributions())
+Point = collections.namedtuple("Point", "x y")  # generated code: not reported
+shutil.rmtree(d)
+exec("z = 40 + 2")
+compile("w = 1", "<dyn>", "exec")
+marshal.loads(marshal.dumps([1, 2]))
+pickle.loads(pickle.dumps(collections.OrderedDict()))
+ctypes.CDLL("libc.so.6")
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen()
+port = srv.getsockname()[1]
+c = socket.create_connection(("localhost", port))
+c.close()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.sendto(b"x", ("127.0.0.1", port))
+u.close()
+import http.server, threading
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+web = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=web.handle_request).start()
+url = f"http://127.0.0.1:{web.server_port}/x"
+urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST"))
+print(d, port, web.server_port)
+"""
+
+
+def _effects(events: list[dict], prefix: str) -> list[dict]:
+    return [dict(attrs(e), _name=e["event"]["meta"]["name"]) for e in events
+            if e["event"]["meta"]["name"].startswith(prefix)]
+
+
+def test_file_network_and_code_events(sandbox: Sandbox) -> None:
+    sandbox.write("fnc.py", _FILES_NET_CODE)
+    res = sandbox.bp("fnc.py")
+    assert res.returncode == 0, res.stderr.decode()
+    d, port, web_port = res.stdout.decode().split()
+    port, web_port = int(port), int(web_port)
+    events = sandbox.events()
+    check_stream(events)
+    mine = [a for a in _effects(events, "python_file_") if str(a.get("path", "")).startswith(d)]
+    opens = [(a["path"][len(d):], a["access"], a["create"], a["append"], a["truncate"]) for a in mine
+             if a["_name"] == "python_file_open"]
+    assert opens == [
+        ("/a.txt", "write", True, False, True),
+        ("/a.txt", "read", False, False, False),
+        ("/a.txt", "write", True, True, False),
+        ("/a.txt", "read_write", False, False, True),
+        ("/fresh_module.py", "write", True, False, True),
+    ]
+    changes = [(a["op"], a["path"][len(d):], a.get("target", d)[len(d):]) for a in mine
+               if a["_name"] == "python_file_change"]
+    assert changes == [
+        ("mkdtemp", "", ""),
+        ("rename", "/a.txt", "/a.txt.2"),
+        ("copy", "/a.txt", "/a.txt.2"),
+        ("chmod", "/a.txt", ""),
+        ("symlink", "/a.txt.ln", "/a.txt"),
+        ("remove", "/a.txt.ln", ""),
+        ("mkdir", "/sub", ""),
+        ("rmtree", "", ""),
+    ]
+    # Nothing from the import system: no module source, bytecode or metadata reads.
+    for a in _effects(events, "python_file_open"):
+        path = str(a["path"])
+        imported = "__pycache__" in path or path.endswith(("fresh_module.py", "METADATA", "RECORD"))
+        assert not imported or (
+            path == f"{d}/fresh_module.py" and a["access"] == "write"), a
+    code = _effects(events, "python_code_")
+    dynamic = [(a["via"], a.get("source")) for a in code if a["_name"] == "python_code_dynamic"]
+    assert ("compile", "z = 40 + 2") in dynamic and ("compile", "w = 1") in dynamic
+    assert not any(a[1] and "_tuple_new" in a[1] for a in dynamic)  # namedtuple's generated code
+    assert [a for a in code if a["via"] == "marshal.loads"] == [
+        {"via": "marshal.loads", "bytes": len(marshal.dumps([1, 2])), "_name": "python_code_dynamic"}]
+    assert {"via": "pickle.find_class", "module": "collections", "name": "OrderedDict",
+            "_name": "python_code_dynamic"} in code
+    assert {"via": "ctypes.dlopen", "library": "libc.so.6", "_name": "python_code_native_load"} in code
+    net = _effects(events, "python_net_")
+    assert {"_name": "python_net_bind", "via": "socket.bind", "family": "inet", "type": "stream",
+            "host": "127.0.0.1", "port": 0} in net
+    resolve = {"_name": "python_net_resolve", "via": "socket.getaddrinfo", "host": "localhost", "port": port}
+    assert resolve in net
+    connects = [(a["via"], a.get("type"), a.get("host"), a.get("port")) for a in net
+                if a["_name"] == "python_net_connect"]
+    assert ("socket.connect", "stream", "127.0.0.1", port) in connects or (
+        "socket.connect", "stream", "::1", port) in connects
+    assert ("socket.sendto", "datagram", "127.0.0.1", port) in connects
+    assert {"_name": "python_net_request", "via": "urllib.Request", "url": f"http://127.0.0.1:{web_port}/x",
+            "method": "POST"} in net
+    assert {"_name": "python_net_connect", "via": "http.client.connect", "host": "127.0.0.1",
+            "port": web_port} in net
+    # Before the program ran (site, .pth files of the environment): "interpreter"; after: "startup".
+    run_at = next(i for i, e in enumerate(events) if e["event"]["meta"]["name"] == "python_run")
+    for i, e in enumerate(events):
+        if e["event"]["meta"]["name"].startswith(("python_file_", "python_net_", "python_code_")):
+            assert e["event"]["context"]["scope"] == ("interpreter" if i < run_at else "startup"), e
+
+
+def test_file_network_code_switches(sandbox: Sandbox) -> None:
+    sandbox.write("fnc.py", _FILES_NET_CODE)
+    res = sandbox.bp("run", "--disable", "files,network,code", "--", "fnc.py")
+    assert res.returncode == 0, res.stderr.decode()
+    names = {e["event"]["meta"]["name"] for e in sandbox.events()}
+    assert not {n for n in names if n.startswith(("python_file_", "python_net_", "python_code_"))}
