@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "bluepython_module.hpp"
 #include "config.hpp"
@@ -197,7 +198,8 @@ origin classify_file(std::string_view name) noexcept {
     return origin::import_system;
   }
   if (name.ends_with("/shutil.py") || name.ends_with("/tempfile.py")) return origin::self_reporting;
-  if (name.ends_with("/collections/__init__.py") || name.ends_with("/dataclasses.py") || name.ends_with("/typing.py")) {
+  if (name.ends_with("/collections/__init__.py") || name.ends_with("/dataclasses.py") || name.ends_with("/typing.py") ||
+      name.ends_with("/attr/_make.py") || name.ends_with("/typing_inspection/typing_objects.py")) {
     return origin::code_generator;
   }
   return origin::app;
@@ -232,6 +234,61 @@ origin origin_of_caller(int skip = 0) noexcept {
   }
   Py_XDECREF(frame);
   return result;
+}
+
+// The Python installation: sys.prefix, sys.base_prefix and their exec
+// variants, each as "<prefix>/". Reading files there (the standard library,
+// installed packages and their data) is the program using its own
+// installation, not reported; writing there is.
+std::vector<std::string> g_installation;  // guarded by the GIL
+bool g_installation_known = false;
+
+const std::vector<std::string>& installation() {
+  if (!g_installation_known) {
+    g_installation_known = true;
+    for (const char* name : {"prefix", "base_prefix", "exec_prefix", "base_exec_prefix"}) {
+      PyObject* value = PySys_GetObject(name);  // borrowed
+      if (value == nullptr || !PyUnicode_Check(value)) continue;
+      Py_ssize_t size = 0;
+      const char* text = PyUnicode_AsUTF8AndSize(value, &size);
+      if (text == nullptr) {
+        PyErr_Clear();
+        continue;
+      }
+      std::string prefix(text, static_cast<std::size_t>(size));
+      if (prefix.empty() || prefix == "/") continue;
+      if (prefix.back() != '/') prefix += '/';
+      if (std::find(g_installation.begin(), g_installation.end(), prefix) == g_installation.end()) {
+        g_installation.push_back(std::move(prefix));
+      }
+    }
+    if (g_installation.empty()) g_installation_known = false;  // sys not ready yet: ask again later
+  }
+  return g_installation;
+}
+
+bool in_installation(PyObject* path) {
+  if (path == nullptr || !PyUnicode_Check(path)) return false;
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(path, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  const std::string_view name(text, static_cast<std::size_t>(size));
+  if (!name.starts_with('/') || name.find("/../") != std::string_view::npos) return false;
+  return std::any_of(installation().begin(), installation().end(),
+                     [&](const std::string& prefix) { return name.starts_with(prefix); });
+}
+
+bool read_only(PyObject* flags) noexcept {
+  if (flags == nullptr || !PyLong_Check(flags)) return false;
+  const long value = PyLong_AsLong(flags);
+  if (value == -1 && PyErr_Occurred() != nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  return (value & O_ACCMODE) == O_RDONLY && (value & (O_CREAT | O_TRUNC | O_APPEND)) == 0;
 }
 
 // The main program's path (cpython.run_file): the interpreter reading it is
@@ -552,8 +609,9 @@ bool wanted(what kind, const char* event, PyObject* args) noexcept {
       // subprocess, sockets' makefile): nothing is opened.
       PyObject* path = arg(args, 0);
       if (path != nullptr && PyLong_Check(path)) return false;
+      if (read_only(arg(args, 2)) && in_installation(path)) return false;
       const origin o = origin_of_caller();
-      return o == origin::app || o == origin::code_generator ? !is_main_file(arg(args, 0)) : false;
+      return o == origin::app || o == origin::code_generator ? !is_main_file(path) : false;
     }
     case what::change:
       if (event[0] == 'o') {  // os.*: inside shutil or tempfile, their own event covers it
@@ -567,6 +625,7 @@ bool wanted(what kind, const char* event, PyObject* args) noexcept {
       if (std::strcmp(event, "compile") == 0) {
         PyObject* source = arg(args, 0);
         if (source == nullptr || source == Py_None) return false;  // parsed from a file
+        if (in_installation(arg(args, 1))) return false;  // the source of an installed module
         return origin_of_caller() == origin::app;
       }
       if (std::strcmp(event, "marshal.loads") == 0) {
@@ -581,7 +640,12 @@ bool wanted(what kind, const char* event, PyObject* args) noexcept {
 
 }  // namespace
 
-void program_starts() noexcept { g_program.store(true, std::memory_order_relaxed); }
+void program_starts() noexcept {
+  g_program.store(true, std::memory_order_relaxed);
+  // site moved sys.prefix to the virtualenv meanwhile: read the prefixes anew.
+  g_installation_known = false;
+  g_installation.clear();
+}
 
 void note_main_file(PyObject* path) noexcept {
   if (path == nullptr || !PyUnicode_Check(path)) return;

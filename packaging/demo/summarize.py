@@ -63,6 +63,47 @@ def mcp_summary(events: list[dict]) -> None:
         print(f"\n  events carrying the MCP call that caused them: {len(attributed)}")
 
 
+_EFFECTS = ("python_process_", "python_file_", "python_net_", "python_code_")
+
+
+def _effect_line(e: dict) -> str:
+    name = e["meta"]["name"][len("python_"):]
+    if name == "process_spawn":
+        what = " ".join(str(a) for a in (e.get("argv") or [e.get("executable")]))
+    elif name.startswith("file_"):
+        what = f"{e.get('op') or e.get('access')} {e.get('path')}"
+    elif name.startswith("net_"):
+        what = e.get("url") or f"{e.get('host') or e.get('address')}:{e.get('port')}"
+    else:
+        what = e.get("filename") or e.get("library") or e.get("module") or e.get("via")
+    return f"{name:<16} {str(what)[:70]}"
+
+
+def effects_summary(events: list[dict]) -> None:
+    """Side effects under the tool call that caused them; the rest by scope."""
+    effects = [e for e in events if e["meta"]["name"].startswith(_EFFECTS)]
+    if not effects:
+        return
+    calls: dict[str, list[dict]] = collections.defaultdict(list)
+    for e in effects:
+        mcp = (e.get("context") or {}).get("mcp")
+        if mcp:
+            calls[mcp["call_id"]].append(e)
+    print(f"\nSide effects: {len(effects)}")
+    for evs in calls.values():
+        mcp = evs[0]["context"]["mcp"]
+        print(f"  {mcp.get('method')} {mcp.get('target') or ''} (request {mcp.get('request_id')}, "
+              f"session {str(mcp.get('session_id'))[:8]})")
+        for e in evs[:8]:
+            print(f"    {_effect_line(e)}")
+        if len(evs) > 8:
+            print(f"    ... and {len(evs) - 8} more")
+    scopes = collections.Counter((e.get("context") or {}).get("scope") for e in effects if e not in
+                                 [x for evs in calls.values() for x in evs])
+    if scopes:
+        print("  outside calls: " + ", ".join(f"{scope} {n}" for scope, n in scopes.most_common()))
+
+
 def main() -> int:
     spool = Path(sys.argv[1] if len(sys.argv) > 1 else Path.home() / ".bluepython" / "spool")
     events = load(spool)
@@ -109,6 +150,7 @@ def main() -> int:
             print(f"  {i['fullname']}  {i.get('file')}")
 
     mcp_summary([e["event"] for e in events])
+    effects_summary([e["event"] for e in events])
 
     faults = [e["event"] for e in events if e["event"]["meta"]["name"] == "python_internal_exception"]
     print(f"\ninternal faults: {len(faults)}")

@@ -221,6 +221,7 @@ with open(os.path.join(d, "fresh_module.py"), "w") as f:
 sys.path.insert(0, d)
 import fresh_module  # the import system's reads and code loading: not reported
 list(importlib.metadata.distributions())
+open(os.__file__).close()  # the installation's own files, read: not reported
 Point = collections.namedtuple("Point", "x y")  # generated code: not reported
 shutil.rmtree(d)
 exec("z = 40 + 2")
@@ -287,6 +288,7 @@ def test_file_network_and_code_events(sandbox: Sandbox) -> None:
         ("mkdir", "/sub", ""),
         ("rmtree", "", ""),
     ]
+    assert not [a for a in _effects(events, "python_file_open") if str(a["path"]).endswith("/os.py")]
     # Nothing from the import system: no module source, bytecode or metadata reads.
     for a in _effects(events, "python_file_open"):
         path = str(a["path"])
