@@ -405,6 +405,8 @@ PyObject* py_mark_serving(PyObject*, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* py_wrap_fork_exec(PyObject*, PyObject* original) { return side_effects::wrap_fork_exec(original); }
+
 PyObject* py_report_internal(PyObject*, PyObject* args) {
   const char* where = nullptr;
   const char* message = nullptr;
@@ -491,6 +493,8 @@ PyMethodDef methods[] = {
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"mark_serving", &py_mark_serving, METH_NOARGS,
      "mark_serving()\n\nAn MCP session opened: side effects outside a call are now scope 'background'."},
+    {"wrap_fork_exec", &py_wrap_fork_exec, METH_O,
+     "wrap_fork_exec(original) -> callable\n\nThe observed replacement for _posixsubprocess.fork_exec."},
     {"report_internal", &py_report_internal, METH_VARARGS,
      "report_internal(where, message)\n\nRecord a fault of bluepython's hooks (python_internal_exception)."},
     {"_embedded", &py_embedded, METH_O, "_embedded(name) -> (is_package, code) | None (internal)."},

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "clock.hpp"
 #include "fd_util.hpp"
@@ -29,7 +30,29 @@ namespace {
 struct parent_link {
   int pid = 0;
   std::string uuid;
+  std::string call;  // the parent's MCP call that started us (a JSON object), if any
 };
+
+// The MCP call in effect in the thread calling os.fork (set just before the
+// fork; the child's sensor_startup names it).
+thread_local std::string t_fork_call;
+
+// BLUEPYTHON_PARENT_CALL, put into this child's environment alone by the
+// parent's fork_exec wrapper: a JSON object (checked, re-encoded). Removed
+// from our environment so our own children do not inherit it.
+std::string read_parent_call() {
+  const char* v = std::getenv("BLUEPYTHON_PARENT_CALL");
+  std::string call;
+  if (v != nullptr && std::strlen(v) <= 8192) {
+    try {
+      const auto parsed = nlohmann::json::parse(v);
+      if (parsed.is_object()) call = parsed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } catch (...) {
+    }
+  }
+  ::unsetenv("BLUEPYTHON_PARENT_CALL");
+  return call;
+}
 
 struct state {
   config cfg;
@@ -87,6 +110,7 @@ parent_link read_parent_env() {
   }
   link.pid = pid;
   link.uuid = std::string(text.substr(colon + 1, 36));
+  link.call = read_parent_call();
   return link;
 }
 
@@ -152,6 +176,10 @@ void emit_startup(const char* via, const parent_link& parent) {
     w.string(via);
     w.key("direct");
     w.boolean(parent.pid == ::getppid());
+    if (!parent.call.empty()) {
+      w.key("call");
+      w.raw(parent.call);
+    }
     w.end_object();
   }
   record_view r;
@@ -169,6 +197,7 @@ void atfork_prepare() {
 }
 
 void atfork_parent() {
+  t_fork_call.clear();
   if (g_state != nullptr && g_state->pipeline) g_state->pipeline->after_fork_parent();
 }
 
@@ -176,7 +205,8 @@ void atfork_child() {
   if (g_state == nullptr || !g_state->pipeline) return;
   state& s = *g_state;
   try {
-    parent_link parent{s.pipeline->identity().pid, s.pipeline->identity().uuid};
+    parent_link parent{s.pipeline->identity().pid, s.pipeline->identity().uuid, std::move(t_fork_call)};
+    t_fork_call.clear();
     process_identity id;
     id.pid = ::getpid();
     id.ppid = ::getppid();
@@ -280,6 +310,8 @@ void start(const config& cfg, const startup_info& info) {
 }
 
 bool started() noexcept { return g_state != nullptr; }
+
+void set_fork_call(std::string call) noexcept { t_fork_call = std::move(call); }
 
 const config& settings() noexcept {
   static const config defaults;

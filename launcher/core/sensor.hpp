@@ -43,6 +43,10 @@ void report_internal(std::string_view where, std::string_view message) noexcept;
 // Drains everything emitted so far (exec, os._exit). Bounded wait.
 void flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000)) noexcept;
 
+// The MCP call in effect (JSON object text, or empty) in the thread about to
+// call fork(): the child's sensor_startup names it as parent.call.
+void set_fork_call(std::string call) noexcept;
+
 // Final sensor_shutdown, drain, join. Idempotent.
 void stop(const char* reason) noexcept;
 

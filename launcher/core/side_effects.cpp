@@ -2,6 +2,7 @@
 #include "side_effects.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -128,6 +129,8 @@ void spawn(const char* via, PyObject* executable, PyObject* argv, PyObject* cwd,
   emit("python_process_spawn", attrs);
 }
 
+constexpr std::string_view kCallPrefix = "\"mcp\":";
+
 void simple(const char* name, const char* via, std::initializer_list<std::pair<const char*, PyObject*>> members) {
   std::string attrs;
   json_writer w(attrs, sensor::settings().limits);
@@ -143,8 +146,13 @@ void simple(const char* name, const char* via, std::initializer_list<std::pair<c
 // ---------------------------------------------------------------------------
 // process
 
+// subprocess.Popen was reported in this thread: the _posixsubprocess.fork_exec
+// that follows is the same spawn.
+thread_local bool t_popen_pending = false;
+
 void process_event(const char* event, PyObject* args) {
   if (std::strcmp(event, "subprocess.Popen") == 0) {
+    t_popen_pending = true;
     spawn(event, arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
   } else if (std::strcmp(event, "os.exec") == 0 || std::strcmp(event, "os.posix_spawn") == 0) {
     spawn(event, arg(args, 0), arg(args, 1), nullptr, arg(args, 2));
@@ -171,6 +179,9 @@ void process_event(const char* event, PyObject* args) {
     w.null();
     emit("python_process_spawn", attrs);
   } else if (std::strcmp(event, "os.fork") == 0 || std::strcmp(event, "os.forkpty") == 0) {
+    std::string call;
+    if (module::current_call_json(call) && call.starts_with(kCallPrefix)) call.erase(0, kCallPrefix.size());
+    sensor::set_fork_call(call);  // the child's sensor_startup names it
     simple("python_process_fork", event, {});
   } else {  // os.kill, os.killpg
     simple("python_process_signal", event, {{"pid", arg(args, 0)}, {"signal", arg(args, 1)}});
@@ -638,7 +649,136 @@ bool wanted(what kind, const char* event, PyObject* args) noexcept {
   }
 }
 
+// ---------------------------------------------------------------------------
+// _posixsubprocess.fork_exec: what subprocess and multiprocessing (spawn,
+// forkserver, resource tracker) start children with. It raises no audit
+// event before Python 3.14: the wrapper reports the spawns subprocess.Popen
+// did not, and hands the MCP call in effect to the child through its
+// environment (BLUEPYTHON_PARENT_CALL, this child only).
+
+constexpr std::string_view kCallVariable = "BLUEPYTHON_PARENT_CALL=";
+
+// argv[5] of fork_exec: a sequence of b"NAME=value", or None (inherit).
+void env_list_names(json_writer& w, PyObject* env) {
+  if (env == nullptr || env == Py_None || !(PyList_Check(env) || PyTuple_Check(env))) {
+    w.null();
+    return;
+  }
+  w.begin_array();
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(env);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(env, i);
+    if (!PyBytes_Check(item)) continue;
+    const std::string_view text(PyBytes_AS_STRING(item), static_cast<std::size_t>(PyBytes_GET_SIZE(item)));
+    w.string(text.substr(0, text.find('=')));
+  }
+  w.end_array();
+}
+
+// The child's environment with the call added: a copy of `env` (or of this
+// process's environment when None), never the caller's list.
+PyObject* env_with_call(PyObject* env, std::string_view call) {
+  PyObject* out = PyList_New(0);
+  if (out == nullptr) return nullptr;
+  auto add = [&](const char* data, std::size_t size) {
+    const std::string_view entry(data, size);
+    if (entry.starts_with(kCallVariable)) return true;
+    PyObject* item = PyBytes_FromStringAndSize(data, static_cast<Py_ssize_t>(size));
+    const bool ok = item != nullptr && PyList_Append(out, item) == 0;
+    Py_XDECREF(item);
+    return ok;
+  };
+  bool ok = true;
+  if (env != nullptr && env != Py_None && (PyList_Check(env) || PyTuple_Check(env))) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(env);
+    for (Py_ssize_t i = 0; ok && i < n; ++i) {
+      PyObject* item = PySequence_Fast_GET_ITEM(env, i);
+      if (PyBytes_Check(item)) {
+        ok = add(PyBytes_AS_STRING(item), static_cast<std::size_t>(PyBytes_GET_SIZE(item)));
+      } else {
+        ok = PyList_Append(out, item) == 0;  // let fork_exec judge it
+      }
+    }
+  } else {
+    for (char** e = environ; ok && e != nullptr && *e != nullptr; ++e) ok = add(*e, std::strlen(*e));
+  }
+  std::string entry(kCallVariable);
+  entry += call;
+  if (ok) {
+    PyObject* item = PyBytes_FromStringAndSize(entry.data(), static_cast<Py_ssize_t>(entry.size()));
+    ok = item != nullptr && PyList_Append(out, item) == 0;
+    Py_XDECREF(item);
+  }
+  if (!ok) Py_CLEAR(out);
+  return out;
+}
+
+PyObject* fork_exec(PyObject* original, PyObject* args) {
+  const bool reported = t_popen_pending;
+  t_popen_pending = false;
+  if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6 || t_busy) return PyObject_Call(original, args, nullptr);
+  PyObject* call_args = Py_NewRef(args);
+  {
+    busy_guard guard;
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    try {
+      if (!reported && sensor::settings().enabled(category::process)) {
+        PyObject* executables = PyTuple_GET_ITEM(args, 1);
+        std::string attrs;
+        json_writer w(attrs, sensor::settings().limits);
+        w.key("via");
+        w.string("_posixsubprocess.fork_exec");
+        w.key("executable");
+        value_or_null(w, first_of(executables));
+        w.key("argv");
+        argv_array(w, PyTuple_GET_ITEM(args, 0));
+        w.key("cwd");
+        value_or_null(w, PyTuple_GET_ITEM(args, 4));
+        w.key("env_keys");
+        env_list_names(w, PyTuple_GET_ITEM(args, 5));
+        emit("python_process_spawn", attrs);
+      }
+      std::string call;
+      if (module::current_call_json(call) && call.starts_with(kCallPrefix)) {
+        PyObject* env = env_with_call(PyTuple_GET_ITEM(args, 5), std::string_view(call).substr(kCallPrefix.size()));
+        // A new tuple (a full slice would hand back `args` itself).
+        const Py_ssize_t n = PyTuple_GET_SIZE(args);
+        PyObject* copy = env != nullptr ? PyTuple_New(n) : nullptr;
+        if (copy != nullptr) {
+          for (Py_ssize_t i = 0; i < n; ++i) {
+            PyTuple_SET_ITEM(copy, i, i == 5 ? env : Py_NewRef(PyTuple_GET_ITEM(args, i)));
+          }
+          Py_SETREF(call_args, copy);
+        } else {
+          Py_XDECREF(env);
+        }
+      }
+    } catch (...) {
+    }
+    PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
+  }
+  PyObject* result = PyObject_Call(original, call_args, nullptr);
+  Py_DECREF(call_args);
+  return result;
+}
+
+PyMethodDef fork_exec_def = {"fork_exec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fork_exec)),
+                             METH_VARARGS, "_posixsubprocess.fork_exec, observed by bluepython."};
+
 }  // namespace
+
+PyObject* wrap_fork_exec(PyObject* original) noexcept {
+  if (original == nullptr || !PyCallable_Check(original)) {
+    PyErr_SetString(PyExc_TypeError, "wrap_fork_exec(): expected the original fork_exec");
+    return nullptr;
+  }
+  PyObject* module_name = PyUnicode_FromString("_posixsubprocess");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&fork_exec_def, original, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  return wrapper;
+}
 
 void program_starts() noexcept {
   g_program.store(true, std::memory_order_relaxed);

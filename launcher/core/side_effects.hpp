@@ -39,6 +39,11 @@ void program_starts() noexcept;
 // cpython.run_file: the interpreter reading the main program is not reported.
 void note_main_file(PyObject* path) noexcept;
 
+// _bluepython.wrap_fork_exec(original): the replacement the hooks install for
+// _posixsubprocess.fork_exec (reports the spawns no audit event announced,
+// and passes the MCP call in effect to the child). New reference.
+PyObject* wrap_fork_exec(PyObject* original) noexcept;
+
 // From the first MCP session on, side effects outside a call are
 // "background" rather than "startup".
 void mark_serving() noexcept;

@@ -331,3 +331,81 @@ def test_file_network_code_switches(sandbox: Sandbox) -> None:
     assert res.returncode == 0, res.stderr.decode()
     names = {e["event"]["meta"]["name"] for e in sandbox.events()}
     assert not {n for n in names if n.startswith(("python_file_", "python_net_", "python_code_"))}
+
+
+_TREE = r"""
+import multiprocessing as mp, subprocess, sys
+import mcp.types  # bluepython's MCP hooks are applied (what a server does first)
+import _bluepython
+
+def work(path):
+    with open(path, "w") as f:
+        f.write("from a worker")
+    # a grandchild: linked to this worker, not to the call
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+if __name__ == "__main__":
+    token = _bluepython.enter_mcp_call("s-1", 7, "tools/call", "spawner", "stdio", "srv")
+    call_id = _bluepython.current_call()["call_id"]
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    for method in ("spawn", "fork"):
+        p = mp.get_context(method).Process(target=work, args=(f"out-{method}.txt",))
+        p.start()
+        p.join()
+        assert p.exitcode == 0
+    _bluepython.exit_call(token)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    print(call_id)
+"""
+
+
+def test_children_name_the_call_that_started_them(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    sandbox.write("tree.py", _TREE)
+    res = sandbox.run([mcp1.bluepython, "tree.py"])
+    assert res.returncode == 0, res.stderr.decode()
+    call_id = res.stdout.decode().strip()
+    procs = list(sandbox.processes().values())
+    root = next(
+        evs for evs in procs
+        if evs[0]["event"]["python_argv"][1:] == ["tree.py"] and evs[0]["event"]["parent"] is None
+    )
+    root_uuid = root[0]["event"]["meta"]["uuid"]
+
+    def parent(evs: list[dict]) -> dict:
+        return evs[0]["event"]["parent"] or {}
+
+    children = [evs for evs in procs if parent(evs).get("uuid") == root_uuid]
+    calls = [(parent(evs).get("via"), (parent(evs).get("call") or {}).get("call_id")) for evs in children]
+    # subprocess in the call, the multiprocessing resource tracker and spawn
+    # child (started through fork_exec in the call), the fork child, and
+    # subprocess after the call: only the last names no call.
+    assert calls.count(("exec", call_id)) == 3, calls
+    assert calls.count(("fork", call_id)) == 1, calls
+    assert calls.count(("exec", None)) == 1, calls
+    for evs in children:
+        call = parent(evs).get("call")
+        if call:
+            assert call == {"call_id": call_id, "session_id": "s-1", "request_id": 7,
+                            "method": "tools/call", "target": "spawner", "transport": "stdio",
+                            "server_name": "srv"}
+    # multiprocessing's spawn raises no audit event on 3.11: reported from fork_exec, in the call.
+    spawns = [e for e in named(root, "python_process_spawn")
+              if attrs(e)["via"] == "_posixsubprocess.fork_exec"]
+    assert len(spawns) == 2 and all(e["event"]["context"]["mcp"]["call_id"] == call_id for e in spawns)
+    # The workers' writes: the fork child still runs in the call; the spawn
+    # child is linked through its sensor_startup.
+    for evs in children:
+        for e in named(evs, "python_file_open"):
+            if str(attrs(e)["path"]).startswith("out-"):
+                expected = "call" if parent(evs)["via"] == "fork" else "startup"
+                assert e["event"]["context"]["scope"] == expected, e
+    # Grandchildren (each worker's subprocess) link to their worker; the fork
+    # worker still runs in the call (it inherited the forking thread's
+    # context), so its child names the call too; the spawn worker's does not.
+    def wrote_out(evs: list[dict]) -> bool:
+        return any(str(attrs(e).get("path", "")).startswith("out-") for e in named(evs, "python_file_open"))
+
+    workers = {evs[0]["event"]["meta"]["uuid"]: parent(evs)["via"] for evs in children if wrote_out(evs)}
+    grandchildren = [evs for evs in procs if parent(evs).get("uuid") in workers]
+    assert sorted((workers[parent(evs)["uuid"]], (parent(evs).get("call") or {}).get("call_id"))
+                  for evs in grandchildren) == [("exec", None), ("fork", call_id)]
