@@ -5,11 +5,14 @@ background. Real subprocesses, real fork/exec, real MCP servers and clients."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import marshal
+import subprocess
+import threading
 
 import pytest
-from conftest import McpVenv, Sandbox, attrs, check_stream, named
+from conftest import FIXTURES, McpVenv, Sandbox, attrs, check_stream, free_port, named, stop_server, wait_port
 
 _PROCESSES = r"""
 import os, pathlib, subprocess, sys
@@ -409,3 +412,117 @@ def test_children_name_the_call_that_started_them(sandbox: Sandbox, mcp1: McpVen
     grandchildren = [evs for evs in procs if parent(evs).get("uuid") in workers]
     assert sorted((workers[parent(evs)["uuid"]], (parent(evs).get("call") or {}).get("call_id"))
                   for evs in grandchildren) == [("exec", None), ("fork", call_id)]
+
+
+class _TagHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = self.path.strip("/").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _mentions(e: dict, tag: str) -> bool:
+    a = attrs(e)
+    text = json.dumps([a.get("argv"), a.get("path"), a.get("target"), a.get("url"), a.get("source")])
+    return tag in text
+
+
+def test_concurrent_calls_each_side_effect_attributed_to_its_call(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    """20 concurrent Streamable HTTP calls of mixed tools (git, files, an HTTP fetch from a
+    loopback server, code from a string, a multiprocessing worker): every side effect is
+    attributed to exactly the call that caused it; none is missing."""
+    calls = 20
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TagHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    work = sandbox.root / "work-files"
+    work.mkdir()
+    port = free_port()
+    log = sandbox.root / "server.err"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [mcp1.bluepython, str(FIXTURES / "side_effects" / "server.py"), str(port), str(work)],
+            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
+        )
+    try:
+        wait_port(proc, port, log)
+        res = sandbox.run([mcp1.python, str(FIXTURES / "side_effects" / "client.py"),
+                           f"http://127.0.0.1:{port}/mcp", str(web.server_port), str(calls)])
+    finally:
+        stop_server(proc)
+        web.shutdown()
+    assert res.returncode == 0, res.stderr.decode()[-3000:]
+    results = json.loads(res.stdout)
+    assert len(results) == calls and not any(r["error"] for r in results.values()), results
+
+    procs = list(sandbox.processes().values())
+    server = next(evs for evs in procs if evs[0]["event"]["python_argv"][1].endswith("server.py"))
+    check_stream(server)
+    requests = {
+        attrs(e)["message"]["params"]["arguments"]["tag"]: (attrs(e)["session_id"], attrs(e)["id"])
+        for e in named(server, "python_mcp_event")
+        if attrs(e)["event"] == "server_received_request" and attrs(e)["method"] == "tools/call"
+    }
+    assert sorted(requests) == sorted(results)
+    by_call = {v: k for k, v in requests.items()}
+    effects = [e for e in server if e["event"]["meta"]["name"].startswith(
+        ("python_process_", "python_file_", "python_net_", "python_code_"))]
+
+    # Zero misattributed: an effect that names a tag belongs to that tag's call, and every
+    # effect inside a call belongs to a call of a tool that does such things.
+    for e in effects:
+        mcp = e["event"]["context"].get("mcp")
+        tags = [t for t in requests if _mentions(e, t)]
+        if tags:
+            assert len(tags) == 1 and mcp is not None, e
+            assert (mcp["session_id"], mcp["request_id"]) == requests[tags[0]], e
+            assert mcp["target"] == results[tags[0]]["tool"] and mcp["method"] == "tools/call", e
+        if mcp is not None:
+            tag = by_call[(mcp["session_id"], mcp["request_id"])]
+            tool = results[tag]["tool"]
+            name = e["event"]["meta"]["name"]
+            if name.startswith("python_net_"):
+                assert tool == "fetch" and attrs(e).get("port") in (None, web.server_port), e
+            elif name == "python_process_spawn":
+                assert tool in ("run_git", "worker"), e
+            elif name.startswith("python_file_"):
+                assert tool in ("file_io", "worker"), e
+            elif name == "python_code_dynamic":
+                assert tool in ("run_code", "worker"), e
+
+    # Zero missing: each call's own effects are there.
+    def effects_of(tag: str) -> list[dict]:
+        def call_of(e: dict) -> tuple:
+            mcp = e["event"]["context"].get("mcp") or {}
+            return mcp.get("session_id"), mcp.get("request_id")
+
+        return [e for e in effects if call_of(e) == requests[tag]]
+
+    def started_by(evs: list[dict]) -> tuple:
+        call = (evs[0]["event"]["parent"] or {}).get("call") or {}
+        return call.get("session_id"), call.get("request_id")
+
+    workers = {started_by(evs): evs for evs in procs if evs is not server}
+    for tag, result in results.items():
+        mine = effects_of(tag)
+        kinds = {(e["event"]["meta"]["name"], attrs(e)["via"]) for e in mine if _mentions(e, tag)}
+        tool = result["tool"]
+        if tool == "run_git":
+            assert ("python_process_spawn", "subprocess.Popen") in kinds, (tag, mine)
+        elif tool == "file_io":
+            opens = [attrs(e)["access"] for e in mine if e["event"]["meta"]["name"] == "python_file_open"]
+            assert opens == ["write", "read"], (tag, mine)
+        elif tool == "fetch":
+            assert ("python_net_request", "urllib.Request") in kinds, (tag, mine)
+            assert any(e["event"]["meta"]["name"] == "python_net_connect" for e in mine), (tag, mine)
+        elif tool == "run_code":
+            assert ("python_code_dynamic", "compile") in kinds, (tag, mine)
+        else:  # worker: spawned in the call; the child names the call and writes the file
+            assert any(attrs(e)["via"] == "_posixsubprocess.fork_exec" for e in mine), (tag, mine)
+            child = workers[requests[tag]]  # the one process started by this call
+            assert any(str(attrs(e).get("path", "")).endswith(f"{tag}.worker")
+                       for e in named(child, "python_file_open")), tag
