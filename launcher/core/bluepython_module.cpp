@@ -381,7 +381,13 @@ PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) 
 }
 
 PyObject* py_exit_call(PyObject*, PyObject* token) {
-  if (g_call_var == nullptr || PyContextVar_Reset(g_call_var, token) < 0) return nullptr;
+  if (g_call_var == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "exit_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  std::string call;
+  if (current_call_json(call)) side_effects::call_ends(call);
+  if (PyContextVar_Reset(g_call_var, token) < 0) return nullptr;
   Py_RETURN_NONE;
 }
 

@@ -12,8 +12,11 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "bluepython_module.hpp"
 #include "config.hpp"
@@ -109,8 +112,63 @@ std::string scope_context() {
   return context;
 }
 
+// Folding: an event repeated identically (same name and attributes) within
+// one MCP call is written the first time; the repeats are counted and written
+// once more, with "repeated": N, when the call ends. Keyed by call_id; at most
+// kFoldKeys distinct events per call are tracked (beyond, events pass
+// unfolded). Guarded by the GIL.
+struct fold_entry {
+  std::string name;
+  std::string attrs;
+  std::string context;
+  std::uint64_t repeats = 0;
+};
+constexpr std::size_t kFoldKeys = 256;
+constexpr std::size_t kFoldCalls = 1024;
+std::unordered_map<std::string, std::unordered_map<std::string, fold_entry>> g_folds;
+
+// The call_id member of a context.mcp JSON text.
+std::string_view call_id_of(std::string_view context) noexcept {
+  constexpr std::string_view key = "\"call_id\":\"";
+  const auto at = context.find(key);
+  if (at == std::string_view::npos) return {};
+  const auto start = at + key.size();
+  const auto end = context.find('"', start);
+  return end == std::string_view::npos ? std::string_view{} : context.substr(start, end - start);
+}
+
+void write_repeats(std::unordered_map<std::string, fold_entry>& entries) {
+  for (auto& [key, entry] : entries) {
+    if (entry.repeats == 0) continue;
+    std::string attrs = entry.attrs;
+    attrs += fmt::format(",\"repeated\":{}", entry.repeats);
+    sensor::emit(entry.name, attrs, entry.context, true);
+  }
+}
+
 void emit(const char* name, const std::string& attrs) {
-  sensor::emit(name, attrs, scope_context(), true);
+  std::string context = scope_context();
+  const std::string_view call_id = call_id_of(context);
+  if (!call_id.empty()) {
+    auto folds = g_folds.find(std::string(call_id));
+    if (folds == g_folds.end()) {
+      if (g_folds.size() >= kFoldCalls) {  // calls that never ended: let them go
+        for (auto& [id, entries] : g_folds) write_repeats(entries);
+        g_folds.clear();
+      }
+      folds = g_folds.emplace(std::string(call_id), std::unordered_map<std::string, fold_entry>{}).first;
+    }
+    std::string key(name);
+    key += '\0';
+    key += attrs;
+    auto& entries = folds->second;
+    if (const auto seen = entries.find(key); seen != entries.end()) {
+      ++seen->second.repeats;
+      return;
+    }
+    if (entries.size() < kFoldKeys) entries.emplace(std::move(key), fold_entry{name, attrs, context, 0});
+  }
+  sensor::emit(name, attrs, context, true);
 }
 
 void spawn(const char* via, PyObject* executable, PyObject* argv, PyObject* cwd, PyObject* env) {
@@ -778,6 +836,18 @@ PyObject* wrap_fork_exec(PyObject* original) noexcept {
   PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&fork_exec_def, original, module_name) : nullptr;
   Py_XDECREF(module_name);
   return wrapper;
+}
+
+void call_ends(std::string_view call_json) noexcept {
+  try {
+    const std::string_view call_id = call_id_of(call_json);
+    if (call_id.empty()) return;
+    const auto folds = g_folds.find(std::string(call_id));
+    if (folds == g_folds.end()) return;
+    write_repeats(folds->second);
+    g_folds.erase(folds);
+  } catch (...) {
+  }
 }
 
 void program_starts() noexcept {

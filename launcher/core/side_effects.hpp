@@ -4,6 +4,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <string_view>
+
 namespace bluepython::side_effects {
 
 // What the app's code does, reported from the native audit hook, each event
@@ -43,6 +45,10 @@ void note_main_file(PyObject* path) noexcept;
 // _posixsubprocess.fork_exec (reports the spawns no audit event announced,
 // and passes the MCP call in effect to the child). New reference.
 PyObject* wrap_fork_exec(PyObject* original) noexcept;
+
+// The MCP call (its context.mcp JSON text) is about to end: writes the
+// folded repeats of its events (see "repeated" in docs/events.md).
+void call_ends(std::string_view call_json) noexcept;
 
 // From the first MCP session on, side effects outside a call are
 // "background" rather than "startup".

@@ -526,3 +526,33 @@ def test_concurrent_calls_each_side_effect_attributed_to_its_call(sandbox: Sandb
             child = workers[requests[tag]]  # the one process started by this call
             assert any(str(attrs(e).get("path", "")).endswith(f"{tag}.worker")
                        for e in named(child, "python_file_open")), tag
+
+
+_FOLDING = r"""
+import mcp.types
+import _bluepython
+open("f.txt", "w").close()
+token = _bluepython.enter_mcp_call("s-1", 3, "tools/call", "reader", "stdio", "srv")
+for _ in range(5):
+    open("f.txt").close()
+open("g.txt", "w").close()
+_bluepython.exit_call(token)
+for _ in range(3):
+    open("f.txt").close()
+"""
+
+
+def test_repeated_identical_events_in_a_call_are_folded(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    sandbox.write("fold.py", _FOLDING)
+    res = sandbox.run([mcp1.bluepython, "fold.py"])
+    assert res.returncode == 0, res.stderr.decode()
+    events = sandbox.events()
+    check_stream(events)
+    opens = named(events, "python_file_open")
+    reads = [(e["event"]["context"]["scope"], attrs(e).get("repeated")) for e in opens
+             if attrs(e)["path"] == "f.txt" and attrs(e)["access"] == "read"]
+    # In the call: the first read, then its 4 repeats counted when the call ended;
+    # outside any call nothing is folded.
+    assert reads == [("call", None), ("call", 4), ("startup", None), ("startup", None), ("startup", None)]
+    writes = [attrs(e).get("repeated") for e in opens if attrs(e)["path"] == "g.txt"]
+    assert writes == [None]
