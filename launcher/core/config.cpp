@@ -64,6 +64,20 @@ std::string get_string(const json& v, const std::string& origin, const std::stri
   return s;
 }
 
+std::vector<std::string> get_patterns(const json& v, const std::string& origin, const std::string& key) {
+  constexpr std::size_t kMaxPatterns = 1024;
+  if (!v.is_array()) fail(origin, fmt::format("key \"{}\" must be an array of strings, got {}", key, type_name(v)));
+  if (v.size() > kMaxPatterns) fail(origin, fmt::format("key \"{}\" has more than {} patterns", key, kMaxPatterns));
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string item = fmt::format("{}[{}]", key, i);
+    auto pattern = get_string(v[i], origin, item);
+    if (pattern.size() > 4096) fail(origin, fmt::format("key \"{}\" is longer than 4096 bytes", item));
+    out.push_back(std::move(pattern));
+  }
+  return out;
+}
+
 void require_object(const json& v, const std::string& origin, const std::string& key) {
   if (!v.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", key, type_name(v)));
 }
@@ -89,6 +103,10 @@ void apply_category(config& cfg, category c, const json& v, const std::string& o
     full.append(".").append(name);
     if (name == "enable") {
       slot = get_bool(value, origin, full);
+    } else if ((name == "include" || name == "exclude") && c != category::imports && c != category::mcp) {
+      auto& list = name == "include" ? cfg.filters[static_cast<std::size_t>(c)].include
+                                     : cfg.filters[static_cast<std::size_t>(c)].exclude;
+      list = get_patterns(value, origin, full);
     } else if (c == category::imports && name == "fileslist") {
       cfg.imports.fileslist = get_bool(value, origin, full);
     } else if (c == category::imports && name == "stdlib") {
@@ -333,6 +351,9 @@ nlohmann::json config::to_json() const {
   };
   for (std::size_t i = 0; i < category_count; ++i) {
     doc[std::string(category_names[i])] = json{{"enable", categories[i]}};
+    // Only when set, so the default settings keep their digest.
+    if (!filters[i].include.empty()) doc[std::string(category_names[i])]["include"] = filters[i].include;
+    if (!filters[i].exclude.empty()) doc[std::string(category_names[i])]["exclude"] = filters[i].exclude;
   }
   doc["imports"]["stdlib"] = imports.stdlib;
   doc["imports"]["hash"] = imports.hash;

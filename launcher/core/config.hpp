@@ -43,11 +43,20 @@ struct import_options {
   bool hash_cache = true; // reuse a baseline hash when dev/inode/size/mtime/ctime match
 };
 
+// Which side effects of a category are reported, by what they name (path,
+// host, URL, executable, file name): shell-style patterns (fnmatch, `*`
+// also matches `/`). Empty include: everything not excluded.
+struct pattern_filter {
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+};
+
 // The effective configuration. Built once before the interpreter starts;
 // read-only afterwards (so any thread may read it without locking).
 struct config {
   bool enable = true;  // master switch (BlueRock "enable")
   std::array<bool, category_count> categories{true, true, true, true, true, true};
+  std::array<pattern_filter, category_count> filters;  // process, files, network, code
   bool debug = false;
   bool events_to_stderr = false;
   spool_options spool;

@@ -2,6 +2,7 @@
 #include "side_effects.hpp"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -825,6 +826,88 @@ PyObject* fork_exec(PyObject* original, PyObject* args) {
 PyMethodDef fork_exec_def = {"fork_exec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fork_exec)),
                              METH_VARARGS, "_posixsubprocess.fork_exec, observed by bluepython."};
 
+// ---------------------------------------------------------------------------
+// include/exclude patterns of the category (config)
+
+// What an event names, for the patterns: paths, hosts, URLs, executables,
+// file names (up to two).
+std::array<PyObject*, 2> subjects(what kind, const char* event, PyObject* args) noexcept {
+  auto host_of = [](PyObject* address) -> PyObject* {
+    if (address != nullptr && PyTuple_Check(address) && PyTuple_GET_SIZE(address) >= 1) {
+      return PyTuple_GET_ITEM(address, 0);
+    }
+    return address;
+  };
+  switch (kind) {
+    case what::process:
+      if (std::strcmp(event, "subprocess.Popen") == 0) return {arg(args, 0), first_of(arg(args, 1))};
+      if (std::strcmp(event, "os.spawn") == 0) return {arg(args, 1), nullptr};
+      if (std::strcmp(event, "pty.spawn") == 0) return {first_of(arg(args, 0)), nullptr};
+      if (std::strcmp(event, "os.kill") == 0 || std::strcmp(event, "os.killpg") == 0 ||
+          std::strcmp(event, "os.fork") == 0 || std::strcmp(event, "os.forkpty") == 0) {
+        return {nullptr, nullptr};
+      }
+      return {arg(args, 0), nullptr};  // os.exec, os.posix_spawn, os.system (the command)
+    case what::open: return {arg(args, 0), nullptr};
+    case what::change: {
+      const change_spec* spec = change_of(event);
+      if (spec == nullptr) return {nullptr, nullptr};
+      return {arg(args, spec->path), spec->target >= 0 ? arg(args, spec->target) : nullptr};
+    }
+    case what::network:
+      if (std::strncmp(event, "socket.", 7) == 0) {
+        if (std::strcmp(event, "socket.getaddrinfo") == 0 || std::strcmp(event, "socket.gethostbyname") == 0) {
+          return {arg(args, 0), nullptr};
+        }
+        return {host_of(arg(args, 1)), nullptr};
+      }
+      if (std::strcmp(event, "http.client.connect") == 0) return {arg(args, 1), nullptr};
+      return {arg(args, 0), nullptr};  // urllib.Request: the URL
+    default:
+      if (std::strcmp(event, "compile") == 0) return {arg(args, 1), nullptr};
+      if (std::strcmp(event, "sqlite3.load_extension") == 0) return {arg(args, 1), nullptr};
+      if (std::strcmp(event, "marshal.loads") == 0) return {nullptr, nullptr};
+      return {arg(args, 0), nullptr};  // pickle.find_class (module), ctypes.dlopen/dlsym (library)
+  }
+}
+
+bool matches_any(const std::vector<std::string>& patterns, const std::string& subject) {
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return ::fnmatch(p.c_str(), subject.c_str(), 0) == 0; });
+}
+
+// The text a pattern is matched against: str, bytes or a path-like's path.
+std::string text_of(PyObject* v) {
+  std::string storage;
+  if (v == nullptr || PyLong_Check(v)) return storage;
+  if (PyUnicode_Check(v)) return std::string(python_str_view(v, storage));
+  if (PyBytes_Check(v)) return {PyBytes_AS_STRING(v), static_cast<std::size_t>(PyBytes_GET_SIZE(v))};
+  PyObject* path = PyOS_FSPath(v);
+  if (path == nullptr) {
+    PyErr_Clear();
+    return storage;
+  }
+  std::string out = text_of(path);
+  Py_DECREF(path);
+  return out;
+}
+
+// Whether the category's include/exclude patterns let the event through.
+bool passes_patterns(what kind, const char* event, PyObject* args) {
+  const pattern_filter& filter = sensor::settings().filters[static_cast<std::size_t>(category_of(kind))];
+  if (filter.include.empty() && filter.exclude.empty()) return true;
+  bool included = filter.include.empty();
+  bool named = false;
+  for (PyObject* subject : subjects(kind, event, args)) {
+    const std::string text = text_of(subject);
+    if (text.empty()) continue;
+    named = true;
+    if (matches_any(filter.exclude, text)) return false;
+    if (!included && matches_any(filter.include, text)) included = true;
+  }
+  return included || !named;  // an event that names nothing is not filtered
+}
+
 }  // namespace
 
 PyObject* wrap_fork_exec(PyObject* original) noexcept {
@@ -880,7 +963,7 @@ bool on_event(const char* event, PyObject* args) noexcept {
   PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
   PyErr_Fetch(&type, &value, &traceback);
   try {
-    if (!wanted(kind, event, args)) {
+    if (!wanted(kind, event, args) || !passes_patterns(kind, event, args)) {
       // not the app's doing
     } else {
       switch (kind) {

@@ -556,3 +556,23 @@ def test_repeated_identical_events_in_a_call_are_folded(sandbox: Sandbox, mcp1: 
     assert reads == [("call", None), ("call", 4), ("startup", None), ("startup", None), ("startup", None)]
     writes = [attrs(e).get("repeated") for e in opens if attrs(e)["path"] == "g.txt"]
     assert writes == [None]
+
+
+def test_include_and_exclude_patterns(sandbox: Sandbox) -> None:
+    sandbox.write("fnc.py", _FILES_NET_CODE)
+    sandbox.write("cfg.json", json.dumps({
+        "files": {"exclude": ["*/a.txt*"]},
+        "network": {"include": ["localhost"]},
+        "code": {"exclude": ["<dyn>"]},
+    }))
+    res = sandbox.bp("run", "--config", "cfg.json", "--", "fnc.py")
+    assert res.returncode == 0, res.stderr.decode()
+    events = sandbox.events()
+    files = _effects(events, "python_file_")
+    assert not [a for a in files if "/a.txt" in str(a.get("path")) + str(a.get("target"))]
+    assert any(str(a.get("path")).endswith("/fresh_module.py") for a in files)  # not excluded
+    net = _effects(events, "python_net_")
+    assert net and all(a.get("host") == "localhost" for a in net), net
+    code = _effects(events, "python_code_")
+    assert not [a for a in code if a.get("filename") == "<dyn>"]
+    assert any(a.get("source") == "z = 40 + 2" for a in code)

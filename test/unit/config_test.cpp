@@ -138,6 +138,11 @@ TEST_CASE("every bad key and type is a one-line error naming file and key", "[co
       {R"({"limits": {"max_depth": 0}})", "limits.max_depth"},
       {R"({"limits": {"wat": 0}})", "unknown key \"limits.wat\""},
       {R"([1, 2])", "top level must be an object"},
+      {R"({"files": {"exclude": "/tmp/*"}})", "key \"files.exclude\" must be an array of strings, got string"},
+      {R"({"network": {"include": [1]}})", "key \"network.include[0]\" must be a string, got integer"},
+      {R"({"code": {"include": [""]}})", "key \"code.include[0]\" must not be empty"},
+      {R"({"mcp": {"exclude": ["x"]}})", "unknown key \"mcp.exclude\""},
+      {R"({"imports": {"include": ["x"]}})", "unknown key \"imports.include\""},
   };
   for (const auto& c : cases) {
     INFO(c.doc);
@@ -178,4 +183,24 @@ TEST_CASE("digest follows the effective settings", "[config]") {
   CHECK(a.digest().size() == 64);
   b.categories[0] = false;
   CHECK(a.digest() != b.digest());
+}
+
+TEST_CASE("side-effect categories take include and exclude patterns", "[config]") {
+  config cfg;
+  cfg.spool.dir = "/spool";  // as resolved before any handoff
+  const std::string digest = cfg.digest();
+  apply_config_json(cfg, json::parse(R"({"files": {"exclude": ["/proc/*", "*.log"]},
+      "network": {"include": ["169.254.*"]}, "process": true})"), "f");
+  const auto& files = cfg.filters[static_cast<std::size_t>(category::files)];
+  CHECK(files.exclude == std::vector<std::string>{"/proc/*", "*.log"});
+  CHECK(files.include.empty());
+  CHECK(cfg.filters[static_cast<std::size_t>(category::network)].include == std::vector<std::string>{"169.254.*"});
+  CHECK(cfg.enabled(category::files));
+  // Round trip through the config schema (what a child gets from its parent).
+  config copy;
+  apply_config_json(copy, cfg.to_json(), "handoff");
+  CHECK(copy.digest() == cfg.digest());
+  CHECK(cfg.digest() != digest);
+  // Defaults carry no pattern members (their digest is unchanged by this feature).
+  CHECK_FALSE(config{}.to_json()["files"].contains("exclude"));
 }
