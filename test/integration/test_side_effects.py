@@ -110,6 +110,14 @@ async def run_in_threads() -> str:
     return "threads"
 
 @server.tool()
+async def run_in_task() -> str:
+    # A task the tool creates (and a thread that task starts) inherit the call.
+    import asyncio
+    run = asyncio.to_thread(subprocess.run, ["echo", "task"], capture_output=True)
+    await asyncio.get_running_loop().create_task(run)
+    return "task"
+
+@server.tool()
 async def touch_all(path: str) -> str:
     with open(path, "w") as f:
         f.write("written by a tool")
@@ -136,7 +144,7 @@ async def main():
             await s.initialize()
             out = []
             calls = [("run_git", {}), ("run_sync", {"word": "one"}), ("run_sync", {"word": "two"}),
-                     ("run_in_threads", {}), ("touch_all", {"path": "touched.txt"})]
+                     ("run_in_threads", {}), ("run_in_task", {}), ("touch_all", {"path": "touched.txt"})]
             for name, args in calls:
                 result = await s.call_tool(name, args)
                 out.append(result.content[0].text.strip())
@@ -154,7 +162,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
     res = sandbox.run([venv.python, "client.py", venv.bluepython, line])
     assert res.returncode == 0, res.stderr.decode()
     out = json.loads(res.stdout)
-    assert out[0].startswith("git version") and out[1:] == ["one", "two", "threads", "touched"]
+    assert out[0].startswith("git version") and out[1:] == ["one", "two", "threads", "task", "touched"]
     events = sandbox.events()
     check_stream(events)
     spawns = named(events, "python_process_spawn")
@@ -165,10 +173,11 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         for e in named(events, "python_mcp_event")
         if attrs(e)["event"] == "server_received_request" and attrs(e)["method"] == "tools/call"
     }
-    assert len(requests) == 5
+    assert len(requests) == 6
     in_calls = [e for e in spawns if e is not startup[0]]
     assert [attrs(e)["argv"] for e in in_calls] == [
-        ["git", "--version"], ["echo", "one"], ["echo", "two"], ["echo", "thread"], ["echo", "pool"]]
+        ["git", "--version"], ["echo", "one"], ["echo", "two"], ["echo", "thread"], ["echo", "pool"],
+        ["echo", "task"]]
     call_ids = set()
     for e in in_calls:
         context = e["event"]["context"]
@@ -178,7 +187,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
         assert mcp["method"] == "tools/call" and mcp["target"] == request_["message"]["params"]["name"]
         assert mcp["session_id"] == request_["session_id"] and mcp["transport"] == "stdio"
         call_ids.add(mcp["call_id"])
-    assert len(call_ids) == 4  # one per call; the threads' spawns belong to the call that started them
+    assert len(call_ids) == 5  # one per call; the threads' and the task's spawns belong to their call
     # touch_all: a file written, a socket bound and connected, code run from a string, all in its call.
     (touch,) = [a for a in requests.values() if a["message"]["params"]["name"] == "touch_all"]
     touched = [e for e in events if e["event"]["context"].get("mcp", {}).get("request_id") == touch["id"]
