@@ -10,6 +10,7 @@ import json
 import marshal
 import subprocess
 import threading
+import urllib.request
 
 import pytest
 from conftest import FIXTURES, McpVenv, Sandbox, attrs, check_stream, free_port, named, stop_server, wait_port
@@ -585,3 +586,45 @@ def test_include_and_exclude_patterns(sandbox: Sandbox) -> None:
     code = _effects(events, "python_code_")
     assert not [a for a in code if a.get("filename") == "<dyn>"]
     assert any(a.get("source") == "z = 40 + 2" for a in code)
+
+
+_ASGI = r"""
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    with open("hit.txt", "a") as f:  # a side effect in the worker process
+        f.write("hit\n")
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def test_uvicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    """A worker manager (uvicorn --workers) starts its workers with sys.executable: they run
+    under bluepython, linked to the manager, and report their own side effects."""
+    sandbox.write("asgi_app.py", _ASGI)
+    port = free_port()
+    log = sandbox.root / "uvicorn.err"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [mcp1.bluepython, "-m", "uvicorn", "asgi_app:app", "--workers", "2", "--port", str(port),
+             "--log-level", "warning"],
+            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
+        )
+    try:
+        wait_port(proc, port, log)
+        for _ in range(4):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                assert response.read() == b"ok"
+    finally:
+        stop_server(proc)
+    procs = list(sandbox.processes().values())
+    manager = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
+    manager_uuid = manager[0]["event"]["meta"]["uuid"]
+    workers = [evs for evs in procs if (evs[0]["event"]["parent"] or {}).get("uuid") == manager_uuid
+               and any(attrs(e).get("path") == "hit.txt" for e in named(evs, "python_file_open"))]
+    hits = sum(1 for evs in workers for e in named(evs, "python_file_open")
+               if attrs(e).get("path") == "hit.txt")
+    assert workers and hits == 4, [evs[0]["event"]["python_argv"] for evs in procs]
+    for evs in workers:
+        assert evs[0]["event"]["parent"]["pid"] == manager[0]["event"]["context"]["process"]["pid"]
