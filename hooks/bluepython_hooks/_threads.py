@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Carrying the MCP call in effect into the threads and processes a request
-handler starts.
+"""Carrying the MCP call in effect into the threads a request handler starts.
 
 ``asyncio.to_thread`` and ``anyio.to_thread`` copy the caller's context, so the
 call in effect (a ``ContextVar`` of ``_bluepython``) follows them. A plain
@@ -8,9 +7,9 @@ call in effect (a ``ContextVar`` of ``_bluepython``) follows them. A plain
 with the thread's own (empty) context on Python 3.11-3.13, so what a tool does
 there would look like background work. While a call is current, these two run
 the new work in a copy of the caller's context, as ``asyncio.to_thread`` does;
-outside a call nothing changes. Children started through
-``_posixsubprocess.fork_exec`` (subprocess, multiprocessing) get the call in
-their environment (see ``_bluepython.wrap_fork_exec``). Installed when the MCP
+outside a call nothing changes. (Children started through
+``_posixsubprocess.fork_exec`` get the call in their environment: bluepython
+wraps it natively, see launcher/core/side_effects.cpp.) Installed when the MCP
 hooks are activated.
 """
 
@@ -19,7 +18,6 @@ from __future__ import annotations
 import concurrent.futures.thread
 import contextvars
 import functools
-import sys
 import threading
 from typing import Any
 
@@ -51,44 +49,9 @@ def _submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     return _originals["submit"](self, fn, *args, **kwargs)
 
 
-def _wrap_fork_exec(module: Any) -> None:
-    """_posixsubprocess.fork_exec (subprocess, multiprocessing spawn and
-    forkserver): the native wrapper reports spawns no audit event announced
-    (before 3.14) and hands the call in effect to the child's sensor_startup."""
-    if "fork_exec" in _originals:
-        return
-    original = module.fork_exec
-    _originals["fork_exec"] = original
-    _originals["fork_exec_wrapper"] = module.fork_exec = _bluepython.wrap_fork_exec(original)
-    # subprocess keeps its own reference (`from _posixsubprocess import fork_exec as _fork_exec`).
-    subprocess = sys.modules.get("subprocess")
-    if subprocess is not None:
-        _wrap_subprocess(subprocess)
-    else:
-        from ._wrapt import wrapt
-
-        wrapt.register_post_import_hook(_core.guarded("hooks: fork_exec", _wrap_subprocess), "subprocess")
-
-
-def _wrap_subprocess(module: Any) -> None:
-    if getattr(module, "_fork_exec", None) is _originals.get("fork_exec"):
-        module._fork_exec = _originals["fork_exec_wrapper"]
-
-
 def install() -> None:
     if _originals:
         return
-    try:
-        module = sys.modules.get("_posixsubprocess")
-        if module is not None:
-            _wrap_fork_exec(module)
-        else:
-            from ._wrapt import wrapt
-
-            hook = _core.guarded("hooks: fork_exec", _wrap_fork_exec)
-            wrapt.register_post_import_hook(hook, "_posixsubprocess")
-    except Exception as exc:
-        _core.internal_error("hooks: fork_exec", exc)
     _originals["start"] = threading.Thread.start
     _originals["submit"] = concurrent.futures.thread.ThreadPoolExecutor.submit
     functools.update_wrapper(_start, _originals["start"])
@@ -98,15 +61,6 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    if "fork_exec" in _originals:
-        original = _originals.pop("fork_exec")
-        wrapper = _originals.pop("fork_exec_wrapper", None)
-        module = sys.modules.get("_posixsubprocess")
-        if module is not None and module.fork_exec is wrapper:
-            module.fork_exec = original
-        subprocess = sys.modules.get("subprocess")
-        if subprocess is not None and getattr(subprocess, "_fork_exec", None) is wrapper:
-            subprocess._fork_exec = original
     if not _originals:
         return
     threading.Thread.start = _originals.pop("start")  # type: ignore[method-assign]

@@ -58,9 +58,11 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
       side_effects::on_event(event, args);  // compile, ctypes.*
       return 0;
     case 'i':
-      if (event[1] == 'm' && std::strcmp(event, "import") == 0 && !import_monitor::installed() &&
-          args != nullptr && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0) {
-        import_monitor::note_startup_import(PyTuple_GET_ITEM(args, 0));
+      if (event[1] == 'm' && std::strcmp(event, "import") == 0) {
+        if (!import_monitor::installed() && args != nullptr && PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0) {
+          import_monitor::note_startup_import(PyTuple_GET_ITEM(args, 0));
+        }
+        side_effects::on_import();
       }
       return 0;
     case 'o':

@@ -209,8 +209,11 @@ void simple(const char* name, const char* via, std::initializer_list<std::pair<c
 // that follows is the same spawn.
 thread_local bool t_popen_pending = false;
 
+void install_fork_exec_wrapper() noexcept;
+
 void process_event(const char* event, PyObject* args) {
   if (std::strcmp(event, "subprocess.Popen") == 0) {
+    install_fork_exec_wrapper();  // before Popen calls it
     t_popen_pending = true;
     spawn(event, arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
   } else if (std::strcmp(event, "os.exec") == 0 || std::strcmp(event, "os.posix_spawn") == 0) {
@@ -919,6 +922,57 @@ PyObject* wrap_fork_exec(PyObject* original) noexcept {
   PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&fork_exec_def, original, module_name) : nullptr;
   Py_XDECREF(module_name);
   return wrapper;
+}
+
+namespace {
+
+// The native installation of the fork_exec wrapper: _posixsubprocess.fork_exec
+// once the module is loaded, and subprocess's own reference to it
+// (`from _posixsubprocess import fork_exec as _fork_exec`) once subprocess is.
+// Checked on import events and before each subprocess.Popen; a few dict
+// lookups until both are done. Guarded by the GIL.
+PyObject* g_fork_exec_original = nullptr;
+PyObject* g_fork_exec_wrapper = nullptr;
+bool g_subprocess_wrapped = false;
+
+void install_fork_exec_wrapper() noexcept {
+  if (g_subprocess_wrapped || !sensor::started()) return;
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  if (modules == nullptr) return;
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  if (g_fork_exec_wrapper == nullptr) {
+    PyObject* module = PyDict_GetItemString(modules, "_posixsubprocess");  // borrowed
+    PyObject* original = module != nullptr ? PyObject_GetAttrString(module, "fork_exec") : nullptr;
+    PyObject* wrapper = original != nullptr ? wrap_fork_exec(original) : nullptr;
+    if (wrapper != nullptr && PyObject_SetAttrString(module, "fork_exec", wrapper) == 0) {
+      g_fork_exec_original = original;  // both kept for the process's life
+      g_fork_exec_wrapper = wrapper;
+    } else {
+      Py_XDECREF(original);
+      Py_XDECREF(wrapper);
+    }
+  }
+  if (g_fork_exec_wrapper != nullptr) {
+    PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
+    if (subprocess != nullptr) {
+      PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
+      if (bound == g_fork_exec_original) {
+        g_subprocess_wrapped = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
+      } else if (bound != nullptr) {
+        g_subprocess_wrapped = true;  // someone else's, or ours already: leave it
+      }
+      Py_XDECREF(bound);
+    }
+  }
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+}
+
+}  // namespace
+
+void on_import() noexcept {
+  if (!g_subprocess_wrapped && sensor::settings().enabled(category::process)) install_fork_exec_wrapper();
 }
 
 void call_ends(std::string_view call_json) noexcept {

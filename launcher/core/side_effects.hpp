@@ -50,6 +50,10 @@ PyObject* wrap_fork_exec(PyObject* original) noexcept;
 // folded repeats of its events (see "repeated" in docs/events.md).
 void call_ends(std::string_view call_json) noexcept;
 
+// An import happened (the audit hook's `import` event): installs the
+// fork_exec wrapper once _posixsubprocess (and subprocess) are loaded.
+void on_import() noexcept;
+
 // From the first MCP session on, side effects outside a call are
 // "background" rather than "startup".
 void mark_serving() noexcept;

@@ -628,3 +628,33 @@ def test_uvicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> No
     assert workers and hits == 4, [evs[0]["event"]["python_argv"] for evs in procs]
     for evs in workers:
         assert evs[0]["event"]["parent"]["pid"] == manager[0]["event"]["context"]["process"]["pid"]
+
+
+_MP_SPAWN = r"""
+import multiprocessing as mp
+
+def work():
+    open("from-worker.txt", "w").close()
+
+if __name__ == "__main__":
+    p = mp.get_context("spawn").Process(target=work)
+    p.start()
+    p.join()
+"""
+
+
+def test_multiprocessing_spawn_is_reported_without_mcp(sandbox: Sandbox) -> None:
+    """No audit event announces a multiprocessing spawn on 3.11-3.13: the native fork_exec
+    wrapper reports it, in any process (no MCP hooks needed)."""
+    sandbox.write("mp.py", _MP_SPAWN)
+    res = sandbox.bp("mp.py")
+    assert res.returncode == 0, res.stderr.decode()
+    procs = list(sandbox.processes().values())
+    root = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
+    spawns = [attrs(e) for e in named(root, "python_process_spawn")]
+    # the resource tracker and the worker
+    assert [a["via"] for a in spawns] == ["_posixsubprocess.fork_exec"] * 2, spawns
+    assert any("spawn_main" in " ".join(map(str, a["argv"])) for a in spawns)
+    worker = next(evs for evs in procs if any(attrs(e).get("path") == "from-worker.txt"
+                                              for e in named(evs, "python_file_open")))
+    assert worker[0]["event"]["parent"]["uuid"] == root[0]["event"]["meta"]["uuid"]
