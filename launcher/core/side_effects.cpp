@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <cstring>
 #include <initializer_list>
@@ -27,6 +28,9 @@
 
 namespace bluepython::side_effects {
 namespace {
+
+// Room for a typical event's attributes: one allocation, no regrowth.
+constexpr std::size_t kAttrsReserve = 512;
 
 std::atomic<bool> g_program{false};  // cpython.run_* seen: the main program runs
 std::atomic<bool> g_serving{false};  // an MCP session opened
@@ -101,8 +105,10 @@ void env_names(json_writer& w, PyObject* env) {
 }
 
 // context members of a side-effect event: where it happened.
-std::string scope_context() {
-  std::string context;
+// The context members; a per-thread buffer (the same text most of the time).
+const std::string& scope_context() {
+  thread_local std::string context;
+  context.clear();
   if (module::current_call_json(context)) {
     context.insert(0, "\"scope\":\"call\",");
   } else {
@@ -148,7 +154,7 @@ void write_repeats(std::unordered_map<std::string, fold_entry>& entries) {
 }
 
 void emit(const char* name, const std::string& attrs) {
-  std::string context = scope_context();
+  const std::string& context = scope_context();
   const std::string_view call_id = call_id_of(context);
   if (!call_id.empty()) {
     auto folds = g_folds.find(std::string(call_id));
@@ -174,6 +180,7 @@ void emit(const char* name, const std::string& attrs) {
 
 void spawn(const char* via, PyObject* executable, PyObject* argv, PyObject* cwd, PyObject* env) {
   std::string attrs;
+  attrs.reserve(kAttrsReserve);
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string(via);
@@ -192,6 +199,7 @@ constexpr std::string_view kCallPrefix = "\"mcp\":";
 
 void simple(const char* name, const char* via, std::initializer_list<std::pair<const char*, PyObject*>> members) {
   std::string attrs;
+  attrs.reserve(kAttrsReserve);
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string(via);
@@ -224,6 +232,7 @@ void process_event(const char* event, PyObject* args) {
     spawn(event, nullptr, arg(args, 0), nullptr, nullptr);
   } else if (std::strcmp(event, "os.system") == 0) {
     std::string attrs;
+    attrs.reserve(kAttrsReserve);
     json_writer w(attrs, sensor::settings().limits);
     w.key("via");
     w.string(event);
@@ -391,28 +400,37 @@ void file_open(PyObject* args) {
       flags = 0;
     }
   }
-  std::string attrs;
+  // The hottest side effect: the fixed members are literal text (the same JSON
+  // the writer would produce), only path and mode are encoded.
+  thread_local std::string attrs;
+  attrs.clear();
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string("open");
   w.key("path");
   value_or_null(w, path);
-  w.key("mode");
-  value_or_null(w, mode != nullptr && PyUnicode_Check(mode) ? mode : nullptr);
-  w.key("flags");
-  w.integer(flags);
-  w.key("access");
-  switch (flags & O_ACCMODE) {
-    case O_WRONLY: w.string("write"); break;
-    case O_RDWR: w.string("read_write"); break;
-    default: w.string("read"); break;
+  attrs += R"(,"mode":)";
+  if (mode != nullptr && PyUnicode_Check(mode)) {
+    std::string storage;
+    const std::string_view text = python_str_view(mode, storage);
+    attrs += '"';
+    json_writer::append_escaped(attrs, text, 64);
+    attrs += '"';
+  } else {
+    attrs += "null";
   }
-  w.key("create");
-  w.boolean((flags & O_CREAT) != 0);
-  w.key("append");
-  w.boolean((flags & O_APPEND) != 0);
-  w.key("truncate");
-  w.boolean((flags & O_TRUNC) != 0);
+  std::array<char, 24> digits{};
+  const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), flags).ptr;
+  attrs += R"(,"flags":)";
+  attrs.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
+  switch (flags & O_ACCMODE) {
+    case O_WRONLY: attrs += R"(,"access":"write")"; break;
+    case O_RDWR: attrs += R"(,"access":"read_write")"; break;
+    default: attrs += R"(,"access":"read")"; break;
+  }
+  attrs += (flags & O_CREAT) != 0 ? R"(,"create":true)" : R"(,"create":false)";
+  attrs += (flags & O_APPEND) != 0 ? R"(,"append":true)" : R"(,"append":false)";
+  attrs += (flags & O_TRUNC) != 0 ? R"(,"truncate":true)" : R"(,"truncate":false)";
   emit("python_file_open", attrs);
 }
 
@@ -454,6 +472,7 @@ const change_spec* change_of(const char* event) noexcept {
 
 void file_change(const change_spec& spec, PyObject* args) {
   std::string attrs;
+  attrs.reserve(kAttrsReserve);
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string(spec.event);
@@ -500,6 +519,7 @@ void socket_address(const char* name, const char* via, PyObject* args) {
   PyObject* family = sock != nullptr ? socket_attr(sock, "family") : nullptr;
   PyObject* type = sock != nullptr ? socket_attr(sock, "type") : nullptr;
   std::string attrs;
+  attrs.reserve(kAttrsReserve);
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string(via);
@@ -557,6 +577,7 @@ constexpr std::size_t kSourcePreview = 1024;
 void compile_event(PyObject* args) {
   PyObject* source = arg(args, 0);
   std::string attrs;
+  attrs.reserve(kAttrsReserve);
   json_writer w(attrs, sensor::settings().limits);
   w.key("via");
   w.string("compile");
@@ -591,6 +612,7 @@ void code_event(const char* event, PyObject* args) {
   } else if (std::strcmp(event, "marshal.loads") == 0) {
     PyObject* data = arg(args, 0);
     std::string attrs;
+    attrs.reserve(kAttrsReserve);
     json_writer w(attrs, sensor::settings().limits);
     w.key("via");
     w.string(event);
@@ -788,6 +810,7 @@ PyObject* fork_exec(PyObject* original, PyObject* args) {
       if (!reported && sensor::settings().enabled(category::process)) {
         PyObject* executables = PyTuple_GET_ITEM(args, 1);
         std::string attrs;
+        attrs.reserve(kAttrsReserve);
         json_writer w(attrs, sensor::settings().limits);
         w.key("via");
         w.string("_posixsubprocess.fork_exec");
