@@ -199,7 +199,9 @@ def dump(obj: Any) -> Any:
 # Latency: each session keeps the requests awaiting a response, by JSON-RPC id
 # and direction, in dicts of its own: {id: (perf_counter, method)}.
 
-PENDING_LIMIT = 4096  # unanswered requests remembered per session and direction
+# Unanswered requests remembered per session and direction (the native
+# observer declines a request beyond it, so this path does the forgetting).
+PENDING_LIMIT = _bluepython.MCP_PENDING_LIMIT
 
 
 def forget_oldest(pending: dict[Any, Any]) -> None:
@@ -475,7 +477,7 @@ def attributed(enter: Any, where: str) -> Any:
             try:
                 return await original(self, *args, **kwargs)
             finally:
-                try:  # leave_call, inlined: one frame less per request
+                try:  # restores the call in effect before; never raises into the handler
                     _bluepython.exit_call(token)
                 except Exception as exc:
                     internal_error("hooks: attribution", exc)
@@ -483,15 +485,6 @@ def attributed(enter: Any, where: str) -> Any:
         return handler
 
     return make
-
-
-def leave_call(token: Any) -> None:
-    """Restores the call in effect before the ``_bluepython.enter_*`` call that
-    returned ``token``. Never raises."""
-    try:
-        _bluepython.exit_call(token)
-    except Exception as exc:
-        internal_error("hooks: attribution", exc)
 
 
 def current_call() -> dict[str, Any] | None:

@@ -214,7 +214,8 @@ void simple(const char* name, const char* via, std::initializer_list<std::pair<c
 // process
 
 // subprocess.Popen was reported in this thread: the _posixsubprocess.fork_exec
-// that follows is the same spawn.
+// (or, on its posix_spawn path, the os.posix_spawn) that follows is the same
+// spawn.
 thread_local bool t_popen_pending = false;
 
 void install_fork_exec_wrapper() noexcept;
@@ -224,6 +225,8 @@ void process_event(const char* event, PyObject* args) {
     install_fork_exec_wrapper();  // before Popen calls it
     t_popen_pending = true;
     spawn(event, arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
+  } else if (std::strcmp(event, "os.posix_spawn") == 0 && t_popen_pending) {
+    t_popen_pending = false;  // subprocess's posix_spawn path: the Popen reported it
   } else if (std::strcmp(event, "os.exec") == 0 || std::strcmp(event, "os.posix_spawn") == 0) {
     spawn(event, arg(args, 0), arg(args, 1), nullptr, arg(args, 2));
   } else if (std::strcmp(event, "os.spawn") == 0) {

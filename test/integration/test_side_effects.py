@@ -20,6 +20,7 @@ import os, pathlib, subprocess, sys
 env = {"SECRET_TOKEN": "hunter2", "PATH": os.environ["PATH"]}
 subprocess.run(["true", "x"], env=env, cwd="/tmp", check=True)
 subprocess.run("exit 0", shell=True, check=True)
+subprocess.run(["/bin/true", "posix-spawn-path"], close_fds=False, check=True)  # one event, not two
 os.system("exit 0")
 os.kill(os.getpid(), 0)
 pid = os.posix_spawn("/bin/true", ["true", pathlib.Path("p")], {"ONLY_NAME": "v"})
@@ -49,7 +50,8 @@ def test_process_events_carry_what_ran_and_never_env_values(sandbox: Sandbox) ->
     by_via: dict[str, list[dict]] = {}
     for a in spawns:
         by_via.setdefault(a["via"], []).append(a)
-    popen, shell = by_via["subprocess.Popen"]
+    popen, shell, spawned = by_via["subprocess.Popen"]
+    assert spawned["argv"] == ["/bin/true", "posix-spawn-path"]
     assert popen["executable"] == "true" and popen["argv"] == ["true", "x"] and popen["cwd"] == "/tmp"
     assert popen["env_keys"] == ["SECRET_TOKEN", "PATH"]
     assert shell["argv"] == ["/bin/sh", "-c", "exit 0"] and shell["env_keys"] is None
