@@ -3,6 +3,8 @@
 # Usage: bash bench/run.sh [--quick] [--runs N] [--output PATH]
 # MCP call benchmark (stdio and Streamable HTTP servers under python vs bluepython,
 # its own section of docs/performance.md): bash bench/run.sh --mcp [--quick] [--help]
+# Audit-event loops (200k open(), unrelated audit events, subprocess; own section):
+# bash bench/run.sh --loops [--quick] [--runs N]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -62,4 +64,8 @@ fi
 # In a venv's bin/, bluepython finds that venv through pyvenv.cfg, like its python.
 ln -sfn "$build/bluepython" "$venv/bin/bluepython"
 
+if [[ "${1:-}" == "--loops" ]]; then
+  shift
+  exec "$venv/bin/python" "$root/bench/audit_loops.py" "$@"
+fi
 exec "$venv/bin/python" "$root/bench/startup.py" "$@"

@@ -213,13 +213,14 @@ def main() -> None:
     for line in misses:
         print(line)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    # The MCP call benchmark (bench/mcp_calls.py) keeps its own section in the
-    # same file, between markers: carry it over.
-    begin, end = "<!-- mcp-bench:begin -->", "<!-- mcp-bench:end -->"
+    # The MCP call and audit-loop benchmarks (bench/mcp_calls.py, bench/audit_loops.py)
+    # keep their own sections in the same file, between markers: carry them over.
     if args.output.is_file():
         old = args.output.read_text()
-        if begin in old and end in old:
-            text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
+        for name in ("mcp-bench", "loops-bench"):
+            begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+            if begin in old and end in old:
+                text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
     args.output.write_text(text)
     print(f"bench: wrote {args.output}", file=sys.stderr)
 

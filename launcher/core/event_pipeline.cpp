@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <iterator>
 #include <cstring>
 #include <new>
 
@@ -41,6 +43,22 @@ event_pipeline::event_pipeline(pipeline_options options, std::unique_ptr<event_s
   taken_.reserve(options_.queue_bytes);
   batch_.reserve(options_.queue_bytes + (options_.queue_bytes / 2));
   make_wake_fd();
+  compose_identity();
+}
+
+void event_pipeline::compose_identity() {
+  // The members every event repeats, as text: rebuilt only when the identity
+  // changes (fork), so composing an event copies them in two appends.
+  envelope_head_ = ",\"origin\":\"bluepython\",\"sensor_id\":";
+  envelope_head_ += std::to_string(identity_.sensor_id);
+  envelope_head_ += ",\"source_event_id\":";
+  envelope_tail_ = ",\"uuid\":\"";
+  envelope_tail_ += identity_.uuid;
+  envelope_tail_ += "\"},\"context\":{\"process\":{\"pid\":";
+  envelope_tail_ += std::to_string(identity_.pid);
+  envelope_tail_ += ",\"ppid\":";
+  envelope_tail_ += std::to_string(identity_.ppid);
+  envelope_tail_ += '}';
 }
 
 event_pipeline::~event_pipeline() {
@@ -224,17 +242,11 @@ void event_pipeline::compose(const record_view& r, std::string& batch) noexcept 
     batch += "\",\"event\":{\"meta\":{\"name\":\"";
     json_writer::append_escaped(batch, r.name, 256);
     batch += r.actionable ? "\",\"type\":\"event\"" : "\",\"type\":\"nonactionable\"";
-    batch += ",\"origin\":\"bluepython\",\"sensor_id\":";
-    batch += std::to_string(identity_.sensor_id);
-    batch += ",\"source_event_id\":";
-    batch += std::to_string(next_event_id_);
-    batch += ",\"uuid\":\"";
-    batch += identity_.uuid;
-    batch += "\"},\"context\":{\"process\":{\"pid\":";
-    batch += std::to_string(identity_.pid);
-    batch += ",\"ppid\":";
-    batch += std::to_string(identity_.ppid);
-    batch += '}';
+    batch += envelope_head_;
+    char digits[24];
+    const auto end = std::to_chars(std::begin(digits), std::end(digits), next_event_id_).ptr;
+    batch.append(std::begin(digits), end);
+    batch += envelope_tail_;
     if (!r.context.empty()) {
       batch += ',';
       batch += r.context;
@@ -346,6 +358,7 @@ void event_pipeline::after_fork_child(const process_identity& identity) noexcept
   make_wake_fd();
   try {
     identity_ = identity;
+    compose_identity();
   } catch (...) {
   }
   sink_->reset_in_child(identity_.pid, identity_.start_ns);

@@ -98,6 +98,7 @@ class event_pipeline {
   void write_batch(std::string& batch, std::size_t lines) noexcept;
   void append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept;
   void make_wake_fd() noexcept;
+  void compose_identity();
 
   pipeline_options options_;
   std::unique_ptr<event_sink> sink_;
@@ -106,9 +107,11 @@ class event_pipeline {
   fault_callback on_fault_;
 
   event_queue queue_;
-  std::vector<char> taken_;
+  byte_buffer taken_;
   std::string batch_;
   std::string scratch_;
+  std::string envelope_head_;  // from "origin" up to the source_event_id value
+  std::string envelope_tail_;  // from "uuid" through context.process
   std::vector<std::string> pending_faults_;
 
   std::mutex io_mutex_;  // serializes draining (writer thread vs. synchronous drains)

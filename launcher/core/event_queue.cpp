@@ -51,7 +51,7 @@ event_queue::push_result event_queue::push(const record_view& r) noexcept {
   return (before < half && before + size >= half) ? push_result::queued_wake : push_result::queued;
 }
 
-void event_queue::take(std::vector<char>& out) noexcept {
+void event_queue::take(byte_buffer& out) noexcept {
   std::lock_guard lock(mutex_);
   buffer_.swap(out);
   if (buffer_.capacity() < capacity_) {

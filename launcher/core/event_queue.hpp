@@ -4,8 +4,10 @@
 #include <atomic>
 #include <cstring>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bluepython {
@@ -29,6 +31,28 @@ struct record_view {
   std::string_view deferred;
 };
 
+// Allocator whose value-less construct() leaves the bytes uninitialized, so
+// that growing a byte buffer within its reserved capacity (resize) does not
+// zero what push() is about to overwrite anyway.
+template <typename T>
+struct uninitialized_allocator : std::allocator<T> {
+  using std::allocator<T>::allocator;
+  template <typename U>
+  struct rebind {
+    using other = uninitialized_allocator<U>;
+  };
+  template <typename U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+using byte_buffer = std::vector<char, uninitialized_allocator<char>>;
+
 // Bounded multi-producer, single-consumer queue of event records, held in a
 // pre-reserved byte buffer that the consumer swaps out whole. push() never
 // allocates or waits on I/O: its critical section is one memcpy, and when the
@@ -45,11 +69,11 @@ class event_queue {
 
   // Swaps the filled buffer with `out` (which the consumer cleared and keeps
   // reserved). Consumer thread only.
-  void take(std::vector<char>& out) noexcept;
+  void take(byte_buffer& out) noexcept;
 
   // Iterates the records in a buffer obtained from take().
   template <typename Fn>
-  static void for_each(const std::vector<char>& buffer, Fn&& fn);
+  static void for_each(const byte_buffer& buffer, Fn&& fn);
 
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] std::uint64_t pushed() const noexcept { return pushed_.load(std::memory_order_relaxed); }
@@ -74,14 +98,14 @@ class event_queue {
   };
 
   std::mutex mutex_;
-  std::vector<char> buffer_;
+  byte_buffer buffer_;
   std::size_t capacity_;
   std::atomic<std::uint64_t> pushed_{0};
   std::atomic<std::uint64_t> dropped_{0};
 };
 
 template <typename Fn>
-void event_queue::for_each(const std::vector<char>& buffer, Fn&& fn) {
+void event_queue::for_each(const byte_buffer& buffer, Fn&& fn) {
   std::size_t offset = 0;
   while (offset + sizeof(header) <= buffer.size()) {
     header h{};

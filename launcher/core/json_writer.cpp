@@ -67,11 +67,20 @@ std::size_t plain_run_end(std::string_view s, std::size_t i) noexcept {
     if (needs_attention(word) != 0) break;
     i += 8;
   }
+  if (i < n && n >= 8 && i + 8 > n) {
+    // A tail shorter than a word: the last 8 bytes (overlapping bytes already
+    // known plain) settle it in one test when they are all plain.
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + n - 8, sizeof word);
+    if (needs_attention(word) == 0) return n;
+  }
   while (i < n && kPlain[static_cast<unsigned char>(s[i])] != 0) ++i;
   return i;
 }
 
 }  // namespace
+
+bool json_writer::is_plain(std::string_view value) noexcept { return plain_run_end(value, 0) == value.size(); }
 
 std::size_t json_writer::append_escaped(std::string& out, std::string_view value,
                                         std::size_t max_bytes) {

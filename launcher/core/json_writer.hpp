@@ -53,6 +53,10 @@ class json_writer {
   static std::size_t append_escaped(std::string& out, std::string_view value,
                                     std::size_t max_bytes);
 
+  // True when `value` is written as it is inside a JSON string: printable
+  // ASCII, no '"' or '\\'.
+  static bool is_plain(std::string_view value) noexcept;
+
  private:
   void before_value();
   void open(char bracket);

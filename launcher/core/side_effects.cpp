@@ -65,6 +65,31 @@ void value_or_null(json_writer& w, PyObject* v) {
   }
 }
 
+// One JSON value appended to `out` (value_or_null), with a shortcut for the
+// common case of a plain ASCII str within the string limit (paths, modes):
+// its bytes are the UTF-8 text.
+void text_or_null(std::string& out, const json_limits& limits, PyObject* v) {
+  if (v != nullptr && PyUnicode_CheckExact(v) && PyUnicode_IS_COMPACT_ASCII(v) &&
+      static_cast<std::size_t>(PyUnicode_GET_LENGTH(v)) <= limits.max_string_bytes) {
+    const std::string_view text(static_cast<const char*>(PyUnicode_DATA(v)),
+                                static_cast<std::size_t>(PyUnicode_GET_LENGTH(v)));
+    out += '"';
+    json_writer::append_escaped(out, text, text.size());
+    out += '"';
+    return;
+  }
+  json_writer w(out, limits);
+  value_or_null(w, v);
+}
+
+// The text of a plain ASCII str (exactly str, compact, nothing to escape) of
+// at most `max` bytes; empty otherwise.
+std::string_view plain_ascii(PyObject* v, std::size_t max) noexcept {
+  if (v == nullptr || !PyUnicode_CheckExact(v) || !PyUnicode_IS_COMPACT_ASCII(v)) return {};
+  const std::string_view text(static_cast<const char*>(PyUnicode_DATA(v)), static_cast<std::size_t>(PyUnicode_GET_LENGTH(v)));
+  return text.size() <= max && json_writer::is_plain(text) ? text : std::string_view{};
+}
+
 // argv as a JSON array: a single program (str, bytes, path-like) becomes a
 // one-item array.
 void argv_array(json_writer& w, PyObject* v) {
@@ -104,19 +129,17 @@ void env_names(json_writer& w, PyObject* env) {
   Py_DECREF(keys);
 }
 
-// context members of a side-effect event: where it happened.
-// The context members; a per-thread buffer (the same text most of the time).
-const std::string& scope_context() {
+// The context members of a side-effect event: where it happened. Inside a
+// call, a per-thread buffer; outside, constant text.
+std::string_view scope_context() {
   thread_local std::string context;
-  context.clear();
   if (module::current_call_json(context)) {
     context.insert(0, "\"scope\":\"call\",");
-  } else {
-    context = g_serving.load(std::memory_order_relaxed)   ? R"("scope":"background")"
-              : g_program.load(std::memory_order_relaxed) ? R"("scope":"startup")"
-                                                          : R"("scope":"interpreter")";
+    return context;
   }
-  return context;
+  return g_serving.load(std::memory_order_relaxed)   ? R"("scope":"background")"
+         : g_program.load(std::memory_order_relaxed) ? R"("scope":"startup")"
+                                                     : R"("scope":"interpreter")";
 }
 
 // Folding: an event repeated identically (same name and attributes) within
@@ -153,9 +176,9 @@ void write_repeats(std::unordered_map<std::string, fold_entry>& entries) {
   }
 }
 
-void emit(const char* name, const std::string& attrs) {
-  const std::string& context = scope_context();
-  const std::string_view call_id = call_id_of(context);
+void emit(const char* name, std::string_view attrs) {
+  const std::string_view context = scope_context();
+  const std::string_view call_id = context.starts_with(R"("scope":"call")") ? call_id_of(context) : std::string_view{};
   if (!call_id.empty()) {
     auto folds = g_folds.find(std::string(call_id));
     if (folds == g_folds.end()) {
@@ -173,7 +196,7 @@ void emit(const char* name, const std::string& attrs) {
       ++seen->second.repeats;
       return;
     }
-    if (entries.size() < kFoldKeys) entries.emplace(std::move(key), fold_entry{name, attrs, context, 0});
+    if (entries.size() < kFoldKeys) entries.emplace(std::move(key), fold_entry{name, std::string(attrs), std::string(context), 0});
   }
   sensor::emit(name, attrs, context, true);
 }
@@ -293,6 +316,41 @@ origin classify_file(std::string_view name) noexcept {
 // The origin of the frame `skip` levels above the innermost Python frame.
 // importlib.metadata reads through pathlib and zipfile: those two are
 // looked through (up to three more frames).
+// What a code object's file name says, remembered per file name object: the
+// same few files raise nearly every event, and classifying a name is a dozen
+// string searches. Direct-mapped by the str's address; each entry holds a
+// reference so that the address cannot be reused while cached. GIL-guarded.
+struct file_class {
+  origin kind = origin::app;
+  bool helper = false;  // pathlib / zipfile: look at who called them
+};
+struct file_class_slot {
+  PyObject* file = nullptr;  // strong reference
+  file_class value;
+};
+std::array<file_class_slot, 128> g_file_classes;
+
+bool file_class_of(PyObject* file, file_class& out) noexcept {
+  auto& slot = g_file_classes[(reinterpret_cast<std::uintptr_t>(file) >> 4U) % g_file_classes.size()];
+  if (slot.file == file) {
+    out = slot.value;
+    return true;
+  }
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_Check(file) ? PyUnicode_AsUTF8AndSize(file, &size) : nullptr;
+  if (text == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  const std::string_view name(text, static_cast<std::size_t>(size));
+  out.kind = classify_file(name);
+  out.helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py");
+  Py_INCREF(file);
+  Py_XSETREF(slot.file, file);
+  slot.value = out;
+  return true;
+}
+
 origin origin_of_caller(int skip = 0) noexcept {
   PyFrameObject* frame = PyEval_GetFrame();  // borrowed
   if (frame == nullptr) return origin::interpreter;
@@ -300,18 +358,13 @@ origin origin_of_caller(int skip = 0) noexcept {
   origin result = origin::app;
   for (int depth = 0; frame != nullptr && depth < skip + 4; ++depth) {
     PyCodeObject* code = PyFrame_GetCode(frame);
-    Py_ssize_t size = 0;
-    const char* file = code != nullptr ? PyUnicode_AsUTF8AndSize(code->co_filename, &size) : nullptr;
+    file_class found;
+    const bool known = code != nullptr && file_class_of(code->co_filename, found);
     Py_XDECREF(code);
-    if (file == nullptr) {
-      PyErr_Clear();
-      break;
-    }
-    const std::string_view name(file, static_cast<std::size_t>(size));
+    if (!known) break;
     if (depth >= skip) {
-      result = classify_file(name);
-      const bool helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py");
-      if (result != origin::app || !helper) break;
+      result = found.kind;
+      if (result != origin::app || !found.helper) break;
     }
     PyFrameObject* back = PyFrame_GetBack(frame);  // new reference
     Py_DECREF(frame);
@@ -361,9 +414,10 @@ bool in_installation(PyObject* path) {
     return false;
   }
   const std::string_view name(text, static_cast<std::size_t>(size));
-  if (!name.starts_with('/') || name.find("/../") != std::string_view::npos) return false;
+  // The prefix test first: most paths outside the installation fail it at once.
   return std::any_of(installation().begin(), installation().end(),
-                     [&](const std::string& prefix) { return name.starts_with(prefix); });
+                     [&](const std::string& prefix) { return name.starts_with(prefix); }) &&
+         name.find("/../") == std::string_view::npos;
 }
 
 bool read_only(PyObject* flags) noexcept {
@@ -403,37 +457,49 @@ void file_open(PyObject* args) {
       flags = 0;
     }
   }
-  // The hottest side effect: the fixed members are literal text (the same JSON
-  // the writer would produce), only path and mode are encoded.
-  thread_local std::string attrs;
-  attrs.clear();
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string("open");
-  w.key("path");
-  value_or_null(w, path);
-  attrs += R"(,"mode":)";
-  if (mode != nullptr && PyUnicode_Check(mode)) {
-    std::string storage;
-    const std::string_view text = python_str_view(mode, storage);
-    attrs += '"';
-    json_writer::append_escaped(attrs, text, 64);
-    attrs += '"';
-  } else {
-    attrs += "null";
-  }
+  const json_limits& limits = sensor::settings().limits;
+  const std::string_view path_text = plain_ascii(path, limits.max_string_bytes);
+  const std::string_view mode_text = plain_ascii(mode, 64);
   std::array<char, 24> digits{};
-  const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), flags).ptr;
-  attrs += R"(,"flags":)";
-  attrs.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
-  switch (flags & O_ACCMODE) {
-    case O_WRONLY: attrs += R"(,"access":"write")"; break;
-    case O_RDWR: attrs += R"(,"access":"read_write")"; break;
-    default: attrs += R"(,"access":"read")"; break;
+  const auto digits_end = std::to_chars(digits.data(), digits.data() + digits.size(), flags).ptr;
+  const std::string_view flags_text(digits.data(), static_cast<std::size_t>(digits_end - digits.data()));
+  const std::string_view access = (flags & O_ACCMODE) == O_WRONLY ? R"(,"access":"write")"
+                                  : (flags & O_ACCMODE) == O_RDWR ? R"(,"access":"read_write")"
+                                                                  : R"(,"access":"read")";
+  const std::string_view create = (flags & O_CREAT) != 0 ? R"(,"create":true)" : R"(,"create":false)";
+  const std::string_view append = (flags & O_APPEND) != 0 ? R"(,"append":true)" : R"(,"append":false)";
+  const std::string_view truncate = (flags & O_TRUNC) != 0 ? R"(,"truncate":true)" : R"(,"truncate":false)";
+  // The hottest side effect. The fixed members are literal text (the same
+  // JSON the writer would produce); a path and mode that need no escaping
+  // (nearly all) are copied into a per-thread buffer with no string building.
+  constexpr std::string_view kHead = R"("via":"open","path":")";
+  constexpr std::string_view kMode = R"(","mode":")";
+  constexpr std::string_view kFlags = R"(","flags":)";
+  // Everything but the path: 44 bytes of keys, a mode of at most 64, flags of
+  // at most 20, access and the three booleans at most 70.
+  constexpr std::size_t kFixed = 256;
+  thread_local std::array<char, 4096 + kFixed> direct{};
+  if (!path_text.empty() && !mode_text.empty() && path_text.size() <= direct.size() - kFixed) {
+    char* p = direct.data();
+    for (const std::string_view piece : {kHead, path_text, kMode, mode_text, kFlags, flags_text, access, create,
+                                         append, truncate}) {
+      std::memcpy(p, piece.data(), piece.size());
+      p += piece.size();
+    }
+    emit("python_file_open", std::string_view(direct.data(), static_cast<std::size_t>(p - direct.data())));
+    return;
   }
-  attrs += (flags & O_CREAT) != 0 ? R"(,"create":true)" : R"(,"create":false)";
-  attrs += (flags & O_APPEND) != 0 ? R"(,"append":true)" : R"(,"append":false)";
-  attrs += (flags & O_TRUNC) != 0 ? R"(,"truncate":true)" : R"(,"truncate":false)";
+  thread_local std::string attrs;
+  attrs.assign(R"("via":"open","path":)");
+  text_or_null(attrs, limits, path);
+  attrs += R"(,"mode":)";
+  text_or_null(attrs, limits, mode);
+  attrs += R"(,"flags":)";
+  attrs += flags_text;
+  attrs += access;
+  attrs += create;
+  attrs += append;
+  attrs += truncate;
   emit("python_file_open", attrs);
 }
 

@@ -30,7 +30,7 @@ TEST_CASE("records come out in order with every field", "[event_queue]") {
   r.deferred = "/x/y.py";
   CHECK(q.push(r) != event_queue::push_result::dropped);
   CHECK(q.push(make("second", "")) != event_queue::push_result::dropped);
-  std::vector<char> out;
+  byte_buffer out;
   out.reserve(4096);
   q.take(out);
   std::vector<record_view> seen;
@@ -63,7 +63,7 @@ TEST_CASE("a full queue drops and counts exactly", "[event_queue]") {
   CHECK(q.pushed() == 100);
   CHECK(q.dropped() == static_cast<std::uint64_t>(100 - queued));
   // Taking the buffer makes room again.
-  std::vector<char> out;
+  byte_buffer out;
   q.take(out);
   CHECK(q.push(make("e", attrs)) != event_queue::push_result::dropped);
 }
@@ -90,12 +90,12 @@ TEST_CASE("concurrent producers lose nothing that was accepted", "[event_queue]"
   constexpr int kThreads = 4;
   constexpr int kPerThread = 5000;
   std::vector<std::thread> producers;
-  std::vector<char> out;
+  byte_buffer out;
   out.reserve(1 << 20);
   std::set<std::string> seen;
   std::atomic<bool> done{false};
   std::thread consumer([&] {
-    std::vector<char> local;
+    byte_buffer local;
     local.reserve(1 << 20);
     while (true) {
       const bool finished = done.load();
