@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "bluepython_module.hpp"
 #include "config.hpp"
@@ -301,12 +302,16 @@ enum class origin : std::uint8_t {
 bool has(std::string_view name, std::string_view part) noexcept { return name.find(part) != std::string_view::npos; }
 
 origin classify_file(std::string_view name) noexcept {
+  // runpy runs files and modules by path or name (-m, multiprocessing's
+  // re-import of the main script): loading code, like the import system.
   if (name.starts_with("<frozen importlib.") || name == "<frozen zipimport>" || name == "<frozen getpath>" ||
+      name.ends_with("/runpy.py") || name == "<frozen runpy>" ||
       name.starts_with("<bluepython>/") || has(name, "/importlib/metadata/") || has(name, "/importlib/resources/")) {
     return origin::import_system;
   }
   if (name.ends_with("/shutil.py") || name.ends_with("/tempfile.py")) return origin::self_reporting;
   if (name.ends_with("/collections/__init__.py") || name.ends_with("/dataclasses.py") || name.ends_with("/typing.py") ||
+      name.ends_with("/inspect.py") ||  // signatures of builtins, parsed from their text form
       name.ends_with("/attr/_make.py") || name.ends_with("/typing_inspection/typing_objects.py")) {
     return origin::code_generator;
   }
@@ -344,7 +349,8 @@ bool file_class_of(PyObject* file, file_class& out) noexcept {
   }
   const std::string_view name(text, static_cast<std::size_t>(size));
   out.kind = classify_file(name);
-  out.helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py");
+  // Helpers: what matters is who called them (ast.parse for inspect, say).
+  out.helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py") || name.ends_with("/ast.py");
   Py_INCREF(file);
   Py_XSETREF(slot.file, file);
   slot.value = out;
@@ -1061,10 +1067,130 @@ void install_fork_exec_wrapper() noexcept {
   PyErr_Restore(type, value, traceback);
 }
 
+// ---------------------------------------------------------------------------
+// multiprocessing forkserver: its workers are forked by the fork server, a
+// process started once, so neither the environment handoff nor the fork
+// thread-local can link a worker to the process (and call) that asked for
+// it. The requester's preparation data (multiprocessing.spawn.
+// get_preparation_data, pickled to the worker) carries its pid, uuid and
+// current call instead, under kPreparationKey; the worker reads it in
+// multiprocessing.spawn.prepare and reports python_process_link. Spawn
+// children get the same data but were linked at start-up already (their
+// parent is the requester): they report nothing more.
+
+constexpr const char* kPreparationKey = "bluepython_parent";
+
+PyObject* get_preparation_data(PyObject* original, PyObject* args, PyObject* kwargs) {
+  PyObject* data = PyObject_Call(original, args, kwargs);
+  if (data == nullptr || !PyDict_Check(data) || t_busy) return data;
+  busy_guard guard;
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  try {
+    std::string text = fmt::format(R"({{"pid":{},"uuid":"{}")", sensor::pid(), sensor::uuid());
+    std::string call;
+    if (module::current_call_json(call) && call.starts_with(kCallPrefix)) {
+      text += R"(,"call":)";
+      text += std::string_view(call).substr(kCallPrefix.size());
+    }
+    text += '}';
+    PyObject* item = PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+    if (item != nullptr) PyDict_SetItemString(data, kPreparationKey, item);
+    Py_XDECREF(item);
+  } catch (...) {
+  }
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+  return data;
+}
+
+// The requester's pid in the text get_preparation_data wrote, or -1.
+long requester_pid(std::string_view text) noexcept {
+  constexpr std::string_view head = R"({"pid":)";
+  if (!text.starts_with(head)) return -1;
+  long pid = -1;
+  const char* begin = text.data() + head.size();
+  const auto [end, error] = std::from_chars(begin, text.data() + text.size(), pid);
+  return error == std::errc{} && end != begin ? pid : -1;
+}
+
+PyObject* prepare(PyObject* original, PyObject* args, PyObject* kwargs) {
+  PyObject* data = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : nullptr;
+  if (data != nullptr && PyDict_Check(data) && !t_busy && sensor::settings().enabled(category::process)) {
+    busy_guard guard;
+    PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+    PyErr_Fetch(&type, &value, &traceback);
+    try {
+      PyObject* item = PyDict_GetItemString(data, kPreparationKey);  // borrowed
+      Py_ssize_t size = 0;
+      const char* text = item != nullptr && PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
+      const std::string_view parent = text != nullptr ? std::string_view(text, static_cast<std::size_t>(size))
+                                                      : std::string_view{};
+      const long pid = requester_pid(parent);
+      // Our own text, pickled by our own wrapper; checked anyway, since it
+      // goes into the spool as raw JSON.
+      if (pid > 0 && pid != static_cast<long>(::getppid()) && nlohmann::json::accept(parent)) {
+        std::string attrs = R"("via":"multiprocessing.forkserver","parent":)";
+        attrs += parent;
+        emit("python_process_link", attrs);
+      }
+    } catch (...) {
+    }
+    PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
+  }
+  return PyObject_Call(original, args, kwargs);
+}
+
+PyMethodDef get_preparation_data_def = {
+    "get_preparation_data",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&get_preparation_data)), METH_VARARGS | METH_KEYWORDS,
+    "multiprocessing.spawn.get_preparation_data, observed by bluepython."};
+PyMethodDef prepare_def = {"prepare", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&prepare)),
+                           METH_VARARGS | METH_KEYWORDS, "multiprocessing.spawn.prepare, observed by bluepython."};
+
+bool g_multiprocessing_wrapped = false;
+
+// Wraps one function of a module (the original kept as the wrapper's self).
+bool wrap_attribute(PyObject* module, const char* name, PyMethodDef* def) noexcept {
+  PyObject* original = PyObject_GetAttrString(module, name);
+  if (original == nullptr || !PyCallable_Check(original) || PyCFunction_Check(original)) {
+    Py_XDECREF(original);  // missing, or a C function already (ours)
+    return false;
+  }
+  PyObject* module_name = PyObject_GetAttrString(module, "__name__");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(def, original, module_name) : nullptr;
+  const bool ok = wrapper != nullptr && PyObject_SetAttrString(module, name, wrapper) == 0;
+  Py_XDECREF(module_name);
+  Py_XDECREF(wrapper);
+  Py_DECREF(original);  // the wrapper holds it
+  return ok;
+}
+
+void install_multiprocessing_wrappers() noexcept {
+  if (g_multiprocessing_wrapped || !sensor::started()) return;
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  PyObject* spawn = modules != nullptr ? PyDict_GetItemString(modules, "multiprocessing.spawn") : nullptr;
+  if (spawn == nullptr) return;
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);
+  // Found during its own import (partially initialized): try again at a
+  // later import, once both functions exist.
+  if (PyObject_HasAttrString(spawn, "get_preparation_data") != 0 && PyObject_HasAttrString(spawn, "prepare") != 0) {
+    g_multiprocessing_wrapped = true;  // one attempt: a failure leaves multiprocessing as it is
+    wrap_attribute(spawn, "get_preparation_data", &get_preparation_data_def);
+    wrap_attribute(spawn, "prepare", &prepare_def);
+  }
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+}
+
 }  // namespace
 
 void on_import() noexcept {
-  if (!g_subprocess_wrapped && sensor::settings().enabled(category::process)) install_fork_exec_wrapper();
+  if (!sensor::settings().enabled(category::process)) return;
+  if (!g_subprocess_wrapped) install_fork_exec_wrapper();
+  if (!g_multiprocessing_wrapped) install_multiprocessing_wrappers();
 }
 
 void call_ends(std::string_view call_json) noexcept {

@@ -663,3 +663,108 @@ def test_multiprocessing_spawn_is_reported_without_mcp(sandbox: Sandbox) -> None
     worker = next(evs for evs in procs if any(attrs(e).get("path") == "from-worker.txt"
                                               for e in named(evs, "python_file_open")))
     assert worker[0]["event"]["parent"]["uuid"] == root[0]["event"]["meta"]["uuid"]
+
+
+_FORKSERVER = r"""
+import multiprocessing as mp
+import mcp.types  # bluepython's MCP hooks are applied (what a server does first)
+import _bluepython
+
+def work(path):
+    with open(path, "w") as f:
+        f.write("from a forkserver worker")
+
+def start(ctx, path):
+    p = ctx.Process(target=work, args=(path,))
+    p.start()
+    p.join()
+    assert p.exitcode == 0
+
+if __name__ == "__main__":
+    ctx = mp.get_context("forkserver")
+    ids = []
+    for n, target in ((1, "first"), (2, "second")):
+        token = _bluepython.enter_mcp_call("s-1", n, "tools/call", target, "stdio", "srv")
+        ids.append(_bluepython.current_call()["call_id"])
+        start(ctx, f"out-{n}.txt")
+        _bluepython.exit_call(token)
+    start(ctx, "out-3.txt")  # outside any call
+    print(" ".join(ids))
+"""
+
+
+def test_forkserver_workers_link_to_the_process_and_call_that_asked(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    """A forkserver worker is forked by the fork server, started once for all calls: its
+    python_process_link names the requesting process and the call each worker was for."""
+    sandbox.write("fs.py", _FORKSERVER)
+    res = sandbox.run([mcp1.bluepython, "fs.py"])
+    assert res.returncode == 0, res.stderr.decode()
+    first, second = res.stdout.decode().split()
+    procs = list(sandbox.processes().values())
+    root = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
+    root_pid = root[0]["event"]["context"]["process"]["pid"]
+    root_uuid = root[0]["event"]["meta"]["uuid"]
+
+    def wrote(evs: list[dict]) -> str | None:
+        paths = [attrs(e)["path"] for e in named(evs, "python_file_open")
+                 if str(attrs(e)["path"]).startswith("out-")]
+        return paths[0] if paths else None
+
+    workers = {wrote(evs): evs for evs in procs if wrote(evs)}
+    assert sorted(workers) == ["out-1.txt", "out-2.txt", "out-3.txt"], [evs[0]["event"]["python_argv"]
+                                                                        for evs in procs]
+    expected = {"out-1.txt": first, "out-2.txt": second, "out-3.txt": None}
+    for path, evs in workers.items():
+        # forked by the fork server, not by the requester
+        assert evs[0]["event"]["parent"]["via"] == "fork"
+        assert evs[0]["event"]["parent"]["pid"] != root_pid
+        links = [attrs(e) for e in named(evs, "python_process_link")]
+        assert len(links) == 1, (path, links)
+        assert links[0]["via"] == "multiprocessing.forkserver"
+        assert links[0]["parent"]["pid"] == root_pid and links[0]["parent"]["uuid"] == root_uuid
+        assert (links[0]["parent"].get("call") or {}).get("call_id") == expected[path], (path, links)
+    # The fork server itself and spawn-style children are linked at start-up: no link events.
+    assert not [e for evs in procs if evs not in workers.values() for e in named(evs, "python_process_link")]
+
+
+_WSGI = r"""
+def app(environ, start_response):
+    with open("hit.txt", "a") as f:
+        f.write("hit\n")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+
+
+def test_gunicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    """gunicorn (a pre-fork worker manager) forks its workers: they carry on under bluepython,
+    linked to the arbiter by fork, and report their own side effects."""
+    sandbox.write("wsgi_app.py", _WSGI)
+    port = free_port()
+    log = sandbox.root / "gunicorn.err"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [mcp1.bluepython, "-m", "gunicorn", "wsgi_app:app", "--workers", "2",
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
+        )
+    try:
+        wait_port(proc, port, log)
+        for _ in range(4):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                assert response.read() == b"ok"
+    finally:
+        stop_server(proc)
+    procs = list(sandbox.processes().values())
+    arbiter = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
+    arbiter_uuid = arbiter[0]["event"]["meta"]["uuid"]
+    workers = [evs for evs in procs if (evs[0]["event"]["parent"] or {}).get("uuid") == arbiter_uuid]
+    assert len(workers) >= 2, [evs[0]["event"] for evs in procs]
+    for evs in workers:
+        assert evs[0]["event"]["parent"]["via"] == "fork"
+        assert evs[-1]["event"]["meta"]["name"] == "sensor_shutdown", evs[-1]
+    hits = sum(1 for evs in workers for e in named(evs, "python_file_open")
+               if attrs(e).get("path") == "hit.txt")
+    assert hits == 4
+    # the arbiter reports the forks of its workers
+    assert len(named(arbiter, "python_process_fork")) >= 2
