@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -219,6 +222,157 @@ json read_config_file(const std::string& path) {
   }
 }
 
+namespace {
+
+std::vector<std::pair<std::string, std::string>> get_string_map(const json& v, const std::string& origin,
+                                                               const std::string& key) {
+  require_object(v, origin, key);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, item] : v.items()) {
+    std::string full = key;
+    full += '.';
+    full += name;
+    out.emplace_back(name, get_string(item, origin, full));
+  }
+  return out;
+}
+
+void apply_otlp(otlp_options& o, const json& value, const std::string& origin) {
+  require_object(value, origin, "otlp");
+  for (const auto& [name, v] : value.items()) {
+    const std::string full = "otlp." + name;
+    if (name == "enable") {
+      o.enable = get_bool(v, origin, full);
+    } else if (name == "endpoint") {
+      o.endpoint = get_string(v, origin, full);
+    } else if (name == "logs_endpoint") {
+      o.logs_endpoint = get_string(v, origin, full);
+    } else if (name == "traces_endpoint") {
+      o.traces_endpoint = get_string(v, origin, full);
+    } else if (name == "metrics_endpoint") {
+      o.metrics_endpoint = get_string(v, origin, full);
+    } else if (name == "logs") {
+      o.logs = get_bool(v, origin, full);
+    } else if (name == "traces") {
+      o.traces = get_bool(v, origin, full);
+    } else if (name == "metrics") {
+      o.metrics = get_bool(v, origin, full);
+    } else if (name == "headers") {
+      o.headers = get_string_map(v, origin, full);
+    } else if (name == "timeout_ms") {
+      o.timeout_ms = static_cast<std::uint32_t>(get_uint(v, origin, full, 1, 600'000));
+    } else if (name == "batch_delay_ms") {
+      o.batch_delay_ms = static_cast<std::uint32_t>(get_uint(v, origin, full, 1, 600'000));
+    } else if (name == "metric_interval_ms") {
+      o.metric_interval_ms = static_cast<std::uint32_t>(get_uint(v, origin, full, 100, 86'400'000));
+    } else if (name == "shutdown_timeout_ms") {
+      o.shutdown_timeout_ms = static_cast<std::uint32_t>(get_uint(v, origin, full, 0, 60'000));
+    } else if (name == "max_queue_bytes") {
+      o.max_queue_bytes = get_uint(v, origin, full, 64ULL << 10U, 1ULL << 32U);
+    } else if (name == "capture_tool_io") {
+      o.capture_tool_io = get_bool(v, origin, full);
+    } else if (name == "service_name") {
+      o.service_name = get_string(v, origin, full);
+    } else if (name == "resource_attributes") {
+      o.resource_attributes = get_string_map(v, origin, full);
+    } else {
+      unknown_key(origin, full);
+    }
+  }
+}
+
+// "%2C" and friends in OTEL_EXPORTER_OTLP_HEADERS / OTEL_RESOURCE_ATTRIBUTES values.
+std::string percent_decode(std::string_view text) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      const int hi = hex(text[i + 1]);
+      const int lo = hex(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>((hi << 4) | lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// W3C-baggage-like "key=value,key2=value2" lists (the OTel SDK environment
+// format). Malformed members are skipped, as OpenTelemetry SDKs do.
+std::vector<std::pair<std::string, std::string>> parse_pairs(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    const auto eq = item.find('=');
+    if (eq != std::string_view::npos) {
+      std::string key = trim(percent_decode(item.substr(0, eq)));
+      if (!key.empty()) out.emplace_back(std::move(key), trim(percent_decode(item.substr(eq + 1))));
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// OTEL_* variables: shared with the app's own OpenTelemetry SDK, so values
+// bluepython cannot use are ignored (with the reason kept for one warning),
+// never fatal.
+void apply_otel_environment(otlp_options& o, const getenv_fn& getenv_lookup) {
+  auto get = [&](const char* name) -> std::optional<std::string> {
+    const char* v = getenv_lookup(name);
+    if (v == nullptr || v[0] == '\0') return std::nullopt;
+    return std::string(v);
+  };
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return trim(s);
+  };
+  if (auto v = get("OTEL_SDK_DISABLED"); v && lower(*v) == "true") o.enable = false;
+  if (auto v = get("OTEL_EXPORTER_OTLP_ENDPOINT")) o.endpoint = trim(*v);
+  if (auto v = get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")) o.logs_endpoint = trim(*v);
+  if (auto v = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) o.traces_endpoint = trim(*v);
+  if (auto v = get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) o.metrics_endpoint = trim(*v);
+  if (auto v = get("OTEL_EXPORTER_OTLP_HEADERS")) o.headers = parse_pairs(*v);
+  if (auto v = get("OTEL_EXPORTER_OTLP_TIMEOUT")) {
+    std::uint32_t ms = 0;
+    const std::string t = trim(*v);
+    const auto [end, error] = std::from_chars(t.data(), t.data() + t.size(), ms);
+    if (error == std::errc{} && end == t.data() + t.size() && ms > 0) o.timeout_ms = ms;
+  }
+  if (auto v = get("OTEL_SERVICE_NAME")) o.service_name = trim(*v);
+  if (auto v = get("OTEL_RESOURCE_ATTRIBUTES")) {
+    for (auto& pair : parse_pairs(*v)) o.resource_attributes.push_back(std::move(pair));
+  }
+  for (const auto& [variable, flag] : {std::pair{"OTEL_LOGS_EXPORTER", &o.logs}, std::pair{"OTEL_TRACES_EXPORTER", &o.traces},
+                                       std::pair{"OTEL_METRICS_EXPORTER", &o.metrics}}) {
+    if (auto v = get(variable); v && lower(*v) == "none") *flag = false;
+  }
+  for (const char* variable : {"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+                               "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"}) {
+    if (auto v = get(variable); v && lower(*v) != "http/protobuf") {
+      o.problem = fmt::format("{}={} is not supported (bluepython exports OTLP over http/protobuf); export is off",
+                              variable, *v);
+    }
+  }
+}
+
+}  // namespace
+
 void apply_config_json(config& cfg, const json& doc, const std::string& origin) {
   if (!doc.is_object()) fail(origin, fmt::format("top level must be an object, got {}", type_name(doc)));
   for (const auto& [key, value] : doc.items()) {
@@ -246,6 +400,8 @@ void apply_config_json(config& cfg, const json& doc, const std::string& origin) 
           unknown_key(origin, full);
         }
       }
+    } else if (key == "otlp") {
+      apply_otlp(cfg.otlp, value, origin);
     } else if (key == "queue") {
       require_object(value, origin, key);
       for (const auto& [name, v] : value.items()) {
@@ -321,6 +477,8 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
         static_cast<std::uint32_t>(parse_env_uint("BLUEPYTHON_FLUSH_INTERVAL_MS", v, 1, 60'000));
   }
 
+  apply_otel_environment(cfg.otlp, getenv_lookup);
+
   // 3. Flags.
   if (flags.spool_dir) cfg.spool.dir = *flags.spool_dir;
   apply_category_list(cfg, flags.enable, true, "--enable");
@@ -360,9 +518,53 @@ nlohmann::json config::to_json() const {
   doc["imports"]["fileslist"] = imports.fileslist;
   doc["imports"]["baseline"] = imports.baseline;
   doc["imports"]["hash_cache"] = imports.hash_cache;
+  // Only when configured, so the default settings keep their digest.
+  if (!otlp.endpoint.empty() || !otlp.logs_endpoint.empty() || !otlp.traces_endpoint.empty() ||
+      !otlp.metrics_endpoint.empty()) {
+    json o = {{"enable", otlp.enable},
+              {"logs", otlp.logs},
+              {"traces", otlp.traces},
+              {"metrics", otlp.metrics},
+              {"timeout_ms", otlp.timeout_ms},
+              {"batch_delay_ms", otlp.batch_delay_ms},
+              {"metric_interval_ms", otlp.metric_interval_ms},
+              {"shutdown_timeout_ms", otlp.shutdown_timeout_ms},
+              {"max_queue_bytes", otlp.max_queue_bytes},
+              {"capture_tool_io", otlp.capture_tool_io}};
+    for (const auto& [k, v] : {std::pair{"endpoint", &otlp.endpoint}, std::pair{"logs_endpoint", &otlp.logs_endpoint},
+                               std::pair{"traces_endpoint", &otlp.traces_endpoint},
+                               std::pair{"metrics_endpoint", &otlp.metrics_endpoint},
+                               std::pair{"service_name", &otlp.service_name}}) {
+      if (!v->empty()) o[k] = *v;
+    }
+    if (!otlp.resource_attributes.empty()) {
+      json attrs = json::object();
+      for (const auto& [k, v] : otlp.resource_attributes) attrs[k] = v;
+      o["resource_attributes"] = attrs;
+    }
+    doc["otlp"] = o;
+  }
   return doc;
 }
 
 std::string config::digest() const { return to_hex(sha256_bytes(to_json().dump())); }
+
+}  // namespace bluepython
+
+namespace bluepython {
+
+std::string otlp_options::url(std::string_view signal) const {
+  if (!active()) return {};
+  const bool on = signal == "logs" ? logs : signal == "traces" ? traces : metrics;
+  if (!on) return {};
+  const std::string& specific = signal == "logs" ? logs_endpoint : signal == "traces" ? traces_endpoint : metrics_endpoint;
+  if (!specific.empty()) return specific;
+  if (endpoint.empty()) return {};
+  std::string base = endpoint;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/v1/" + std::string(signal);
+}
+
+bool otlp_options::active() const { return enable && problem.empty(); }
 
 }  // namespace bluepython

@@ -46,6 +46,36 @@ struct import_options {
 // Which side effects of a category are reported, by what they name (path,
 // host, URL, executable, file name): shell-style patterns (fnmatch, `*`
 // also matches `/`). Empty include: everything not excluded.
+// OTLP export (docs/export.md). Off unless an endpoint is configured: the
+// config file's "otlp" object, or the standard OTEL_EXPORTER_OTLP_* variables
+// (which take precedence, as for any OpenTelemetry SDK).
+struct otlp_options {
+  bool enable = true;            // false: never export, whatever the endpoints
+  std::string endpoint;          // base URL; /v1/logs, /v1/traces, /v1/metrics are appended
+  std::string logs_endpoint;     // full URLs, each overriding the base for its signal
+  std::string traces_endpoint;
+  std::string metrics_endpoint;
+  bool logs = true;
+  bool traces = true;
+  bool metrics = true;
+  // Not in to_json (nor handed to children through the spool directory):
+  // they may be credentials. Children read OTEL_EXPORTER_OTLP_HEADERS again.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint32_t timeout_ms = 10'000;
+  std::uint32_t batch_delay_ms = 1'000;
+  std::uint32_t metric_interval_ms = 60'000;
+  std::uint32_t shutdown_timeout_ms = 1'000;
+  std::uint64_t max_queue_bytes = 16ULL << 20U;
+  bool capture_tool_io = false;  // opt-in: gen_ai.tool.call.arguments / .result on spans
+  std::string service_name;
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  std::string problem;  // why export is off although configured (one warning at start)
+
+  // The URL of one signal ("logs", "traces", "metrics"), or "" when not exported.
+  [[nodiscard]] std::string url(std::string_view signal) const;
+  [[nodiscard]] bool active() const;
+};
+
 struct pattern_filter {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
@@ -63,6 +93,7 @@ struct config {
   queue_options queue;
   json_limits limits;
   import_options imports;
+  otlp_options otlp;
   std::string source_file;  // config file that was loaded, empty if none
 
   [[nodiscard]] bool enabled(category c) const noexcept {

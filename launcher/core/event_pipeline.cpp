@@ -130,6 +130,8 @@ void event_pipeline::writer_loop() noexcept {
       {
         std::lock_guard lock(io_mutex_);
         drain_locked();
+        // Bounded: the process is about to die of the signal.
+        finish_export(std::min(export_shutdown_timeout_, std::chrono::milliseconds(500)));
         batch_.clear();
         append_shutdown_event(batch_, signal_name(signo), signo);
         write_batch(batch_, 1);
@@ -178,6 +180,7 @@ bool event_pipeline::shutdown(std::chrono::milliseconds timeout, const std::stri
   }
   std::lock_guard lock(io_mutex_);
   drain_locked();
+  finish_export(export_shutdown_timeout_);
   batch_.clear();
   append_shutdown_event(batch_, reason, 0);
   write_batch(batch_, 1);
@@ -185,19 +188,30 @@ bool event_pipeline::shutdown(std::chrono::milliseconds timeout, const std::stri
   return true;
 }
 
-void event_pipeline::drain_locked() noexcept {
-  taken_.clear();
-  queue_.take(taken_);
-  if (taken_.empty() && pending_faults_.empty()) return;
+void event_pipeline::finish_export(std::chrono::milliseconds deadline) noexcept {
+  if (!exporter_) return;
+  // Everything written so far goes out (within the deadline); a failure of
+  // that last export is recorded here, before sensor_shutdown, as the
+  // pipeline no longer takes events.
+  exporter_->shutdown(deadline);
+  try {
+    for (const auto& message : exporter_->take_unreported_faults()) pending_faults_.push_back(message);
+  } catch (...) {
+  }
+  if (pending_faults_.empty()) return;
   batch_.clear();
+  const std::size_t lines = compose_faults(batch_, "otlp_export");
+  write_batch(batch_, lines);
+}
+
+std::size_t event_pipeline::compose_faults(std::string& batch, const char* where) noexcept {
   std::size_t lines = 0;
-  // Faults the sink reported since the last batch become events of their own.
   for (const auto& message : pending_faults_) {
     std::string attrs;
     try {
       json_writer w(attrs);
       w.key("where");
-      w.string("spool");
+      w.string(where);
       w.key("message");
       w.string(message);
     } catch (...) {
@@ -207,10 +221,20 @@ void event_pipeline::drain_locked() noexcept {
     r.name = "python_internal_exception";
     r.ts_ns = wall_time_ns();
     r.attributes = attrs;
-    compose(r, batch_);
+    compose(r, batch);
     ++lines;
   }
   pending_faults_.clear();
+  return lines;
+}
+
+void event_pipeline::drain_locked() noexcept {
+  taken_.clear();
+  queue_.take(taken_);
+  if (taken_.empty() && pending_faults_.empty()) return;
+  batch_.clear();
+  // Faults the sink reported since the last batch become events of their own.
+  std::size_t lines = compose_faults(batch_, "spool");
   event_queue::for_each(taken_, [&](const record_view& r) {
     const std::size_t before = batch_.size();
     compose(r, batch_);
@@ -219,8 +243,15 @@ void event_pipeline::drain_locked() noexcept {
   write_batch(batch_, lines);
 }
 
+void event_pipeline::set_exporter(std::unique_ptr<otlp_exporter> exporter,
+                                  std::chrono::milliseconds shutdown_timeout) noexcept {
+  exporter_ = std::move(exporter);
+  export_shutdown_timeout_ = shutdown_timeout;
+}
+
 void event_pipeline::write_batch(std::string& batch, std::size_t lines) noexcept {
   if (lines == 0) return;
+  if (exporter_) exporter_->offer(batch);
   if (options_.mirror_to_stderr) (void)write_all(STDERR_FILENO, batch.data(), batch.size());
   const auto res = sink_->write(batch, lines);
   written_.fetch_add(res.written_lines, std::memory_order_relaxed);
@@ -301,6 +332,19 @@ void event_pipeline::append_shutdown_event(std::string& batch, const std::string
     w.unsigned_integer(c.filtered);
     w.key("uptime_ms");
     w.integer((wall_time_ns() - identity_.start_ns) / 1'000'000);
+    if (exporter_) {
+      // Final: the exporter has stopped (this event itself stays in the spool).
+      const otlp_counters e = exporter_->counters();
+      w.key("export");
+      w.begin_object();
+      w.key("requests_sent");
+      w.unsigned_integer(e.sent_requests);
+      w.key("requests_failed");
+      w.unsigned_integer(e.failed_requests);
+      w.key("dropped");
+      w.unsigned_integer(e.dropped_events);
+      w.end_object();
+    }
     record_view r;
     r.name = "sensor_shutdown";
     r.actionable = false;
@@ -326,10 +370,12 @@ void event_pipeline::prepare_fork() noexcept {
   flush(std::chrono::milliseconds(500));
   io_mutex_.lock();
   queue_.lock_for_fork();
+  if (exporter_) exporter_->prepare_fork();
 }
 
 void event_pipeline::after_fork_parent() noexcept {
   if (shut_down_.load()) return;
+  if (exporter_) exporter_->after_fork_parent();
   queue_.unlock_after_fork();
   io_mutex_.unlock();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "event_queue.hpp"
+#include "otlp_exporter.hpp"
 #include "event_sink.hpp"
 #include "import_resolver.hpp"
 
@@ -59,6 +60,11 @@ class event_pipeline {
 
   // Starts the writer thread (again, after fork). Idempotent.
   void start() noexcept;
+  // Every batch written to the sink is also offered to `exporter` (owned;
+  // set before start()). Shut down after the final batch, within its
+  // shutdown timeout.
+  void set_exporter(std::unique_ptr<otlp_exporter> exporter, std::chrono::milliseconds shutdown_timeout) noexcept;
+  [[nodiscard]] otlp_exporter* exporter() const noexcept { return exporter_.get(); }
 
   // Hot path: never blocks on I/O, never throws, never allocates.
   bool emit(const record_view& record) noexcept;
@@ -98,11 +104,16 @@ class event_pipeline {
   void write_batch(std::string& batch, std::size_t lines) noexcept;
   void append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept;
   void make_wake_fd() noexcept;
+  // pending_faults_ as python_internal_exception lines (where: `where`).
+  std::size_t compose_faults(std::string& batch, const char* where) noexcept;
+  void finish_export(std::chrono::milliseconds deadline) noexcept;
   void compose_identity();
 
   pipeline_options options_;
   std::unique_ptr<event_sink> sink_;
   process_identity identity_;
+  std::unique_ptr<otlp_exporter> exporter_;
+  std::chrono::milliseconds export_shutdown_timeout_{1000};
   std::unique_ptr<import_resolver> resolver_;
   fault_callback on_fault_;
 

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include "fd_util.hpp"
 #include "handoff.hpp"
 #include "json_writer.hpp"
+#include "otlp_exporter.hpp"
 #include "spool_writer.hpp"
 #include "version.hpp"
 
@@ -122,6 +124,84 @@ void on_sink_fault(const std::string& message) noexcept {
   warn_once(fmt::format("bluepython: warning: {} (events are being dropped and counted)", message));
 }
 
+// OTLP resource attributes of this process (docs/export.md).
+otlp::attributes export_resource(const state& s, const process_identity& id) {
+  otlp::attributes r;
+  const otlp_options& o = s.cfg.otlp;
+  std::string service = o.service_name;
+  for (const auto& [k, v] : o.resource_attributes) {
+    if (k == "service.name" && service.empty()) service = v;
+  }
+  r.emplace_back("service.name", service.empty() ? "unknown_service:bluepython" : service);
+  r.emplace_back("service.instance.id", id.uuid);
+  r.emplace_back("process.pid", id.pid);
+  r.emplace_back("process.parent_pid", id.ppid);
+  r.emplace_back("process.executable.path", s.executable);
+  r.emplace_back("process.runtime.name", "cpython");
+  const std::string& version = s.info.python_version;
+  r.emplace_back("process.runtime.version", version.substr(0, version.find(' ')));
+  r.emplace_back("process.runtime.description", version);
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) r.emplace_back("host.name", std::string(host));
+  r.emplace_back("telemetry.sdk.name", "bluepython");
+  r.emplace_back("telemetry.sdk.language", "python");
+  r.emplace_back("telemetry.sdk.version", kVersion);
+  r.emplace_back("bluepython.version", kVersion);
+  for (const auto& pair : o.resource_attributes) {
+    const std::string& k = pair.first;
+    if (k == "service.name") continue;
+    const auto same = std::find_if(r.begin(), r.end(), [&](const otlp::attribute& a) { return a.first == k; });
+    if (same != r.end()) {
+      same->second = pair.second;  // what the operator says wins
+    } else {
+      r.emplace_back(k, pair.second);
+    }
+  }
+  return r;
+}
+
+// Export failures: one warning (shared with every other), and an event
+// while the pipeline still takes them (else the pipeline writes it at
+// shutdown, from the exporter's unreported faults).
+bool on_export_fault(const std::string& message) noexcept {
+  warn_once(fmt::format("bluepython: warning: {}", message));
+  try {
+    std::string attrs;
+    json_writer w(attrs);
+    w.key("where");
+    w.string("otlp_export");
+    w.key("message");
+    w.string(message);
+    return emit("python_internal_exception", attrs, {}, true);
+  } catch (...) {
+    return false;
+  }
+}
+
+void start_exporter(state& s, const process_identity& id) {
+  const otlp_options& o = s.cfg.otlp;
+  if (!o.problem.empty() && (!o.endpoint.empty() || !o.logs_endpoint.empty() || !o.traces_endpoint.empty() ||
+                             !o.metrics_endpoint.empty())) {
+    warn_once(fmt::format("bluepython: warning: {}", o.problem));
+    return;
+  }
+  otlp_settings settings;
+  settings.logs_url = o.url("logs");
+  settings.traces_url = o.url("traces");
+  settings.metrics_url = o.url("metrics");
+  if (!settings.enabled()) return;
+  settings.headers = o.headers;
+  settings.timeout_ms = o.timeout_ms;
+  settings.batch_delay_ms = o.batch_delay_ms;
+  settings.metric_interval_ms = o.metric_interval_ms;
+  settings.shutdown_timeout_ms = o.shutdown_timeout_ms;
+  settings.max_queue_bytes = o.max_queue_bytes;
+  settings.capture_tool_io = o.capture_tool_io;
+  settings.resource = export_resource(s, id);
+  s.pipeline->set_exporter(std::make_unique<otlp_exporter>(std::move(settings), &on_export_fault),
+                           std::chrono::milliseconds(o.shutdown_timeout_ms));
+}
+
 void emit_startup(const char* via, const parent_link& parent) {
   state& s = *g_state;
   std::string attrs;
@@ -213,6 +293,9 @@ void atfork_child() {
     id.uuid = make_uuid();
     id.start_ns = wall_time_ns();
     s.pipeline->after_fork_child(id);
+    if (otlp_exporter* exporter = s.pipeline->exporter(); exporter != nullptr) {
+      exporter->after_fork_child(export_resource(s, id));
+    }
     g_fatal_requested.store(false);
     g_deferred_signal.store(0);
     s.warned.store(false);
@@ -301,6 +384,11 @@ void start(const config& cfg, const startup_info& info) {
   }
   s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);
   g_state = s;
+  try {
+    start_exporter(*s, id);
+  } catch (...) {
+    // No exporter: the spool is unaffected.
+  }
 
   emit_startup("exec", s->parent);
   export_parent_env(id);

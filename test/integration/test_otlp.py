@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: Apache-2.0
+"""OTLP export, checked against the real thing: a loopback HTTP receiver decodes every
+request bluepython sends with the official OpenTelemetry protobuf definitions
+(PyPI ``opentelemetry-proto``), and the tests compare what arrived with the spool."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import TIMEOUT, Sandbox, attrs, named, warning_lines
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+_MESSAGES = {"/v1/logs": ExportLogsServiceRequest, "/v1/traces": ExportTraceServiceRequest,
+             "/v1/metrics": ExportMetricsServiceRequest}
+
+
+class Receiver:
+    """A minimal OTLP/HTTP collector: decodes, keeps, answers 200 (or what `status` says)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any, dict[str, str]]] = []
+        self.status = 200
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                message = _MESSAGES[self.path]()
+                message.ParseFromString(body)  # raises on anything but valid protobuf
+                with receiver.lock:
+                    receiver.requests.append((self.path, message, dict(self.headers)))
+                    status = receiver.status
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def of(self, path: str) -> list[Any]:
+        with self.lock:
+            return [m for p, m, _ in self.requests if p == path]
+
+    def log_records(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(resource attributes, log record as a dict) for every record received."""
+        out = []
+        for req in self.of("/v1/logs"):
+            for rl in req.resource_logs:
+                resource = kv(rl.resource.attributes)
+                for sl in rl.scope_logs:
+                    assert sl.scope.name == "bluepython"
+                    out += [(resource, MessageToDict(r)) for r in sl.log_records]
+        return out
+
+    def spans(self) -> list[Any]:
+        return [s for req in self.of("/v1/traces") for rs in req.resource_spans
+                for ss in rs.scope_spans for s in ss.spans]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def any_value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "kvlist_value":
+        return {x.key: any_value(x.value) for x in v.kvlist_value.values}
+    if kind == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    return getattr(v, kind) if kind else None
+
+
+def kv(attributes: Any) -> dict[str, Any]:
+    return {a.key: any_value(a.value) for a in attributes}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def export_env(sandbox: Sandbox, endpoint: str, **extra: str) -> dict[str, str]:
+    return {**sandbox.env, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_SERVICE_NAME": "otlp-test",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=ci,team=sec%2Cops", **extra}
+
+
+def test_every_event_is_a_log_record_with_the_process_as_resource(sandbox: Sandbox,
+                                                                   receiver: Receiver) -> None:
+    res = sandbox.run([sandbox.bluepython, "-c", "open('out.txt', 'w').close(); print('hi')"],
+                      env=export_env(sandbox, receiver.endpoint))
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout == b"hi\n"
+    assert warning_lines(res.stderr) == []
+    events = sandbox.events()
+    records = receiver.log_records()
+    # Every spool line arrived, as it is, in order; all but sensor_shutdown, written after
+    # the last export with the export's own final counters.
+    assert [json.loads(r["body"]["stringValue"]) for _, r in records] == events[:-1]
+    assert [r["eventName"] for _, r in records] == [e["event"]["meta"]["name"] for e in events[:-1]]
+    final = attrs(events[-1])
+    assert final["export"] == {"requests_sent": len(receiver.requests), "requests_failed": 0, "dropped": 0}
+    resource = records[0][0]
+    pid = events[0]["event"]["context"]["process"]["pid"]
+    assert resource["service.name"] == "otlp-test"
+    assert resource["process.pid"] == pid
+    assert resource["service.instance.id"] == events[0]["event"]["meta"]["uuid"]
+    assert resource["deployment.environment"] == "ci" and resource["team"] == "sec,ops"
+    assert resource["process.runtime.name"] == "cpython"
+    assert resource["telemetry.sdk.name"] == "bluepython"
+    assert resource["host.name"] == socket.gethostname()
+    opened = [r for _, r in records if r["eventName"] == "python_file_open"]
+    assert opened and all(int(r["timeUnixNano"]) > 0 for r in opened)
+    # outside any call: no trace
+    assert all("traceId" not in r for r in opened)
+    assert {h.get("Content-Type") for _, _, h in receiver.requests} == {"application/x-protobuf"}
+
+
+def test_headers_from_the_environment_reach_the_collector(sandbox: Sandbox, receiver: Receiver) -> None:
+    headers = "x-api-key=s3cr%3Dt, x-team = blue"
+    env = export_env(sandbox, receiver.endpoint, OTEL_EXPORTER_OTLP_HEADERS=headers)
+    res = sandbox.run([sandbox.bluepython, "-c", "pass"], env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    headers = [h for _, _, h in receiver.requests]
+    assert headers and all(h.get("x-api-key") == "s3cr=t" and h.get("x-team") == "blue" for h in headers)
+    # Header values are credentials: never in the spool.
+    assert "s3cr" not in "".join(json.dumps(e) for e in sandbox.events())
+
+
+def test_a_dead_collector_changes_nothing_for_the_app(sandbox: Sandbox) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, never listening: refused
+    res = sandbox.run([sandbox.bluepython, "-c", "import sys; print('out'); sys.exit(3)"],
+                      env=export_env(sandbox, dead))
+    assert res.returncode == 3 and res.stdout == b"out\n"
+    warnings = warning_lines(res.stderr)
+    assert len(warnings) == 1 and "OTLP export failing" in warnings[0], res.stderr.decode()
+    events = sandbox.events()
+    assert events[-1]["event"]["meta"]["name"] == "sensor_shutdown"
+    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    assert faults and faults[0]["where"] == "otlp_export"
+
+
+def test_a_collector_that_never_answers_delays_exit_only_boundedly(sandbox: Sandbox) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections (the kernel does), never reads or answers
+    try:
+        env = export_env(sandbox, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        start = time.monotonic()
+        res = sandbox.run([sandbox.bluepython, "-c", "print('done')"], env=env)
+        elapsed = time.monotonic() - start
+    finally:
+        silent.close()
+    assert res.returncode == 0 and res.stdout == b"done\n"
+    assert elapsed < TIMEOUT  # a hang detector: the shutdown timeout (1 s by default) ends it
+    assert sandbox.events()[-1]["event"]["meta"]["name"] == "sensor_shutdown"
+
+
+def test_unsupported_protocol_turns_export_off_with_one_warning(sandbox: Sandbox, receiver: Receiver) -> None:
+    env = export_env(sandbox, receiver.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
+    res = sandbox.run([sandbox.bluepython, "-c", "print(1)"], env=env)
+    assert res.returncode == 0 and res.stdout == b"1\n"
+    warnings = warning_lines(res.stderr)
+    assert len(warnings) == 1 and "OTEL_EXPORTER_OTLP_PROTOCOL=grpc" in warnings[0]
+    assert receiver.requests == []
+
+
+def test_sdk_disabled_or_no_endpoint_means_no_export(sandbox: Sandbox, receiver: Receiver) -> None:
+    res = sandbox.run([sandbox.bluepython, "-c", "pass"],
+                      env=export_env(sandbox, receiver.endpoint, OTEL_SDK_DISABLED="true"))
+    assert res.returncode == 0 and warning_lines(res.stderr) == []
+    res = sandbox.run([sandbox.bluepython, "-c", "pass"], env=sandbox.env)
+    assert res.returncode == 0
+    assert receiver.requests == []
+
+
+def test_bad_otlp_config_is_a_one_line_error(sandbox: Sandbox, tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"otlp": {"timeout_ms": "soon"}}))
+    res = sandbox.run([sandbox.bluepython, "run", "--config", str(cfg), "--", "-c", "print('never')"])
+    assert res.returncode == 2 and res.stdout == b""
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "otlp.timeout_ms" in lines[0], lines
+
+
+def test_config_file_endpoint_and_signal_switches(sandbox: Sandbox, receiver: Receiver,
+                                                  tmp_path: Path) -> None:
+    cfg = tmp_path / "export.json"
+    otlp = {"endpoint": receiver.endpoint + "/", "traces": False, "metrics": False,
+            "service_name": "from-file", "headers": {"authorization": "Bearer t"}}
+    cfg.write_text(json.dumps({"otlp": otlp}))
+    res = sandbox.run([sandbox.bluepython, "run", "--config", str(cfg), "--", "-c", "pass"])
+    assert res.returncode == 0, res.stderr.decode()
+    assert {p for p, _, _ in receiver.requests} == {"/v1/logs"}
+    assert receiver.log_records()[0][0]["service.name"] == "from-file"
+    assert all(h.get("authorization") == "Bearer t" for _, _, h in receiver.requests)
+
+
+_FORK = r"""
+import os
+pid = os.fork()
+if pid == 0:
+    open("child.txt", "w").close()
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_forked_child_exports_as_its_own_process(sandbox: Sandbox, receiver: Receiver) -> None:
+    sandbox.write("fork.py", _FORK)
+    res = sandbox.run([sandbox.bluepython, "fork.py"], env=export_env(sandbox, receiver.endpoint))
+    assert res.returncode == 0, res.stderr.decode()
+    by_pid: dict[int, set[str]] = {}
+    for resource, record in receiver.log_records():
+        by_pid.setdefault(resource["process.pid"], set()).add(record["eventName"])
+    procs = sandbox.processes()
+    assert len(by_pid) == 2 == len(procs), by_pid
+    child = next(pid for pid, names in by_pid.items() if "python_file_open" in names)
+    assert "sensor_startup" in by_pid[child]
+
+
+def _wait_for(predicate: Any, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def test_export_happens_while_the_app_runs(sandbox: Sandbox, receiver: Receiver) -> None:
+    """Batches go out every batch delay, not only at exit."""
+    proc = subprocess.Popen([sandbox.bluepython, "-c", "import sys, time; open('a.txt','w').close(); "
+                                                      "sys.stdin.read()"],
+                            env=export_env(sandbox, receiver.endpoint), cwd=sandbox.cwd,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(lambda: any(r["eventName"] == "python_file_open" for _, r in receiver.log_records()))
+    finally:
+        proc.communicate(b"", timeout=TIMEOUT)
+    assert proc.returncode == 0
