@@ -265,3 +265,129 @@ def test_export_happens_while_the_app_runs(sandbox: Sandbox, receiver: Receiver)
     finally:
         proc.communicate(b"", timeout=TIMEOUT)
     assert proc.returncode == 0
+
+
+_MCP_SERVER = r"""
+import sys
+if sys.argv[1] == "mcp1":
+    from mcp.server.fastmcp import FastMCP as Server
+else:
+    from mcp.server.mcpserver import MCPServer as Server
+server = Server("otlp")
+
+@server.tool()
+async def touch(path: str) -> str:
+    with open(path, "w") as f:
+        f.write("x")
+    return "touched"
+
+@server.tool()
+def boom() -> str:
+    raise RuntimeError("tool failed")
+
+@server.prompt()
+def greet(name: str) -> str:
+    return f"hello {name}"
+
+server.run("stdio")
+"""
+
+_MCP_CLIENT = r"""
+import json, os, sys, anyio
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+async def main():
+    params = StdioServerParameters(command=sys.argv[1], args=["server.py", sys.argv[2]], env=dict(os.environ))
+    async with stdio_client(params) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            await s.call_tool("touch", {"path": "t1.txt"})
+            await s.call_tool("touch", {"path": "t2.txt"})
+            await s.call_tool("boom", {})
+            await s.get_prompt("greet", {"name": "otel"})
+            try:
+                await s.call_tool("no_such_tool", {})
+            except Exception:
+                pass
+    print(json.dumps("done"))
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.parametrize("line", ["mcp1", "mcp2"])
+def test_mcp_server_spans_side_effect_events_and_histograms(sandbox: Sandbox, receiver: Receiver, line: str,
+                                                           request: pytest.FixtureRequest) -> None:
+    venv = request.getfixturevalue(line)
+    sandbox.write("server.py", _MCP_SERVER)
+    sandbox.write("client.py", _MCP_CLIENT)
+    # The client runs under plain python: only the server exports.
+    env = export_env(sandbox, receiver.endpoint)
+    res = sandbox.run([venv.python, "client.py", venv.bluepython, line], env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    spans = receiver.spans()
+    by_name = {}
+    for s in spans:
+        by_name.setdefault(s.name, []).append(s)
+    assert len(by_name["tools/call touch"]) == 2, sorted(by_name)
+    assert "tools/call boom" in by_name and "prompts/get greet" in by_name and "initialize" in by_name
+    events = sandbox.events()
+    opens = {attrs(e)["path"]: e for e in named(events, "python_file_open")
+             if attrs(e)["path"] in ("t1.txt", "t2.txt")}
+    for s in by_name["tools/call touch"]:
+        a = kv(s.attributes)
+        assert s.kind == 2  # SERVER
+        assert a["mcp.method.name"] == "tools/call" and a["gen_ai.tool.name"] == "touch"
+        assert a["gen_ai.operation.name"] == "execute_tool"
+        assert a["network.transport"] == "pipe" and a["mcp.protocol.version"]
+        assert a["jsonrpc.request.id"] and a["mcp.session.id"]
+        assert s.end_time_unix_nano >= s.start_time_unix_nano > 0
+        assert s.status.code == 0  # unset
+        # The tool's file write is an event of its span, and its log record points at the span.
+        file_events = [e for e in s.events if e.name == "python_file_open"]
+        assert len(file_events) == 1
+        path = kv(file_events[0].attributes)["path"]
+        call = opens[path]["event"]["context"]["mcp"]
+        assert str(call["request_id"]) == a["jsonrpc.request.id"]
+        logged = [r for _, r in receiver.log_records()
+                  if r["eventName"] == "python_file_open" and path in r["body"]["stringValue"]]
+        assert len(logged) == 1
+        assert logged[0]["spanId"] == _b64(s.span_id) and logged[0]["traceId"] == _b64(s.trace_id)
+    # The two calls are two traces (no traceparent came in).
+    assert len({s.trace_id for s in by_name["tools/call touch"]}) == 2
+    boom = kv(by_name["tools/call boom"][0].attributes)
+    assert boom["error.type"] == "tool_error"
+    assert by_name["tools/call boom"][0].status.code == 2  # ERROR
+    missing = by_name.get("tools/call no_such_tool", [])
+    for s in missing:  # a JSON-RPC error (or a tool error, depending on the SDK line)
+        assert "error.type" in kv(s.attributes)
+    prompt = kv(by_name["prompts/get greet"][0].attributes)
+    assert prompt["gen_ai.prompt.name"] == "greet" and "gen_ai.tool.name" not in prompt
+    # Tool arguments and results are opt-in.
+    assert all("gen_ai.tool.call.arguments" not in kv(s.attributes) for s in spans)
+
+    metrics = {}
+    for req in receiver.of("/v1/metrics"):
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    metrics.setdefault(m.name, []).append(m)
+    op = metrics["mcp.server.operation.duration"][-1]
+    assert op.unit == "s" and op.histogram.aggregation_temporality == 2
+    points = {kv(p.attributes).get("gen_ai.tool.name"): p for p in op.histogram.data_points
+              if kv(p.attributes)["mcp.method.name"] == "tools/call"}
+    assert points["touch"].count == 2 and sum(points["touch"].bucket_counts) == 2
+    assert list(points["touch"].explicit_bounds) == _BUCKETS
+    assert kv(points["boom"].attributes)["error.type"] == "tool_error"
+    assert "mcp.server.session.duration" in metrics
+    assert "mcp.client.operation.duration" not in metrics  # the client is plain python
+
+
+# The MCP conventions' histogram buckets, in seconds.
+_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+    return base64.b64encode(raw).decode()
