@@ -33,8 +33,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -408,9 +410,14 @@ def report(args: argparse.Namespace, stdio: list[Case], http: list[Case], info: 
         f"**from the source tree `{args.hooks_path}` (`BLUEPYTHON_HOOKS_PATH`, development only)**"
         if args.hooks_path else "the ones built into the bluepython executable"
     )
+    export = {
+        "off": "",
+        "receiver": f", OTLP export on (to a loopback receiver; {info.get('otlp_requests', 0)} requests)",
+        "down": ", OTLP export on, collector down (connection refused)",
+    }[info["otlp"]]
     lines = [
         BEGIN,
-        "## MCP calls",
+        "## MCP calls" + export,
         "",
         f"Produced by `{info['command']}` on {info['date']} (took {info['took'] / 60:.1f} min).",
         "",
@@ -559,6 +566,27 @@ def report(args: argparse.Namespace, stdio: list[Case], http: list[Case], info: 
     return "\n".join(lines), one_line, warnings
 
 
+def otlp_sink() -> ThreadingHTTPServer:
+    """A loopback OTLP/HTTP endpoint that reads each request whole and answers 200: what a
+    healthy collector costs the exporter, without a collector's own CPU in the measurement."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.server.requests += 1  # type: ignore[attr-defined]
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    server.requests = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def write_section(path: Path, section: str) -> None:
     text = path.read_text() if path.exists() else ""
     begin, end = text.find(BEGIN), text.find(END)
@@ -590,6 +618,10 @@ def main() -> None:
     parser.add_argument("--http-servers", default=HTTP_SERVERS,
                         help=f"HTTP: servers to measure, of {STDIO_SERVERS} (default {HTTP_SERVERS})")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--otlp", choices=["off", "receiver", "down"], default="off",
+                        help="OTLP export of the bluepython server: off (default); to a loopback receiver "
+                        "the bench runs (accepts and discards); or to a collector that is down (connection "
+                        "refused). Its own section of the output file")
     parser.add_argument("--hooks-path", help="development only: load the MCP hooks from this source tree "
                         "(BLUEPYTHON_HOOKS_PATH) instead of the ones built into bluepython")
     args = parser.parse_args()
@@ -618,6 +650,15 @@ def main() -> None:
             if not (venv / "bin" / side).exists():
                 sys.exit(f"bench: {venv / 'bin' / side} is missing; run this through bench/run.sh --mcp")
 
+    global BEGIN, END  # one section per export mode
+    receiver = None
+    if args.otlp != "off":
+        BEGIN, END = f"<!-- mcp-bench-otlp-{args.otlp}:begin -->", f"<!-- mcp-bench-otlp-{args.otlp}:end -->"
+        if args.otlp == "receiver":
+            receiver = otlp_sink()
+            endpoint = f"http://127.0.0.1:{receiver.server_address[1]}"
+        else:
+            endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.monotonic()
     info: dict[str, Any] = {
         "load_start": loadavg(),
@@ -632,6 +673,9 @@ def main() -> None:
         tmp = Path(tmp_name)
         (tmp / "home").mkdir()
         env = base_env(tmp / "home", args.hooks_path)
+        if args.otlp != "off":
+            # Only bluepython reads it: the python side runs no OpenTelemetry SDK.
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
         for c in stdio_cases:
             log(f"stdio {c.label}: {args.calls} calls, {args.reps} runs per side")
             measure_stdio(c, args.reps, args.calls, args.block, env, tmp)
@@ -641,6 +685,10 @@ def main() -> None:
             measure_http(c, args.http_reps, args.http_clients, args.http_calls, args.http_client_procs,
                          env, tmp, warm_up=not args.quick)
     info["load_end"] = loadavg()
+    if receiver is not None:
+        info["otlp_requests"] = receiver.requests  # type: ignore[attr-defined]
+        receiver.shutdown()
+    info["otlp"] = args.otlp
     info["rebuilt"] = binary_identity() != info["binary"]
     info["took"] = time.monotonic() - started
     section, one_line, warnings = report(args, stdio_cases, http_cases, info)

@@ -391,3 +391,20 @@ _BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
 def _b64(raw: bytes) -> str:
     import base64
     return base64.b64encode(raw).decode()
+
+
+def test_a_client_under_bluepython_exports_client_spans(sandbox: Sandbox, receiver: Receiver, mcp1: Any) -> None:
+    sandbox.write("server.py", _MCP_SERVER)
+    sandbox.write("client.py", _MCP_CLIENT)
+    env = export_env(sandbox, receiver.endpoint)
+    res = sandbox.run([mcp1.bluepython, "client.py", mcp1.python, "mcp1"], env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    spans = receiver.spans()
+    assert spans and all(s.kind == 3 for s in spans)  # CLIENT only: the server runs under python
+    names = sorted(s.name for s in spans)
+    assert names.count("tools/call touch") == 2 and "prompts/get greet" in names
+    boom = next(s for s in spans if s.name == "tools/call boom")
+    assert kv(boom.attributes)["error.type"] == "tool_error" and boom.status.code == 2
+    metrics = {m.name for req in receiver.of("/v1/metrics") for rm in req.resource_metrics
+               for sm in rm.scope_metrics for m in sm.metrics}
+    assert {"mcp.client.operation.duration", "mcp.client.session.duration"} <= metrics
