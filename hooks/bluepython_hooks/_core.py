@@ -203,6 +203,37 @@ def dump(obj: Any) -> Any:
 # observer declines a request beyond it, so this path does the forgetting).
 PENDING_LIMIT = _bluepython.MCP_PENDING_LIMIT
 
+# OTLP trace export is on in this process: MCP requests this process sends as
+# a client carry a W3C traceparent in params._meta (docs/export.md).
+PROPAGATES_TRACES = _bluepython.propagates_traces()
+_client_traceparent = _bluepython.client_traceparent
+
+
+def inject_traceparent(params: Any) -> None:
+    """Adds ``_meta.traceparent`` (and a ``bluepython=1`` tracestate member,
+    which tells our exporter the client span is ours) to an outgoing
+    request's params dict, unless a traceparent is there already: then the
+    app's own OpenTelemetry instrumentation propagates, and we step aside."""
+    if type(params) is not dict:
+        return
+    meta = params.get("_meta")
+    if meta is None:
+        meta = params["_meta"] = {}
+    elif type(meta) is not dict or "traceparent" in meta:
+        return
+    meta["traceparent"] = _client_traceparent()
+    state = meta.get("tracestate")
+    meta["tracestate"] = f"bluepython=1,{state}" if type(state) is str and state else "bluepython=1"
+
+
+def traceparent_of(params: Any) -> Any:
+    """``params._meta.traceparent`` of an incoming request (dict or model), or None."""
+    meta = params.get("_meta") if type(params) is dict else getattr(params, "meta", None)
+    if meta is None:
+        return None
+    value = meta.get("traceparent") if type(meta) is dict else getattr(meta, "traceparent", None)
+    return value if type(value) is str else None
+
 
 def forget_oldest(pending: dict[Any, Any]) -> None:
     """Bounds a dict of unanswered requests (insertion order: the oldest

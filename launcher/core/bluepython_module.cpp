@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "bluepython_module.hpp"
 
+#include <sys/random.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -15,6 +17,7 @@
 #include "mcp_observer.hpp"
 #include "py_json.hpp"
 #include "sensor.hpp"
+#include "sha256.hpp"
 #include "side_effects.hpp"
 #include "version.hpp"
 
@@ -326,13 +329,39 @@ PyObject* py_enter_call(PyObject*, PyObject* attributes) {
 }
 
 // enter_mcp_call(session_id, request_id, method, target, transport,
-//                server_name) -> token: enter_call for a fresh call, built
+//                server_name[, traceparent]) -> token: enter_call for a fresh call, built
 // here: call_id is "<sensor uuid>:<n>" (n counts from 1 in the process);
 // target, transport and server_name are left out when None. The per-request
 // path of the hooks: no attribute dict is built in Python.
+// A W3C traceparent (version 00 layout) with valid ids: its trace id and
+// parent span id as lower-case hex, else empty views.
+std::pair<std::string_view, std::string_view> trace_of(PyObject* traceparent) noexcept {
+  if (traceparent == nullptr || !PyUnicode_Check(traceparent)) return {};
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(traceparent, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return {};
+  }
+  const std::string_view tp(text, static_cast<std::size_t>(size));
+  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp.starts_with("ff")) return {};
+  auto hex_id = [](std::string_view id) {
+    bool nonzero = false;
+    for (const char c : id) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+      nonzero = nonzero || c != '0';
+    }
+    return nonzero;
+  };
+  const std::string_view trace = tp.substr(3, 32);
+  const std::string_view parent = tp.substr(36, 16);
+  if (!hex_id(trace) || !hex_id(parent)) return {};
+  return {trace, parent};
+}
+
 PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 6) {
-    PyErr_Format(PyExc_TypeError, "enter_mcp_call() takes 6 positional arguments (%zd given)", nargs);
+  if (nargs != 6 && nargs != 7) {
+    PyErr_Format(PyExc_TypeError, "enter_mcp_call() takes 6 or 7 positional arguments (%zd given)", nargs);
     return nullptr;
   }
   if (g_call_var == nullptr) {
@@ -364,6 +393,21 @@ PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) 
       ok = keys[i] != nullptr && PyDict_SetItem(attrs, keys[i], args[i]) == 0;
       w.key(names[i]);
       encode_python_value(w, args[i]);
+    }
+    // The W3C trace context the request came with (params._meta.traceparent):
+    // every event of the call, and children through parent.call, carry it.
+    if (const auto [trace, parent] = trace_of(nargs == 7 ? args[6] : nullptr); ok && !trace.empty()) {
+      static PyObject* const k_trace = key_object("trace_id");
+      static PyObject* const k_parent = key_object("parent_span_id");
+      PyObject* t = PyUnicode_FromStringAndSize(trace.data(), static_cast<Py_ssize_t>(trace.size()));
+      PyObject* p = PyUnicode_FromStringAndSize(parent.data(), static_cast<Py_ssize_t>(parent.size()));
+      ok = t != nullptr && p != nullptr && PyDict_SetItem(attrs, k_trace, t) == 0 && PyDict_SetItem(attrs, k_parent, p) == 0;
+      Py_XDECREF(t);
+      Py_XDECREF(p);
+      w.key("trace_id");
+      w.string(trace);
+      w.key("parent_span_id");
+      w.string(parent);
     }
     w.end_object();
     if (ok) value = Py_BuildValue("(s#O)", text.data(), static_cast<Py_ssize_t>(text.size()), attrs);
@@ -476,6 +520,58 @@ PyObject* py_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return result;
 }
 
+// client_traceparent() -> str: the W3C traceparent for a request this
+// process sends as an MCP client (OTLP trace export on): the trace of the
+// call in effect (its incoming trace, or the one derived from its call_id,
+// as the exporter derives it) or a new one, and a new span id: the client
+// span's. "00-<trace>-<span>-01".
+PyObject* py_client_traceparent(PyObject*, PyObject*) {
+  std::array<std::uint8_t, 24> random{};
+  std::size_t got = 0;
+  while (got < random.size()) {
+    const ssize_t n = ::getrandom(random.data() + got, random.size() - got, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::string trace;
+  PyObject* value = nullptr;
+  if (g_call_var != nullptr && PyContextVar_Get(g_call_var, nullptr, &value) == 0 && value != nullptr &&
+      PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2 && PyDict_Check(PyTuple_GET_ITEM(value, 1))) {
+    PyObject* call = PyTuple_GET_ITEM(value, 1);
+    PyObject* incoming = PyDict_GetItemString(call, "trace_id");  // borrowed
+    PyObject* call_id = PyDict_GetItemString(call, "call_id");
+    const char* text = nullptr;
+    if (incoming != nullptr && PyUnicode_Check(incoming) && (text = PyUnicode_AsUTF8(incoming)) != nullptr) {
+      trace = text;
+    } else if (call_id != nullptr && PyUnicode_Check(call_id) && (text = PyUnicode_AsUTF8(call_id)) != nullptr) {
+      trace = to_hex(sha256_bytes(std::string("trace/") + text)).substr(0, 32);
+    }
+  }
+  Py_XDECREF(value);
+  PyErr_Clear();
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto hex = [](const std::uint8_t* bytes, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+      out += kHex[bytes[i] >> 4U];
+      out += kHex[bytes[i] & 0xFU];
+    }
+    return out;
+  };
+  if (trace.size() != 32) trace = hex(random.data(), 16);
+  std::string span = hex(random.data() + 16, 8);
+  if (span == "0000000000000000") span[15] = '1';
+  const std::string tp = "00-" + trace + "-" + span + "-01";
+  return PyUnicode_FromStringAndSize(tp.data(), static_cast<Py_ssize_t>(tp.size()));
+}
+
+// propagates_traces() -> bool: this process exports traces (OTLP), so MCP
+// client requests carry a traceparent.
+PyObject* py_propagates_traces(PyObject*, PyObject*) { return PyBool_FromLong(sensor::exports_traces() ? 1 : 0); }
+
 PyMethodDef methods[] = {
     {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
      "emit(name, attributes=None, *, actionable=True, summarize_binary=False) -> bool\n\n"
@@ -497,6 +593,10 @@ PyMethodDef methods[] = {
      "Make a fresh MCP call current; its call_id is '<sensor uuid>:<n>'."},
     {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
+    {"client_traceparent", &py_client_traceparent, METH_NOARGS,
+     "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},
+    {"propagates_traces", &py_propagates_traces, METH_NOARGS,
+     "propagates_traces() -> bool\n\nWhether MCP client requests carry a traceparent (OTLP traces on)."},
     {"mark_serving", &py_mark_serving, METH_NOARGS,
      "mark_serving()\n\nAn MCP session opened: side effects outside a call are now scope 'background'."},
     {"wrap_fork_exec", &py_wrap_fork_exec, METH_O,

@@ -76,6 +76,7 @@ class otlp_exporter {
   void after_fork_child(otlp::attributes resource) noexcept;
 
   [[nodiscard]] otlp_counters counters() const noexcept;
+  [[nodiscard]] bool exports_traces() const noexcept { return !settings_.traces_url.empty(); }
   // After shutdown(): the failure messages warn_fn could not record.
   [[nodiscard]] std::vector<std::string> take_unreported_faults();
 

@@ -163,6 +163,12 @@ const mapper::call_ids* mapper::ids_of_call(const nlohmann::json& mcp) {
   call_ids ids;
   ids.span = call_span(call_id);
   ids.trace = call_trace(call_id);
+  // The trace the request came with (enter_mcp_call keeps it in the call):
+  // what every process that sees this call must use.
+  if (const nlohmann::json& incoming = member(mcp, "trace_id"); incoming.is_string()) {
+    trace_id parsed{};
+    if (parse_hex(incoming.get_ref<const std::string&>(), parsed)) ids.trace = parsed;
+  }
   // A request this process saw arrive: its trace (a client's traceparent).
   const auto open = pending_.find(request_key(true, member(mcp, "session_id"), member(mcp, "request_id")));
   if (open != pending_.end()) {
@@ -202,6 +208,15 @@ void mapper::add(std::string_view line) {
   }
   if (const nlohmann::json& scope = member(context, "scope"); scope.is_string()) {
     log.attrs.emplace_back("bluepython.scope", scope);
+  }
+  // A child started in a call names it in sensor_startup (or, for a
+  // forkserver worker, python_process_link): its record joins the trace.
+  const nlohmann::json& parent_call = member(member(event, "parent"), "call");
+  if (const call_ids* ids = parent_call.is_object() ? ids_of_call(parent_call) : nullptr; ids != nullptr) {
+    log.has_span = true;
+    log.trace = ids->trace;
+    log.span = ids->span;
+    log.attrs.emplace_back("bluepython.parent_call_id", member(parent_call, "call_id"));
   }
   if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
     log.has_span = true;
@@ -252,15 +267,32 @@ void mapper::on_mcp_event(const nlohmann::json& event, std::uint64_t ts) {
       req.resource = text_of(member(params, "uri"));
     }
     const nlohmann::json& meta = member(params, "_meta");
-    if (parse_traceparent(member(meta, "traceparent"), req.trace, req.parent)) {
-      req.has_remote_parent = true;
-      req.trace_state = text_of(member(meta, "tracestate"));
-    } else if (!server) {
+    if (server) {
+      if (parse_traceparent(member(meta, "traceparent"), req.trace, req.parent)) {
+        req.has_remote_parent = true;
+        req.trace_state = text_of(member(meta, "tracestate"));
+      }
+    } else {
       // A client request inside a server call continues that call's trace.
       const nlohmann::json& mcp = member(member(event, "context"), "mcp");
       if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
         req.trace = ids->trace;
         req.parent = ids->span;
+      }
+      // The traceparent our hooks put in (tracestate "bluepython=1") names
+      // this client span; one from anyone else means the app's own
+      // OpenTelemetry instrumentation reports the operation: step aside.
+      trace_id trace{};
+      span_id own{};
+      if (parse_traceparent(member(meta, "traceparent"), trace, own)) {
+        const std::string state = text_of(member(meta, "tracestate"));
+        if (state.rfind("bluepython=1", 0) == 0) {
+          req.trace = trace;
+          req.own_span = own;
+          req.has_own_span = true;
+        } else {
+          req.foreign = true;
+        }
       }
     }
     if (const nlohmann::json& mcp = member(member(event, "context"), "mcp"); server && mcp.is_object()) {
@@ -292,6 +324,10 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
     s.trace = req.has_remote_parent ? req.trace : call_trace(req.call_id);
     if (req.has_remote_parent) s.parent = req.parent;
     remember_call(req.call_id, call_ids{s.trace, s.id});
+  } else if (req.has_own_span) {
+    s.id = req.own_span;
+    s.trace = req.trace;
+    s.parent = req.parent;
   } else {
     if (random_state_ == 0) random_state_ = std::random_device{}() | (static_cast<std::uint64_t>(std::random_device{}()) << 32U) | 1U;
     auto next = [this] {
@@ -356,7 +392,7 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
     keyed.emplace_back("\x01side", req.server ? "server" : "client");
     return keyed;
   }(), static_cast<double>(s.end_ns - s.start_ns) / 1e9, end_ns);
-  spans_.push_back(std::move(s));
+  if (!req.foreign) spans_.push_back(std::move(s));
 }
 
 void mapper::on_session(const nlohmann::json& event, std::uint64_t ts, bool created) {

@@ -72,6 +72,9 @@ class mapper {
     std::string protocol_version;
     std::string call_id;
     bool has_remote_parent = false;
+    bool has_own_span = false;  // client: the span id our hooks sent in traceparent
+    bool foreign = false;       // client: the app's own instrumentation sent a traceparent
+    span_id own_span{};
     trace_id trace{};
     span_id parent{};
     std::string trace_state;

@@ -399,6 +399,12 @@ void start(const config& cfg, const startup_info& info) {
 
 bool started() noexcept { return g_state != nullptr; }
 
+bool exports_traces() noexcept {
+  if (g_state == nullptr || !g_state->pipeline) return false;
+  const otlp_exporter* exporter = g_state->pipeline->exporter();
+  return exporter != nullptr && exporter->exports_traces();
+}
+
 void set_fork_call(std::string call) noexcept { t_fork_call = std::move(call); }
 
 const config& settings() noexcept {

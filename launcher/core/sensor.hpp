@@ -28,6 +28,8 @@ struct startup_info {
 void start(const config& cfg, const startup_info& info);
 
 [[nodiscard]] bool started() noexcept;
+// OTLP trace export is on in this process.
+[[nodiscard]] bool exports_traces() noexcept;
 [[nodiscard]] const config& settings() noexcept;
 [[nodiscard]] event_pipeline* pipeline() noexcept;
 

@@ -393,7 +393,8 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def test_a_client_under_bluepython_exports_client_spans(sandbox: Sandbox, receiver: Receiver, mcp1: Any) -> None:
+def test_a_client_under_bluepython_exports_client_spans(sandbox: Sandbox, receiver: Receiver,
+                                                        mcp1: Any) -> None:
     sandbox.write("server.py", _MCP_SERVER)
     sandbox.write("client.py", _MCP_CLIENT)
     env = export_env(sandbox, receiver.endpoint)
@@ -408,3 +409,79 @@ def test_a_client_under_bluepython_exports_client_spans(sandbox: Sandbox, receiv
     metrics = {m.name for req in receiver.of("/v1/metrics") for rm in req.resource_metrics
                for sm in rm.scope_metrics for m in sm.metrics}
     assert {"mcp.client.operation.duration", "mcp.client.session.duration"} <= metrics
+
+
+_CHAIN_SERVER = r"""
+import subprocess, sys
+if sys.argv[1] == "mcp1":
+    from mcp.server.fastmcp import FastMCP as Server
+else:
+    from mcp.server.mcpserver import MCPServer as Server
+server = Server("chain")
+
+@server.tool()
+async def spawn(path: str) -> str:
+    # a child process, in the call: its sensor_startup names the call
+    subprocess.run([sys.executable, "-c", f"open({path!r}, 'w').close()"], check=True)
+    with open("server-side.txt", "w") as f:
+        f.write("x")
+    return "spawned"
+
+server.run("stdio")
+"""
+
+_CHAIN_CLIENT = r"""
+import os, sys, anyio
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+async def main():
+    args = ["server.py", sys.argv[1]]
+    params = StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
+    async with stdio_client(params) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            await s.call_tool("spawn", {"path": "child.txt"})
+
+anyio.run(main)
+"""
+
+
+@pytest.mark.parametrize("line", ["mcp1", "mcp2"])
+def test_one_trace_from_client_through_server_to_the_tools_child(
+        sandbox: Sandbox, receiver: Receiver, line: str, request: pytest.FixtureRequest) -> None:
+    """client under bluepython -> server under bluepython -> a child the tool starts: the client
+    injects traceparent, the server continues it, the child's records join the same trace."""
+    venv = request.getfixturevalue(line)
+    sandbox.write("server.py", _CHAIN_SERVER)
+    sandbox.write("client.py", _CHAIN_CLIENT)
+    res = sandbox.run([venv.bluepython, "client.py", line], env=export_env(sandbox, receiver.endpoint))
+    assert res.returncode == 0, res.stderr.decode()
+    spans = [s for s in receiver.spans() if s.name == "tools/call spawn"]
+    client = next(s for s in spans if s.kind == 3)
+    server = next(s for s in spans if s.kind == 2)
+    assert server.trace_id == client.trace_id
+    assert server.parent_span_id == client.span_id
+    assert client.parent_span_id == b""  # the client was not inside a call itself
+    # The request on the wire carried it (and the spool shows it).
+    sent = [attrs(e) for e in sandbox.events() if name_of(e) == "python_mcp_event"
+            and attrs(e)["event"] == "client_send_request" and attrs(e).get("method") == "tools/call"]
+    meta = sent[0]["message"]["params"]["_meta"]
+    assert meta["traceparent"] == f"00-{client.trace_id.hex()}-{client.span_id.hex()}-01"
+    assert meta["tracestate"] == "bluepython=1"
+    records = receiver.log_records()
+    server_write = next(r for _, r in records if r["eventName"] == "python_file_open"
+                        and "server-side.txt" in r["body"]["stringValue"])
+    assert server_write["traceId"] == _b64(client.trace_id) and server_write["spanId"] == _b64(server.span_id)
+    def started_by_spawn(record: dict[str, Any]) -> bool:
+        parent = json.loads(record["body"]["stringValue"])["event"]["parent"] or {}
+        return (parent.get("call") or {}).get("target") == "spawn"
+
+    child_start = [r for _, r in records if r["eventName"] == "sensor_startup" and started_by_spawn(r)]
+    assert len(child_start) == 1
+    assert child_start[0]["traceId"] == _b64(client.trace_id)
+    assert child_start[0]["spanId"] == _b64(server.span_id)
+
+
+def name_of(ev: dict[str, Any]) -> str:
+    return ev["event"]["meta"]["name"]

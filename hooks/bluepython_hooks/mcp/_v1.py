@@ -310,14 +310,31 @@ class _WriteTap(_Tap):
     def send(self, item: Any) -> Any:
         # Not a coroutine itself: hands back the inner stream's awaitable, so
         # no extra coroutine frame per message.
+        if _PROPAGATE and self._bp_state.side == CLIENT:
+            _inject(item)
         if not self._bp_observe(item, False):
             _observe(self._bp_state, item, False)
         return self._bp_inner.send(item)
 
     def send_nowait(self, item: Any) -> Any:
+        if _PROPAGATE and self._bp_state.side == CLIENT:
+            _inject(item)
         if not self._bp_observe(item, False):
             _observe(self._bp_state, item, False)
         return self._bp_inner.send_nowait(item)
+
+
+_PROPAGATE = _core.PROPAGATES_TRACES
+
+
+def _inject(item: Any) -> None:
+    """W3C trace context into a request this client sends (OTLP traces on)."""
+    try:
+        root = item.message.root
+        if type(root).__name__ == "JSONRPCRequest":
+            _core.inject_traceparent(root.params)
+    except Exception as exc:
+        _core.internal_error("hooks: mcp: trace context", exc)
 
 
 def _tap_streams(session: Any, state: _Session) -> None:
@@ -569,7 +586,7 @@ def _enter_call(server: Any, args: Any, kwargs: Any) -> Any:
         server_name = getattr(server, "name", None)
     return _enter_mcp_call(
         session_id, getattr(responder, "request_id", None), getattr(req, "method", None), target, transport,
-        server_name,
+        server_name, _core.traceparent_of(params) if params is not None else None,
     )
 
 

@@ -860,12 +860,17 @@ def _make_dispatch(original: Any) -> Any:
     return _dispatch
 
 
+_PROPAGATE = _core.PROPAGATES_TRACES  # OTLP traces on: client requests carry a traceparent
+
+
 def _make_write(original: Any) -> Any:
     def _write(self: Any, *args: Any, **kwargs: Any) -> Any:
         link = self.__dict__.get(_LINK)
         if link is not None:
             try:
                 message = args[0] if args else kwargs["message"]
+                if _PROPAGATE and link.side == _CLIENT and type(message).__name__ == "JSONRPCRequest":
+                    _core.inject_traceparent(message.params)
                 if not link.obs.observe(message, False):
                     _observe(link, message, False)
             except Exception as exc:
@@ -913,7 +918,8 @@ def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
         if kind not in (None, "jsonrpc"):
             transport = "memory" if kind == "direct" else kind
     return _enter_mcp_call(
-        session_id, getattr(dctx, "request_id", None), method, target, transport, runner.server.name
+        session_id, getattr(dctx, "request_id", None), method, target, transport, runner.server.name,
+        _core.traceparent_of(params) if params else None,
     )
 
 
