@@ -91,6 +91,22 @@ void scope(protobuf_writer& w, std::uint32_t field, const scope_info& s) {
   w.end(m);
 }
 
+// Export*ServiceRequest > Resource*{resource(1), scope_*(2)} > Scope*{scope(1), items(2)}:
+// the same envelope for the three signals. Returns the marks to end().
+std::pair<std::size_t, std::size_t> begin_envelope(protobuf_writer& w, const attributes& resource_attrs,
+                                                   const scope_info& scope_info_) {
+  const auto outer = w.begin(1);
+  resource(w, 1, resource_attrs);
+  const auto inner = w.begin(2);
+  scope(w, 1, scope_info_);
+  return {outer, inner};
+}
+
+void end_envelope(protobuf_writer& w, std::pair<std::size_t, std::size_t> marks) {
+  w.end(marks.second);
+  w.end(marks.first);
+}
+
 template <std::size_t N>
 std::string_view id_bytes(const std::array<std::uint8_t, N>& id) noexcept {
   return {reinterpret_cast<const char*>(id.data()), N};
@@ -108,10 +124,7 @@ std::string encode_logs(const attributes& resource_attrs, const scope_info& scop
   // > ScopeLogs{scope(1), log_records(2)} > LogRecord.
   std::string out;
   protobuf_writer w(out);
-  const auto rl = w.begin(1);
-  resource(w, 1, resource_attrs);
-  const auto sl = w.begin(2);
-  scope(w, 1, scope_info_);
+  const auto envelope = begin_envelope(w, resource_attrs, scope_info_);
   for (const auto& r : records) {
     const auto lr = w.begin(2);
     w.fixed64(1, r.time_ns);  // time_unix_nano
@@ -130,8 +143,7 @@ std::string encode_logs(const attributes& resource_attrs, const scope_info& scop
     if (!r.event_name.empty()) w.string(12, r.event_name);
     w.end(lr);
   }
-  w.end(sl);
-  w.end(rl);
+  end_envelope(w, envelope);
   return out;
 }
 
@@ -140,10 +152,7 @@ std::string encode_traces(const attributes& resource_attrs, const scope_info& sc
   // > ScopeSpans{scope(1), spans(2)} > Span.
   std::string out;
   protobuf_writer w(out);
-  const auto rs = w.begin(1);
-  resource(w, 1, resource_attrs);
-  const auto ss = w.begin(2);
-  scope(w, 1, scope_info_);
+  const auto envelope = begin_envelope(w, resource_attrs, scope_info_);
   for (const auto& s : spans) {
     const auto m = w.begin(2);
     w.bytes(1, id_bytes(s.trace));
@@ -177,8 +186,7 @@ std::string encode_traces(const attributes& resource_attrs, const scope_info& sc
     w.fixed32(16, 0x100U | 1U);  // flags: sampled; the parent's remote bit known (0x100)
     w.end(m);
   }
-  w.end(ss);
-  w.end(rs);
+  end_envelope(w, envelope);
   return out;
 }
 
@@ -190,10 +198,7 @@ std::string encode_metrics(const attributes& resource_attrs, const scope_info& s
   // aggregation_temporality(2)} > HistogramDataPoint.
   std::string out;
   protobuf_writer w(out);
-  const auto rm = w.begin(1);
-  resource(w, 1, resource_attrs);
-  const auto sm = w.begin(2);
-  scope(w, 1, scope_info_);
+  const auto envelope = begin_envelope(w, resource_attrs, scope_info_);
   for (const auto& h : histograms) {
     if (h.points.empty()) continue;
     const auto metric = w.begin(2);
@@ -224,8 +229,7 @@ std::string encode_metrics(const attributes& resource_attrs, const scope_info& s
     w.end(hist);
     w.end(metric);
   }
-  w.end(sm);
-  w.end(rm);
+  end_envelope(w, envelope);
   return out;
 }
 

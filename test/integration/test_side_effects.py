@@ -11,6 +11,7 @@ import marshal
 import subprocess
 import threading
 import urllib.request
+from collections.abc import Callable
 
 import pytest
 from conftest import FIXTURES, McpVenv, Sandbox, attrs, check_stream, free_port, named, stop_server, wait_port
@@ -216,6 +217,7 @@ def test_process_events_are_attributed_to_the_tool_call(sandbox: Sandbox, line: 
 _FILES_NET_CODE = r"""
 import collections, ctypes, importlib.metadata, marshal, os, pickle, shutil, socket, sys, tempfile
 import urllib.request
+from collections.abc import Callable
 d = tempfile.mkdtemp(prefix="bp-")
 p = os.path.join(d, "a.txt")
 with open(p, "w") as f:
@@ -604,25 +606,29 @@ async def app(scope, receive, send):
 """
 
 
-def test_uvicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> None:
-    """A worker manager (uvicorn --workers) starts its workers with sys.executable: they run
-    under bluepython, linked to the manager, and report their own side effects."""
-    sandbox.write("asgi_app.py", _ASGI)
+def _serve_and_hit(sandbox: Sandbox, label: str, argv_for: Callable[[int], list[str]], hits: int = 4) -> None:
+    """Starts a worker-manager server on a free port, GETs / `hits` times, stops it."""
     port = free_port()
-    log = sandbox.root / "uvicorn.err"
+    log = sandbox.root / f"{label}.err"
     with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [mcp1.bluepython, "-m", "uvicorn", "asgi_app:app", "--workers", "2", "--port", str(port),
-             "--log-level", "warning"],
-            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
-        )
+        proc = subprocess.Popen(argv_for(port), env=sandbox.env, cwd=sandbox.cwd,
+                                stdout=subprocess.DEVNULL, stderr=err)
     try:
         wait_port(proc, port, log)
-        for _ in range(4):
+        for _ in range(hits):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
                 assert response.read() == b"ok"
     finally:
         stop_server(proc)
+
+
+def test_uvicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> None:
+    """A worker manager (uvicorn --workers) starts its workers with sys.executable: they run
+    under bluepython, linked to the manager, and report their own side effects."""
+    sandbox.write("asgi_app.py", _ASGI)
+    _serve_and_hit(sandbox, "uvicorn", lambda port: [
+        mcp1.bluepython, "-m", "uvicorn", "asgi_app:app", "--workers", "2", "--port", str(port),
+        "--log-level", "warning"])
     procs = list(sandbox.processes().values())
     manager = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
     manager_uuid = manager[0]["event"]["meta"]["uuid"]
@@ -740,21 +746,9 @@ def test_gunicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> N
     """gunicorn (a pre-fork worker manager) forks its workers: they carry on under bluepython,
     linked to the arbiter by fork, and report their own side effects."""
     sandbox.write("wsgi_app.py", _WSGI)
-    port = free_port()
-    log = sandbox.root / "gunicorn.err"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [mcp1.bluepython, "-m", "gunicorn", "wsgi_app:app", "--workers", "2",
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
-        )
-    try:
-        wait_port(proc, port, log)
-        for _ in range(4):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-                assert response.read() == b"ok"
-    finally:
-        stop_server(proc)
+    _serve_and_hit(sandbox, "gunicorn", lambda port: [
+        mcp1.bluepython, "-m", "gunicorn", "wsgi_app:app", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+        "--log-level", "warning"])
     procs = list(sandbox.processes().values())
     arbiter = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
     arbiter_uuid = arbiter[0]["event"]["meta"]["uuid"]
