@@ -36,11 +36,13 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sections import markers, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # not resolved: the venv's python is a symlink
 PYTHON = BIN / "python"
 BLUEPYTHON = BIN / "bluepython"
-BEGIN, END = "<!-- loops-bench:begin -->", "<!-- loops-bench:end -->"
+BEGIN, END = markers("loops-bench")
 SIDES = ("python", "null hook", "bluepython")
 
 # Every workload script ends by printing one JSON line: the loop's seconds and its
@@ -227,17 +229,6 @@ def report(ws: list[Workload], runs: int, command: str) -> tuple[str, list[str]]
     return "\n".join(lines), misses
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    begin, end = text.find(BEGIN), text.find(END)
-    if begin != -1 and end > begin:
-        text = text[:begin] + section.rstrip("\n") + text[end + len(END):]
-    else:
-        text = (text.rstrip("\n") + "\n\n" + section) if text else section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bash bench/run.sh --loops", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,7 +266,7 @@ def main() -> None:
     print(section)
     for line in misses:
         print(line)
-    write_section(args.output, section)
+    write_section(args.output, section, BEGIN, END)
     print(f"bench: wrote {args.output}", file=sys.stderr)
 
 

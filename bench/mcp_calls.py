@@ -40,6 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from sections import markers, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 CLIENT = ROOT / "bench" / "mcp" / "client.py"
@@ -47,7 +49,7 @@ SERVER = ROOT / "bench" / "mcp" / "server.py"
 VENVS = {"mcp1": BUILD / "test-venv-mcp1", "mcp2": BUILD / "test-venv-mcp2"}
 SIDES = ("python", "bluepython")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-BEGIN, END = "<!-- mcp-bench:begin -->", "<!-- mcp-bench:end -->"
+BEGIN, END = markers("mcp-bench")
 STDIO_BUDGET = 1.03  # call-loop wall ratio, bluepython/python (paired: median of the per-run ratios)
 OTLP_BUDGET = 1.05  # the same with OTLP export on (to a receiver, or a collector that is down)
 
@@ -588,17 +590,6 @@ def otlp_sink() -> ThreadingHTTPServer:
     return server
 
 
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    begin, end = text.find(BEGIN), text.find(END)
-    if begin != -1 and end > begin:
-        text = text[:begin] + section.rstrip("\n") + text[end + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section if text else section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench/run.sh --mcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -655,7 +646,7 @@ def main() -> None:
     receiver = None
     if args.otlp != "off":
         STDIO_BUDGET = OTLP_BUDGET
-        BEGIN, END = f"<!-- mcp-bench-otlp-{args.otlp}:begin -->", f"<!-- mcp-bench-otlp-{args.otlp}:end -->"
+        BEGIN, END = markers(f"mcp-bench-otlp-{args.otlp}")
         if args.otlp == "receiver":
             receiver = otlp_sink()
             endpoint = f"http://127.0.0.1:{receiver.server_address[1]}"
@@ -694,7 +685,7 @@ def main() -> None:
     info["rebuilt"] = binary_identity() != info["binary"]
     info["took"] = time.monotonic() - started
     section, one_line, warnings = report(args, stdio_cases, http_cases, info)
-    write_section(args.output, section)
+    write_section(args.output, section, BEGIN, END)
     print(section, file=sys.stderr)
     for w in warnings:
         log(w)

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sections import sections
+
 ROOT = Path(__file__).resolve().parent.parent
 # Not resolved: a venv's python is a symlink, and resolving it would leave the venv.
 BIN = Path(sys.executable).parent
@@ -213,14 +215,10 @@ def main() -> None:
     for line in misses:
         print(line)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    # The MCP call and audit-loop benchmarks (bench/mcp_calls.py, bench/audit_loops.py)
-    # keep their own sections in the same file, between markers: carry them over.
+    # The other benchmarks keep their own sections in the same file: carry them over.
     if args.output.is_file():
-        old = args.output.read_text()
-        for name in ("mcp-bench", "loops-bench"):
-            begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
-            if begin in old and end in old:
-                text = text.rstrip("\n") + "\n\n" + old[old.index(begin) : old.index(end) + len(end)] + "\n"
+        for section in sections(args.output.read_text()):
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
     args.output.write_text(text)
     print(f"bench: wrote {args.output}", file=sys.stderr)
 
