@@ -7,15 +7,14 @@
 #include <charconv>
 #include <random>
 
+#include "json_view.hpp"
 #include "sha256.hpp"
 
 namespace bluepython::otlp {
 namespace {
 
 // "2026-11-22T03:03:39.720138Z" (what the writer composes) to ns; 0 if not that.
-std::uint64_t parse_ts(const nlohmann::json& ts) {
-  if (!ts.is_string()) return 0;
-  const std::string& s = ts.get_ref<const std::string&>();
+std::uint64_t parse_ts(std::string_view s) {
   if (s.size() < 20 || s[4] != '-' || s[10] != 'T') return 0;
   auto num = [&](std::size_t at, std::size_t len) {
     int v = 0;
@@ -39,6 +38,23 @@ std::uint64_t parse_ts(const nlohmann::json& ts) {
     }
   }
   return seconds < 0 ? 0 : static_cast<std::uint64_t>(seconds) * 1'000'000'000ULL + frac_ns;
+}
+
+// A small member's value, parsed (null when absent or not JSON).
+nlohmann::json parse_small(std::string_view text) {
+  if (text.empty()) return nullptr;
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  return value.is_discarded() ? nlohmann::json() : value;
+}
+
+// A string member's text: as written when it needs no unescaping.
+std::string string_member(std::string_view object, std::string_view key) {
+  const std::string_view value = json_view::member(object, key);
+  bool escaped = false;
+  const std::string_view plain = json_view::plain_string(value, escaped);
+  if (!escaped) return std::string(plain);
+  const nlohmann::json decoded = parse_small(value);
+  return decoded.is_string() ? decoded.get<std::string>() : std::string();
 }
 
 int hex_digit(char c) noexcept {
@@ -75,7 +91,7 @@ std::string text_of(const nlohmann::json& v) {
   return v.dump();
 }
 
-const nlohmann::json& member(const nlohmann::json& object, const char* key) {
+const nlohmann::json& member_of(const nlohmann::json& object, const char* key) {
   static const nlohmann::json null_value;
   if (!object.is_object()) return null_value;
   const auto it = object.find(key);
@@ -156,7 +172,7 @@ void mapper::remember_call(const std::string& call_id, const call_ids& ids) {
 }
 
 const mapper::call_ids* mapper::ids_of_call(const nlohmann::json& mcp) {
-  const nlohmann::json& call_id_json = member(mcp, "call_id");
+  const nlohmann::json& call_id_json = member_of(mcp, "call_id");
   if (!call_id_json.is_string()) return nullptr;
   const std::string& call_id = call_id_json.get_ref<const std::string&>();
   if (const auto known = calls_.find(call_id); known != calls_.end()) return &known->second;
@@ -165,12 +181,12 @@ const mapper::call_ids* mapper::ids_of_call(const nlohmann::json& mcp) {
   ids.trace = call_trace(call_id);
   // The trace the request came with (enter_mcp_call keeps it in the call):
   // what every process that sees this call must use.
-  if (const nlohmann::json& incoming = member(mcp, "trace_id"); incoming.is_string()) {
+  if (const nlohmann::json& incoming = member_of(mcp, "trace_id"); incoming.is_string()) {
     trace_id parsed{};
     if (parse_hex(incoming.get_ref<const std::string&>(), parsed)) ids.trace = parsed;
   }
   // A request this process saw arrive: its trace (a client's traceparent).
-  const auto open = pending_.find(request_key(true, member(mcp, "session_id"), member(mcp, "request_id")));
+  const auto open = pending_.find(request_key(true, member_of(mcp, "session_id"), member_of(mcp, "request_id")));
   if (open != pending_.end()) {
     if (open->second.call_id.empty()) open->second.call_id = call_id;
     if (open->second.has_remote_parent) ids.trace = open->second.trace;
@@ -180,22 +196,22 @@ const mapper::call_ids* mapper::ids_of_call(const nlohmann::json& mcp) {
 }
 
 void mapper::add(std::string_view line) {
-  nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
-  if (!doc.is_object()) return;
-  const nlohmann::json& event = member(doc, "event");
-  const nlohmann::json& meta = member(event, "meta");
-  const nlohmann::json& name_json = member(meta, "name");
-  if (!name_json.is_string()) return;
-  const std::string& name = name_json.get_ref<const std::string&>();
-  const std::uint64_t ts = parse_ts(member(doc, "ts"));
+  // Only the small parts needed are parsed (json_view finds them without
+  // building anything): an MCP message's payload can be large, and this
+  // runs for every event the process writes.
+  using json_view::member;
+  const std::string_view event_text = member(line, "event");
+  const std::string name = string_member(member(event_text, "meta"), "name");
+  if (name.empty()) return;
+  const std::uint64_t ts = parse_ts(string_member(line, "ts"));
   if (first_ns_ == 0) first_ns_ = ts;
-  const nlohmann::json& context = member(event, "context");
-  const nlohmann::json& mcp = member(context, "mcp");
+  const std::string_view context = member(event_text, "context");
+  const nlohmann::json mcp = parse_small(member(context, "mcp"));
 
   if (name == "python_mcp_event") {
-    on_mcp_event(event, ts);
+    on_mcp_event(mcp_digest(event_text, mcp), ts);
   } else if (name == "python_mcp_session_created" || name == "python_mcp_session_terminated") {
-    on_session(event, ts, name == "python_mcp_session_created");
+    on_session(parse_small(event_text), ts, name == "python_mcp_session_created");
   }
 
   log_record log;
@@ -206,46 +222,78 @@ void mapper::add(std::string_view line) {
     log.severity_number = 13;  // WARN
     log.severity_text = "WARN";
   }
-  if (const nlohmann::json& scope = member(context, "scope"); scope.is_string()) {
+  if (const std::string scope = string_member(context, "scope"); !scope.empty()) {
     log.attrs.emplace_back("bluepython.scope", scope);
   }
   // A child started in a call names it in sensor_startup (or, for a
   // forkserver worker, python_process_link): its record joins the trace.
-  const nlohmann::json& parent_call = member(member(event, "parent"), "call");
-  if (const call_ids* ids = parent_call.is_object() ? ids_of_call(parent_call) : nullptr; ids != nullptr) {
-    log.has_span = true;
-    log.trace = ids->trace;
-    log.span = ids->span;
-    log.attrs.emplace_back("bluepython.parent_call_id", member(parent_call, "call_id"));
+  if (name == "sensor_startup" || name == "python_process_link") {
+    const nlohmann::json parent_call = parse_small(member(member(event_text, "parent"), "call"));
+    if (const call_ids* ids = parent_call.is_object() ? ids_of_call(parent_call) : nullptr; ids != nullptr) {
+      log.has_span = true;
+      log.trace = ids->trace;
+      log.span = ids->span;
+      log.attrs.emplace_back("bluepython.parent_call_id", member_of(parent_call, "call_id"));
+    }
   }
   if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
     log.has_span = true;
     log.trace = ids->trace;
     log.span = ids->span;
-    log.attrs.emplace_back("mcp.session.id", member(mcp, "session_id"));
-    log.attrs.emplace_back("mcp.method.name", member(mcp, "method"));
-    log.attrs.emplace_back("bluepython.call_id", member(mcp, "call_id"));
+    log.attrs.emplace_back("mcp.session.id", member_of(mcp, "session_id"));
+    log.attrs.emplace_back("mcp.method.name", member_of(mcp, "method"));
+    log.attrs.emplace_back("bluepython.call_id", member_of(mcp, "call_id"));
     // A side effect inside a call this process is serving: an event on its span.
     if (name.rfind("python_process_", 0) == 0 || name.rfind("python_file_", 0) == 0 ||
         name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0) {
-      const auto open = pending_.find(request_key(true, member(mcp, "session_id"), member(mcp, "request_id")));
+      const auto open = pending_.find(request_key(true, member_of(mcp, "session_id"), member_of(mcp, "request_id")));
       if (open != pending_.end() && open->second.events.size() < kMaxSpanEvents) {
-        open->second.events.push_back(span_event{ts, name, event_attributes(event)});
+        open->second.events.push_back(span_event{ts, name, event_attributes(parse_small(event_text))});
       }
     }
   }
   logs_.push_back(std::move(log));
 }
 
+// What on_mcp_event and finish read of a python_mcp_event, parsed from its
+// members alone: never the whole message (its payload), only params' name,
+// uri and _meta (and, with capture_tool_io, the arguments and result).
+nlohmann::json mapper::mcp_digest(std::string_view event_text, const nlohmann::json& mcp) const {
+  using json_view::member;
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* key : {"event", "id", "session_id", "method", "transport", "protocol_version", "error"}) {
+    const std::string_view value = member(event_text, key);
+    if (!value.empty()) out[key] = parse_small(value);
+  }
+  const std::string_view message = member(event_text, "message");
+  const std::string_view params = member(message, "params");
+  nlohmann::json digest_params = nlohmann::json::object();
+  for (const char* key : {"name", "uri", "_meta"}) {
+    const std::string_view value = member(params, key);
+    if (!value.empty()) digest_params[key] = parse_small(value);
+  }
+  if (capture_tool_io_) {
+    if (const std::string_view args = member(params, "arguments"); !args.empty()) {
+      digest_params["arguments"] = parse_small(args);
+    }
+    if (const std::string_view result = member(message, "result"); !result.empty()) {
+      out["message"]["result"] = parse_small(result);
+    }
+  }
+  out["message"]["params"] = std::move(digest_params);
+  if (mcp.is_object()) out["context"]["mcp"] = mcp;
+  return out;
+}
+
 void mapper::on_mcp_event(const nlohmann::json& event, std::uint64_t ts) {
-  const std::string kind = text_of(member(event, "event"));
+  const std::string kind = text_of(member_of(event, "event"));
   const bool request = kind == "server_received_request" || kind == "client_send_request";
   const bool response = kind == "server_send_response" || kind == "client_received_response";
   if (!request && !response) return;
   const bool server = kind.rfind("server_", 0) == 0;
-  const nlohmann::json& id = member(event, "id");
+  const nlohmann::json& id = member_of(event, "id");
   if (id.is_null()) return;
-  const std::string key = request_key(server, member(event, "session_id"), id);
+  const std::string key = request_key(server, member_of(event, "session_id"), id);
   if (request) {
     if (pending_.size() >= kMaxPending && !pending_order_.empty()) {
       pending_.erase(pending_order_.front());  // never answered: let it go
@@ -254,27 +302,27 @@ void mapper::on_mcp_event(const nlohmann::json& event, std::uint64_t ts) {
     open_request req;
     req.server = server;
     req.start_ns = ts;
-    req.method = text_of(member(event, "method"));
+    req.method = text_of(member_of(event, "method"));
     req.request_id = id;
-    req.session_id = text_of(member(event, "session_id"));
-    req.transport = text_of(member(event, "transport"));
-    req.protocol_version = text_of(member(event, "protocol_version"));
-    const nlohmann::json& params = member(member(event, "message"), "params");
+    req.session_id = text_of(member_of(event, "session_id"));
+    req.transport = text_of(member_of(event, "transport"));
+    req.protocol_version = text_of(member_of(event, "protocol_version"));
+    const nlohmann::json& params = member_of(member_of(event, "message"), "params");
     if (req.method == "tools/call" || req.method == "prompts/get") {
-      req.target = text_of(member(params, "name"));
-      if (capture_tool_io_ && req.method == "tools/call") req.arguments = member(params, "arguments");
+      req.target = text_of(member_of(params, "name"));
+      if (capture_tool_io_ && req.method == "tools/call") req.arguments = member_of(params, "arguments");
     } else if (req.method.rfind("resources/", 0) == 0) {
-      req.resource = text_of(member(params, "uri"));
+      req.resource = text_of(member_of(params, "uri"));
     }
-    const nlohmann::json& meta = member(params, "_meta");
+    const nlohmann::json& meta = member_of(params, "_meta");
     if (server) {
-      if (parse_traceparent(member(meta, "traceparent"), req.trace, req.parent)) {
+      if (parse_traceparent(member_of(meta, "traceparent"), req.trace, req.parent)) {
         req.has_remote_parent = true;
-        req.trace_state = text_of(member(meta, "tracestate"));
+        req.trace_state = text_of(member_of(meta, "tracestate"));
       }
     } else {
       // A client request inside a server call continues that call's trace.
-      const nlohmann::json& mcp = member(member(event, "context"), "mcp");
+      const nlohmann::json& mcp = member_of(member_of(event, "context"), "mcp");
       if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
         req.trace = ids->trace;
         req.parent = ids->span;
@@ -284,8 +332,8 @@ void mapper::on_mcp_event(const nlohmann::json& event, std::uint64_t ts) {
       // OpenTelemetry instrumentation reports the operation: step aside.
       trace_id trace{};
       span_id own{};
-      if (parse_traceparent(member(meta, "traceparent"), trace, own)) {
-        const std::string state = text_of(member(meta, "tracestate"));
+      if (parse_traceparent(member_of(meta, "traceparent"), trace, own)) {
+        const std::string state = text_of(member_of(meta, "tracestate"));
         if (state.rfind("bluepython=1", 0) == 0) {
           req.trace = trace;
           req.own_span = own;
@@ -295,16 +343,16 @@ void mapper::on_mcp_event(const nlohmann::json& event, std::uint64_t ts) {
         }
       }
     }
-    if (const nlohmann::json& mcp = member(member(event, "context"), "mcp"); server && mcp.is_object()) {
-      req.call_id = text_of(member(mcp, "call_id"));
+    if (const nlohmann::json& mcp = member_of(member_of(event, "context"), "mcp"); server && mcp.is_object()) {
+      req.call_id = text_of(member_of(mcp, "call_id"));
     }
     if (pending_.insert_or_assign(key, std::move(req)).second) pending_order_.push_back(key);
     return;
   }
   const auto open = pending_.find(key);
   if (open == pending_.end()) return;  // the request was not seen (or let go)
-  if (const nlohmann::json& mcp = member(member(event, "context"), "mcp"); server && mcp.is_object()) {
-    if (open->second.call_id.empty()) open->second.call_id = text_of(member(mcp, "call_id"));
+  if (const nlohmann::json& mcp = member_of(member_of(event, "context"), "mcp"); server && mcp.is_object()) {
+    if (open->second.call_id.empty()) open->second.call_id = text_of(member_of(mcp, "call_id"));
   }
   open_request req = std::move(open->second);
   pending_.erase(open);
@@ -361,20 +409,20 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
   if (!req.protocol_version.empty()) a.emplace_back("mcp.protocol.version", req.protocol_version);
   transport_attributes(a, req.transport);
 
-  const nlohmann::json& error = member(event, "error");
+  const nlohmann::json& error = member_of(event, "error");
   std::string error_type;
   if (error.is_object()) {
-    error_type = text_of(member(error, "type"));
+    error_type = text_of(member_of(error, "type"));
     a.emplace_back("error.type", error_type);
     if (error_type != "tool_error") a.emplace_back("rpc.response.status_code", error_type);
     if (counts_as_error(req.server, error_type)) {
       s.status = status_code::error;
-      s.status_message = text_of(member(error, "message"));
+      s.status_message = text_of(member_of(error, "message"));
     }
   }
   if (capture_tool_io_ && req.method == "tools/call") {
     if (!req.arguments.is_null()) a.emplace_back("gen_ai.tool.call.arguments", req.arguments.dump());
-    const nlohmann::json& result = member(member(event, "message"), "result");
+    const nlohmann::json& result = member_of(member_of(event, "message"), "result");
     if (!result.is_null()) a.emplace_back("gen_ai.tool.call.result", result.dump());
   }
   s.events = std::move(req.events);
@@ -396,9 +444,9 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
 }
 
 void mapper::on_session(const nlohmann::json& event, std::uint64_t ts, bool created) {
-  const nlohmann::json& session = member(event, "session_id");
+  const nlohmann::json& session = member_of(event, "session_id");
   if (session.is_null()) return;
-  const bool server = member(event, "source") == 0;
+  const bool server = member_of(event, "source") == 0;
   const std::string key = std::string(server ? "s|" : "c|") + text_of(session);
   if (created) {
     if (sessions_.size() < kMaxPending) sessions_[key] = ts;
@@ -406,7 +454,7 @@ void mapper::on_session(const nlohmann::json& event, std::uint64_t ts, bool crea
   }
   const auto open = sessions_.find(key);
   double seconds = -1;
-  if (const nlohmann::json& ms = member(event, "duration_ms"); ms.is_number()) {
+  if (const nlohmann::json& ms = member_of(event, "duration_ms"); ms.is_number()) {
     seconds = ms.get<double>() / 1000.0;
   } else if (open != sessions_.end() && ts >= open->second) {
     seconds = static_cast<double>(ts - open->second) / 1e9;
@@ -414,10 +462,10 @@ void mapper::on_session(const nlohmann::json& event, std::uint64_t ts, bool crea
   if (open != sessions_.end()) sessions_.erase(open);
   if (seconds < 0) return;
   attributes attrs;
-  if (const std::string pv = text_of(member(event, "protocol_version")); !pv.empty()) {
+  if (const std::string pv = text_of(member_of(event, "protocol_version")); !pv.empty()) {
     attrs.emplace_back("mcp.protocol.version", pv);
   }
-  transport_attributes(attrs, text_of(member(event, "transport")));
+  transport_attributes(attrs, text_of(member_of(event, "transport")));
   attrs.emplace_back("\x01side", server ? "server" : "client");
   record(session_, attrs, seconds, ts);
 }

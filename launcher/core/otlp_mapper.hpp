@@ -95,6 +95,7 @@ class mapper {
     attributes attrs;
   };
 
+  [[nodiscard]] nlohmann::json mcp_digest(std::string_view event_text, const nlohmann::json& mcp) const;
   void on_mcp_event(const nlohmann::json& event, std::uint64_t ts);
   void finish(open_request& req, const nlohmann::json& event, std::uint64_t end_ns);
   void on_session(const nlohmann::json& event, std::uint64_t ts, bool created);

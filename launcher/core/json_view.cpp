@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "json_view.hpp"
+
+namespace bluepython::json_view {
+namespace {
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+std::size_t skip_space(std::string_view s, std::size_t i) noexcept {
+  while (i < s.size() && is_space(s[i])) ++i;
+  return i;
+}
+
+// One past the closing quote of the string whose opening quote is s[i].
+std::size_t skip_string(std::string_view s, std::size_t i) noexcept {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;  // whatever follows is escaped (\uXXXX's digits need no care)
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return s.size();
+}
+
+}  // namespace
+
+std::size_t skip_value(std::string_view s, std::size_t i) noexcept {
+  i = skip_space(s, i);
+  if (i >= s.size()) return s.size();
+  if (s[i] == '"') return skip_string(s, i);
+  if (s[i] == '{' || s[i] == '[') {
+    int depth = 0;
+    while (i < s.size()) {
+      const char c = s[i];
+      if (c == '"') {
+        i = skip_string(s, i);
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) return i + 1;
+      }
+      ++i;
+    }
+    return s.size();
+  }
+  // number, true, false, null
+  while (i < s.size() && s[i] != ',' && s[i] != '}' && s[i] != ']' && !is_space(s[i])) ++i;
+  return i;
+}
+
+std::string_view member(std::string_view object, std::string_view key) noexcept {
+  std::size_t i = skip_space(object, 0);
+  if (i >= object.size() || object[i] != '{') return {};
+  ++i;
+  while (true) {
+    i = skip_space(object, i);
+    if (i >= object.size() || object[i] != '"') return {};  // '}' (end) or not JSON
+    const std::size_t key_end = skip_string(object, i);
+    const std::string_view name = object.substr(i + 1, key_end - i - 2);
+    i = skip_space(object, key_end);
+    if (i >= object.size() || object[i] != ':') return {};
+    const std::size_t value_start = skip_space(object, i + 1);
+    const std::size_t value_end = skip_value(object, value_start);
+    if (name == key) return object.substr(value_start, value_end - value_start);
+    i = skip_space(object, value_end);
+    if (i >= object.size() || object[i] != ',') return {};
+    ++i;
+  }
+}
+
+std::string_view plain_string(std::string_view value, bool& escaped) noexcept {
+  escaped = false;
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"') return {};
+  const std::string_view inside = value.substr(1, value.size() - 2);
+  escaped = inside.find('\\') != std::string_view::npos;
+  return escaped ? std::string_view{} : inside;
+}
+
+}  // namespace bluepython::json_view
