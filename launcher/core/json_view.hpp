@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 namespace bluepython::json_view {
 
@@ -14,6 +15,18 @@ namespace bluepython::json_view {
 
 // The end (one past) of the value starting at s[i] (after whitespace).
 std::size_t skip_value(std::string_view s, std::size_t i) noexcept;
+
+// Calls fn(key, value_text) for each member of `object` in order, until fn
+// returns false. Returns false when the text is not an object.
+bool for_each_member_impl(std::string_view object, bool (*fn)(void*, std::string_view, std::string_view),
+                          void* context) noexcept;
+template <typename Fn>
+bool for_each_member(std::string_view object, Fn&& fn) noexcept {
+  return for_each_member_impl(
+      object,
+      [](void* c, std::string_view k, std::string_view v) { return (*static_cast<std::remove_reference_t<Fn>*>(c))(k, v); },
+      &fn);
+}
 
 // The text of member `key` of the object `object` ("{...}"), or empty.
 std::string_view member(std::string_view object, std::string_view key) noexcept;

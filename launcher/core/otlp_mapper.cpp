@@ -261,17 +261,22 @@ void mapper::add(std::string_view line) {
 nlohmann::json mapper::mcp_digest(std::string_view event_text, const nlohmann::json& mcp) const {
   using json_view::member;
   nlohmann::json out = nlohmann::json::object();
-  for (const char* key : {"event", "id", "session_id", "method", "transport", "protocol_version", "error"}) {
-    const std::string_view value = member(event_text, key);
-    if (!value.empty()) out[key] = parse_small(value);
-  }
-  const std::string_view message = member(event_text, "message");
+  std::string_view message;
+  json_view::for_each_member(event_text, [&](std::string_view key, std::string_view value) {
+    if (key == "message") {
+      message = value;
+    } else if (key == "event" || key == "id" || key == "session_id" || key == "method" || key == "transport" ||
+               key == "protocol_version" || key == "error") {
+      out[std::string(key)] = parse_small(value);
+    }
+    return true;
+  });
   const std::string_view params = member(message, "params");
   nlohmann::json digest_params = nlohmann::json::object();
-  for (const char* key : {"name", "uri", "_meta"}) {
-    const std::string_view value = member(params, key);
-    if (!value.empty()) digest_params[key] = parse_small(value);
-  }
+  json_view::for_each_member(params, [&](std::string_view key, std::string_view value) {
+    if (key == "name" || key == "uri" || key == "_meta") digest_params[std::string(key)] = parse_small(value);
+    return true;
+  });
   if (capture_tool_io_) {
     if (const std::string_view args = member(params, "arguments"); !args.empty()) {
       digest_params["arguments"] = parse_small(args);
