@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 from typing import Any
 
@@ -259,8 +260,25 @@ def session_id_for(obj: Any) -> str:
     return sid
 
 
+def _app_makes_server_spans() -> bool:
+    """The app configured an OpenTelemetry SDK (a tracer provider other than the API's
+    proxy or no-op) and serves with a framework that makes MCP server spans with it:
+    mcp 2.x (``mcp.server._otel``) or fastmcp."""
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None or ("fastmcp" not in sys.modules and "mcp.server._otel" not in sys.modules):
+        return False
+    try:
+        provider = trace.get_tracer_provider()
+    except Exception:
+        return False
+    return type(provider).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider")
+
+
 def session_created(session_id: str | None, source: int, **extra: Any) -> None:
     _bluepython.mark_serving()  # side effects outside calls: "background" from now on
+    if PROPAGATES_TRACES and source == SERVER and _app_makes_server_spans():
+        # Their server spans and ours would describe the same requests: ours step aside.
+        _bluepython.step_aside_server_spans()
     attrs = {"session_id": session_id, "source": source}
     attrs.update({k: v for k, v in extra.items() if v is not None})
     emit("python_mcp_session_created", attrs, actionable=False)

@@ -568,6 +568,13 @@ PyObject* py_client_traceparent(PyObject*, PyObject*) {
   return PyUnicode_FromStringAndSize(tp.data(), static_cast<Py_ssize_t>(tp.size()));
 }
 
+// step_aside_server_spans(): the app's own OpenTelemetry instrumentation
+// makes the MCP server spans; OTLP export sends none of ours from now on.
+PyObject* py_step_aside_server_spans(PyObject*, PyObject*) {
+  sensor::step_aside_server_spans();
+  Py_RETURN_NONE;
+}
+
 // propagates_traces() -> bool: this process exports traces (OTLP), so MCP
 // client requests carry a traceparent.
 PyObject* py_propagates_traces(PyObject*, PyObject*) { return PyBool_FromLong(sensor::exports_traces() ? 1 : 0); }
@@ -595,6 +602,8 @@ PyMethodDef methods[] = {
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"client_traceparent", &py_client_traceparent, METH_NOARGS,
      "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},
+    {"step_aside_server_spans", &py_step_aside_server_spans, METH_NOARGS,
+     "step_aside_server_spans()\n\nThe app's own instrumentation makes MCP server spans: export none of ours."},
     {"propagates_traces", &py_propagates_traces, METH_NOARGS,
      "propagates_traces() -> bool\n\nWhether MCP client requests carry a traceparent (OTLP traces on)."},
     {"mark_serving", &py_mark_serving, METH_NOARGS,

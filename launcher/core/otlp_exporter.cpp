@@ -166,6 +166,11 @@ void otlp_exporter::export_pending(std::vector<std::string>& batches, bool metri
     const otlp::scope_info scope{"bluepython", kVersion};
     auto logs = mapper_.take_logs();
     auto spans = mapper_.take_spans();
+    if (!server_spans_.load(std::memory_order_relaxed)) {
+      spans.erase(std::remove_if(spans.begin(), spans.end(),
+                                 [](const otlp::span& s) { return s.kind == otlp::span_kind::server; }),
+                  spans.end());
+    }
     constexpr std::size_t kBatch = 512;  // records per request
     if (!settings_.logs_url.empty()) {
       for (std::size_t at = 0; at < logs.size(); at += kBatch) {

@@ -77,6 +77,8 @@ class otlp_exporter {
 
   [[nodiscard]] otlp_counters counters() const noexcept;
   [[nodiscard]] bool exports_traces() const noexcept { return !settings_.traces_url.empty(); }
+  // From now on, server spans are not exported (the app's instrumentation makes them).
+  void step_aside_server_spans() noexcept { server_spans_.store(false, std::memory_order_relaxed); }
   // After shutdown(): the failure messages warn_fn could not record.
   [[nodiscard]] std::vector<std::string> take_unreported_faults();
 
@@ -105,6 +107,7 @@ class otlp_exporter {
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<bool> warned_{false};
+  std::atomic<bool> server_spans_{true};
   std::vector<std::string> unreported_;  // guarded by mutex_
   void* curl_ = nullptr;  // CURL*, exporter thread only
   std::chrono::steady_clock::time_point next_metrics_{};

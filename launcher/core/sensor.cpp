@@ -399,6 +399,11 @@ void start(const config& cfg, const startup_info& info) {
 
 bool started() noexcept { return g_state != nullptr; }
 
+void step_aside_server_spans() noexcept {
+  if (g_state == nullptr || !g_state->pipeline) return;
+  if (otlp_exporter* exporter = g_state->pipeline->exporter(); exporter != nullptr) exporter->step_aside_server_spans();
+}
+
 bool exports_traces() noexcept {
   if (g_state == nullptr || !g_state->pipeline) return false;
   const otlp_exporter* exporter = g_state->pipeline->exporter();

@@ -30,6 +30,8 @@ void start(const config& cfg, const startup_info& info);
 [[nodiscard]] bool started() noexcept;
 // OTLP trace export is on in this process.
 [[nodiscard]] bool exports_traces() noexcept;
+// The app's own OpenTelemetry instrumentation makes MCP server spans.
+void step_aside_server_spans() noexcept;
 [[nodiscard]] const config& settings() noexcept;
 [[nodiscard]] event_pipeline* pipeline() noexcept;
 

@@ -485,3 +485,38 @@ def test_one_trace_from_client_through_server_to_the_tools_child(
 
 def name_of(ev: dict[str, Any]) -> str:
     return ev["event"]["meta"]["name"]
+
+
+_SELF_TRACED_SERVER = r"""
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+trace.set_tracer_provider(TracerProvider())  # the app's own OpenTelemetry SDK
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("self-traced")
+
+@server.tool()
+async def touch(path: str) -> str:
+    with open(path, "w") as f:
+        f.write("x")
+    return "touched"
+
+server.run("stdio")
+"""
+
+
+def test_server_spans_step_aside_when_the_app_traces_mcp_itself(sandbox: Sandbox, receiver: Receiver,
+                                                                 mcp2: Any) -> None:
+    """mcp 2.x makes its own MCP server spans once the app configures an OpenTelemetry SDK:
+    bluepython then exports none of its own (no duplicates), and keeps logs and metrics."""
+    sandbox.write("server.py", _SELF_TRACED_SERVER)
+    sandbox.write("client.py", _MCP_CLIENT.replace('await s.call_tool("boom", {})', "")
+                  .replace('await s.get_prompt("greet", {"name": "otel"})', ""))
+    env = export_env(sandbox, receiver.endpoint)
+    res = sandbox.run([mcp2.python, "client.py", mcp2.bluepython, "mcp2"], env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    assert [s.name for s in receiver.spans() if s.kind == 2] == []
+    names = {r["eventName"] for _, r in receiver.log_records()}
+    assert {"python_mcp_event", "python_file_open"} <= names
+    metrics = {m.name for req in receiver.of("/v1/metrics") for rm in req.resource_metrics
+               for sm in rm.scope_metrics for m in sm.metrics}
+    assert "mcp.server.operation.duration" in metrics
