@@ -2,6 +2,7 @@
 #include "event_pipeline.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ bool event_pipeline::emit(const record_view& record) noexcept {
 }
 
 void event_pipeline::writer_loop() noexcept {
+  (void)::pthread_setname_np(::pthread_self(), "bluepython-wr");  // in top -H, py-spy, gdb
   pollfd pfd{wake_fd_, POLLIN, 0};
   for (;;) {
     const int timeout = static_cast<int>(options_.flush_interval.count());

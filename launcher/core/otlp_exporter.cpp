@@ -2,6 +2,7 @@
 #include "otlp_exporter.hpp"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -127,6 +128,7 @@ void otlp_exporter::offer(std::string_view lines) noexcept {
 }
 
 void otlp_exporter::loop() noexcept {
+  (void)::pthread_setname_np(::pthread_self(), "bluepython-otlp");
   next_metrics_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.metric_interval_ms);
   std::vector<std::string> lines;
   for (;;) {
