@@ -148,8 +148,14 @@ void otlp_exporter::loop() noexcept {
     export_pending(lines, metrics, deadline);
     lines.clear();
     if (metrics) next_metrics_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(settings_.metric_interval_ms);
-    if (stopping) return;
+    if (stopping) break;
   }
+  // Done: the handle's kept-alive connections are closed.
+  std::string error;
+  if (const curl_api* api = curl_ != nullptr ? load_curl(error) : nullptr; api != nullptr) {
+    api->easy_cleanup(static_cast<CURL*>(curl_));
+  }
+  curl_ = nullptr;
 }
 
 void otlp_exporter::export_pending(std::vector<std::string>& batches, bool metrics,
