@@ -4,6 +4,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include "error.hpp"
 #include "handoff.hpp"
 #include "interpreter.hpp"
+#include "tail.hpp"
 #include "version.hpp"
 
 namespace bluepython {
@@ -122,7 +124,7 @@ std::optional<inherited_config> inherit_from_parent() {
 }  // namespace
 
 bool is_subcommand(const std::string& arg) noexcept {
-  return arg == "run" || arg == "version" || arg == "help";
+  return arg == "run" || arg == "version" || arg == "help" || arg == "tail";
 }
 
 int run_main(int argc, char** argv) {
@@ -154,6 +156,29 @@ int run_main(int argc, char** argv) {
   version->add_flag("--json", version_json, "machine-readable output");
   add_config_flags(*version, flags, enable, disable);
   app.add_subcommand("help", "print this help");
+
+  tail::options tail_options;
+  std::vector<std::string> tail_filters;
+  std::string tail_color = "auto";
+  auto* tail_cmd = app.add_subcommand("tail", "show events as they are written, one line each (docs/tail.md)");
+  tail_cmd->add_flag("-f,--follow", tail_options.follow, "keep reading: new events and new processes' spool files");
+  tail_cmd->add_option("-n,--lines", tail_options.lines, "show the last N matching events first (default 10)")
+      ->type_name("N");
+  tail_cmd->add_option("--filter", tail_filters,
+                       "KEY=VALUE, KEY!=VALUE or KEY~TEXT; KEY: name (shell patterns), tool, session, pid, scope, "
+                       "call, method; repeat to require all")
+      ->type_name("EXPR")
+      ->take_all();
+  tail_cmd->add_option("--color", tail_color, "auto (a terminal and no NO_COLOR), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  tail_cmd->add_option_function<std::string>(
+             "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
+      ->type_name("FILE");
+  tail_cmd->add_option_function<std::string>(
+             "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
+             "spool directory (default: as bluepython run would use)")
+      ->type_name("DIR");
+  tail_cmd->add_option("files", tail_options.files, "spool files to read instead of the directory")->type_name("FILE");
 
   if (std::string(argv[1]) == "help") {
     std::cout << app.help() << std::flush;
@@ -203,7 +228,10 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
-    std::cout << (app.got_subcommand(run) ? run->help() : app.got_subcommand(version) ? version->help() : app.help())
+    std::cout << (app.got_subcommand(run)       ? run->help()
+                  : app.got_subcommand(version) ? version->help()
+                  : app.got_subcommand(tail_cmd) ? tail_cmd->help()
+                                                 : app.help())
               << std::flush;
     return 0;
   } catch (const CLI::ParseError& e) {
@@ -211,10 +239,19 @@ int run_main(int argc, char** argv) {
   }
   flags.enable = enable;
   flags.disable = disable;
-  const auto inherited = app.got_subcommand(version) ? std::nullopt : inherit_from_parent();
+  const auto inherited =
+      app.got_subcommand(version) || app.got_subcommand(tail_cmd) ? std::nullopt : inherit_from_parent();
   const config cfg = load_config(flags, process_env, inherited ? &*inherited : nullptr);
 
   if (app.got_subcommand(version)) return print_version(cfg, version_json);
+  if (app.got_subcommand(tail_cmd)) {
+    for (const auto& expr : tail_filters) tail_options.filters.push_back(tail::parse_filter(expr));
+    tail_options.spool_dir = cfg.spool.dir;
+    const char* no_color = std::getenv("NO_COLOR");
+    tail_options.color = tail_color == "always" ||
+                         (tail_color == "auto" && ::isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0'));
+    return tail::run(tail_options);
+  }
 
   std::vector<std::string> python_argv{argv0};
   python_argv.insert(python_argv.end(), python_args.begin(), python_args.end());
