@@ -19,6 +19,7 @@
 #include "error.hpp"
 #include "handoff.hpp"
 #include "interpreter.hpp"
+#include "report.hpp"
 #include "tail.hpp"
 #include "version.hpp"
 
@@ -124,7 +125,7 @@ std::optional<inherited_config> inherit_from_parent() {
 }  // namespace
 
 bool is_subcommand(const std::string& arg) noexcept {
-  return arg == "run" || arg == "version" || arg == "help" || arg == "tail";
+  return arg == "run" || arg == "version" || arg == "help" || arg == "tail" || arg == "report";
 }
 
 int run_main(int argc, char** argv) {
@@ -180,6 +181,18 @@ int run_main(int argc, char** argv) {
       ->type_name("DIR");
   tail_cmd->add_option("files", tail_options.files, "spool files to read instead of the directory")->type_name("FILE");
 
+  report::options report_options;
+  auto* report_cmd = app.add_subcommand("report", "summarize a spool per process and session (docs/report.md)");
+  report_cmd->add_flag("--json", report_options.json, "machine-readable output");
+  report_cmd->add_option_function<std::string>(
+               "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
+      ->type_name("FILE");
+  report_cmd->add_option_function<std::string>(
+               "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
+               "spool directory (default: as bluepython run would use)")
+      ->type_name("DIR");
+  report_cmd->add_option("paths", report_options.paths, "spool directories or files instead")->type_name("PATH");
+
   if (std::string(argv[1]) == "help") {
     std::cout << app.help() << std::flush;
     return 0;
@@ -231,6 +244,7 @@ int run_main(int argc, char** argv) {
     std::cout << (app.got_subcommand(run)       ? run->help()
                   : app.got_subcommand(version) ? version->help()
                   : app.got_subcommand(tail_cmd) ? tail_cmd->help()
+                  : app.got_subcommand(report_cmd) ? report_cmd->help()
                                                  : app.help())
               << std::flush;
     return 0;
@@ -240,10 +254,16 @@ int run_main(int argc, char** argv) {
   flags.enable = enable;
   flags.disable = disable;
   const auto inherited =
-      app.got_subcommand(version) || app.got_subcommand(tail_cmd) ? std::nullopt : inherit_from_parent();
+      app.got_subcommand(version) || app.got_subcommand(tail_cmd) || app.got_subcommand(report_cmd)
+          ? std::nullopt
+          : inherit_from_parent();
   const config cfg = load_config(flags, process_env, inherited ? &*inherited : nullptr);
 
   if (app.got_subcommand(version)) return print_version(cfg, version_json);
+  if (app.got_subcommand(report_cmd)) {
+    report_options.spool_dir = cfg.spool.dir;
+    return report::run(report_options);
+  }
   if (app.got_subcommand(tail_cmd)) {
     for (const auto& expr : tail_filters) tail_options.filters.push_back(tail::parse_filter(expr));
     tail_options.spool_dir = cfg.spool.dir;

@@ -56,6 +56,8 @@ std::string argv_text(const nlohmann::json& argv) {
   return out;
 }
 
+}  // namespace
+
 std::string summary_of(const std::string& name, const nlohmann::json& e) {
   if (name == "python_mcp_event") {
     std::string s = text(at(e, "event"));
@@ -111,7 +113,7 @@ std::string summary_of(const std::string& name, const nlohmann::json& e) {
   }
   if (name == "python_code_native_load") return text(at(e, "library"));
   if (name == "python_import") {
-    std::string s = text(at(e, "name"));
+    std::string s = text(at(e, "fullname"));
     if (at(e, "hash_changed") == true) s += " (hash changed)";
     if (at(e, "record_match") == false) s += " (RECORD mismatch)";
     return s;
@@ -125,6 +127,8 @@ std::string summary_of(const std::string& name, const nlohmann::json& e) {
   }
   return text(rest);
 }
+
+namespace {
 
 const char* colour_of(const std::string& name) {
   if (name == "python_internal_exception") return "\x1b[1;31m";

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bluepython::report {
+
+// `bluepython report`: a summary of a spool per process and session
+// (docs/report.md). Reads spool files only; never starts Python.
+
+struct options {
+  std::string spool_dir;           // used when no paths are given
+  std::vector<std::string> paths;  // spool files or directories
+  bool json = false;
+};
+
+// The whole report as data (what --json prints), from event lines.
+nlohmann::json build(const std::vector<nlohmann::json>& events);
+// The terminal rendering of build()'s result.
+std::string render_text(const nlohmann::json& report);
+
+int run(const options& o);
+
+}  // namespace bluepython::report

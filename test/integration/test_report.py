@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`bluepython report`: per process and session, from spools real processes wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from conftest import Sandbox
+
+_SERVER = r"""
+import subprocess, sys
+from mcp.server.fastmcp import FastMCP
+server = FastMCP("report")
+
+@server.tool()
+async def touch(path: str) -> str:
+    open(path, "w").close()
+    return "ok"
+
+@server.tool()
+async def spawn(path: str) -> str:
+    subprocess.run([sys.executable, "-c", f"open({path!r}, 'w').close()"], check=True)
+    return "ok"
+
+@server.tool()
+def boom() -> str:
+    raise RuntimeError("no")
+
+server.run("stdio")
+"""
+
+_CLIENT = r"""
+import os, sys, anyio
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+async def main():
+    params = StdioServerParameters(command=sys.argv[1], args=["server.py"], env=dict(os.environ))
+    async with stdio_client(params) as (r, w, *_):
+        async with ClientSession(r, w) as s:
+            await s.initialize()
+            for i in range(3):
+                await s.call_tool("touch", {"path": f"t{i}.txt"})
+            await s.call_tool("spawn", {"path": "from-child.txt"})
+            await s.call_tool("boom", {})
+
+anyio.run(main)
+"""
+
+
+def report(sandbox: Sandbox, *args: str) -> Any:
+    spool = sandbox.env["BLUEPYTHON_SPOOL_DIR"]
+    res = sandbox.run([sandbox.bluepython, "report", "--json", "--spool-dir", spool, *args])
+    assert res.returncode == 0, res.stderr.decode()
+    return json.loads(res.stdout)
+
+
+def test_tool_calls_latency_errors_and_side_effects_per_session(sandbox: Sandbox, mcp1: Any) -> None:
+    sandbox.write("server.py", _SERVER)
+    sandbox.write("client.py", _CLIENT)
+    res = sandbox.run([mcp1.python, "client.py", mcp1.bluepython])
+    assert res.returncode == 0, res.stderr.decode()
+    r = report(sandbox)
+    server = next(p for p in r["processes"] if p["servers"] == ["report"])
+    child = next(p for p in r["processes"] if (p["parent"] or {}).get("call"))
+    [session] = [s for s in server["sessions"] if s["side"] == "server"]
+    ops = {(o["method"], o["target"]): o for o in session["operations"]}
+    touch = ops[("tools/call", "touch")]
+    assert touch["calls"] == 3 and touch["errors"] == 0
+    durations = sorted(c["duration_ms"] for c in session["calls"] if c["target"] == "touch")
+    assert touch["p50_ms"] == round(durations[1], 3) and touch["p95_ms"] == round(durations[2], 3)
+    assert ops[("tools/call", "boom")]["errors"] == 1
+    calls = {c["target"]: c for c in session["calls"] if c["method"] == "tools/call"}
+    assert calls["boom"]["error"]["type"] == "tool_error"
+    touched = [fx for c in session["calls"] if c["target"] == "touch" for fx in c["side_effects"]]
+    assert sorted(fx["summary"] for fx in touched if fx["event"] == "python_file_open") == \
+        ["write t0.txt", "write t1.txt", "write t2.txt"]
+    spawned = calls["spawn"]["side_effects"]
+    # the spawn itself, and the child's own write, attributed to the call that started it
+    assert any(fx["event"] == "python_process_spawn" and fx["pid"] == server["pid"] for fx in spawned)
+    assert any(fx["summary"] == "write from-child.txt" and fx["pid"] == child["pid"] for fx in spawned)
+    assert r["totals"]["tool_calls"] == 5 and r["totals"]["tool_errors"] == 1
+    # The terminal rendering says the same.
+    text = sandbox.run([sandbox.bluepython, "report", "--spool-dir", sandbox.env["BLUEPYTHON_SPOOL_DIR"]])
+    out = text.stdout.decode()
+    assert "5 tool calls (1 failed)" in out
+    assert any(line.split()[:4] == ["tools/call", "touch", "3", "0"] for line in out.splitlines())
+    assert "python_file_open write from-child.txt (pid" in out
+
+
+def test_changed_imports_and_internal_exceptions_are_listed(sandbox: Sandbox) -> None:
+    sandbox.write("mymod.py", "X = 1\n")
+    sandbox.write("main.py", "import mymod, _bluepython\n_bluepython.report_internal('test', 'a fault')\n")
+    assert sandbox.bp("main.py").returncode == 0
+    first = report(sandbox)
+    assert [m["fullname"] for p in first["processes"] for m in p["imports"]["hash_changed"]] == []
+    sandbox.write("mymod.py", "X = 2\n")
+    assert sandbox.bp("main.py").returncode == 0
+    second = report(sandbox)
+    changed = [m["fullname"] for p in second["processes"] for m in p["imports"]["hash_changed"]]
+    assert changed == ["mymod"]
+    faults = [f for p in second["processes"] for f in p["internal_exceptions"]]
+    assert {(f["where"], f["message"]) for f in faults} == {("test", "a fault")}
+
+
+def test_files_directories_and_errors(sandbox: Sandbox, tmp_path: Path) -> None:
+    assert sandbox.bp("-c", "pass").returncode == 0
+    spool = Path(sandbox.env["BLUEPYTHON_SPOOL_DIR"])
+    [one] = sorted(spool.glob("bluepython-*.ndjson"))
+    by_file = report(sandbox, str(one))
+    assert len(by_file["processes"]) == 1 and by_file["totals"]["events"] > 0
+    res = sandbox.run([sandbox.bluepython, "report", str(tmp_path / "nothing")])
+    assert res.returncode == 2 and res.stdout == b""
+    assert len(res.stderr.decode().strip().splitlines()) == 1
