@@ -31,6 +31,12 @@ done
 step "Node tools (build/npm: MCP conformance suite, TypeScript SDK)"
 bash test/setup_npm.sh
 
+step "Chromium (headless: the HTML report test)"
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
 step "lint: ruff"
 build/test-venv/bin/ruff check --config .ruff.toml test bench packaging hooks
 

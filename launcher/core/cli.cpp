@@ -184,6 +184,9 @@ int run_main(int argc, char** argv) {
   report::options report_options;
   auto* report_cmd = app.add_subcommand("report", "summarize a spool per process and session (docs/report.md)");
   report_cmd->add_flag("--json", report_options.json, "machine-readable output");
+  report_cmd->add_option("--html", report_options.html,
+                         "write a self-contained HTML page (per-session timelines, filterable by tool) to FILE")
+      ->type_name("FILE");
   report_cmd->add_option_function<std::string>(
                "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
       ->type_name("FILE");

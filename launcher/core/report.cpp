@@ -56,7 +56,12 @@ struct call_record {  // NOLINT(bugprone-exception-escape): moved only inside bu
   json duration_ms;
   json error;
   bool answered = false;
-  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, long long>> effects;  // (name, summary) -> (count, pid)
+  struct effect {
+    std::uint64_t count = 0;
+    long long pid = 0;
+    std::string first_ts;
+  };
+  std::map<std::pair<std::string, std::string>, effect> effects;  // (name, summary) -> what and when
 };
 
 struct session_record {
@@ -216,8 +221,9 @@ json build(const std::vector<json>& events) {
     }
     call_record& c = procs[owner->second.first].calls[owner->second.second];
     auto& slot = c.effects[{name, tail::summary_of(name, event)}];
-    slot.first += 1 + (at(event, "repeated").is_number_unsigned() ? at(event, "repeated").get<std::uint64_t>() : 0);
-    slot.second = p.pid;
+    slot.count += 1 + (at(event, "repeated").is_number_unsigned() ? at(event, "repeated").get<std::uint64_t>() : 0);
+    slot.pid = p.pid;
+    if (const std::string ts = text(at(e, "ts")); slot.first_ts.empty() || ts < slot.first_ts) slot.first_ts = ts;
   }
 
   json out = json::object();
@@ -258,8 +264,9 @@ json build(const std::vector<json>& events) {
           if (failed) ++total_errors;
         }
         json effects = json::array();
-        for (const auto& [what, count] : c.effects) {
-          effects.push_back({{"event", what.first}, {"summary", what.second}, {"count", count.first}, {"pid", count.second}});
+        for (const auto& [what, fx] : c.effects) {
+          effects.push_back({{"event", what.first}, {"summary", what.second}, {"count", fx.count}, {"pid", fx.pid},
+                             {"ts", fx.first_ts}});
         }
         calls.push_back({{"request_id", c.request_id}, {"method", c.method}, {"target", c.target}, {"ts", c.ts},
                          {"call_id", c.call_id.empty() ? json() : json(c.call_id)}, {"duration_ms", c.duration_ms},
@@ -379,6 +386,139 @@ std::string render_text(const json& r) {
   return out;
 }
 
+namespace {
+
+// The page: data embedded as JSON, drawn by a small script; no network.
+constexpr std::string_view kPageHead = R"html(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<title>bluepython report</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#fff}
+h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 4px} h3{font-size:14px;margin:16px 0 6px}
+.muted{color:#6b7280} code{font:12px ui-monospace,monospace}
+table{border-collapse:collapse;margin:6px 0} td,th{padding:2px 10px;text-align:right;border-bottom:1px solid #e5e7eb}
+td:first-child,th:first-child{text-align:left}
+.timeline{position:relative;border-left:1px solid #9ca3af;border-bottom:1px solid #9ca3af;margin:8px 0 4px;background:#fafafa}
+.call{position:absolute;height:18px;background:#60a5fa;border-radius:3px;font-size:11px;color:#0b1a33;white-space:nowrap;overflow:visible;padding-left:2px;box-sizing:border-box;min-width:3px}
+.call.failed{background:#f87171}
+.effect{position:absolute;width:8px;height:8px;border-radius:50%;background:#f59e0b;margin-left:-4px}
+.effect.process{background:#a855f7}.effect.file{background:#f59e0b}.effect.net{background:#2563eb}.effect.code{background:#dc2626}
+.hidden{display:none}
+ul.effects{margin:2px 0 8px 18px;padding:0} ul.effects li{font:12px ui-monospace,monospace}
+</style></head><body>
+<h1>bluepython report</h1>
+<div id="totals" class="muted"></div>
+<p><label>Tool: <select id="tool-filter"><option value="">all tools</option></select></label></p>
+<div id="processes"></div>
+<script id="report-data" type="application/json">)html";
+
+constexpr std::string_view kPageTail = R"html(</script>
+<script>
+(function () {
+  const data = JSON.parse(document.getElementById("report-data").textContent);
+  const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
+  const ms = (ts) => Date.parse(ts);
+  const t = data.totals;
+  document.getElementById("totals").textContent =
+    `${t.processes} processes, ${t.sessions} sessions, ${t.tool_calls} tool calls (${t.tool_errors} failed), ${t.events} events`;
+  const tools = new Set();
+  const root = document.getElementById("processes");
+  for (const p of data.processes) {
+    const sec = el("section", "process");
+    sec.appendChild(el("h2", null, `process ${p.pid} ${(p.argv || []).join(" ")}`));
+    sec.appendChild(el("div", "muted", `${p.start} .. ${p.end}, exit: ${p.exit || "not recorded"}`));
+    for (const s of p.sessions) {
+      const box = el("div", "session");
+      box.dataset.session = s.session_id || "";
+      box.appendChild(el("h3", null, `${s.side} session ${(s.session_id || "").slice(0, 12)} ${s.transport || ""} ${s.client_name || ""}`));
+      const calls = s.calls || [];
+      if (calls.length) {
+        let start = Infinity, end = -Infinity;
+        for (const c of calls) {
+          const a = ms(c.ts), b = a + (c.duration_ms || 0);
+          start = Math.min(start, a); end = Math.max(end, b);
+          for (const fx of c.side_effects) { start = Math.min(start, ms(fx.ts)); end = Math.max(end, ms(fx.ts)); }
+        }
+        const span = Math.max(end - start, 1);
+        const line = el("div", "timeline");
+        line.style.height = `${calls.length * 24 + 8}px`;
+        calls.forEach((c, i) => {
+          if (c.method === "tools/call") tools.add(c.target);
+          const bar = el("div", "call" + (c.error ? " failed" : ""), `${c.target || c.method} #${c.request_id}`);
+          bar.dataset.tool = c.method === "tools/call" ? c.target : "";
+          bar.title = `${c.method} ${c.target} ${c.duration_ms ?? "?"} ms${c.error ? " failed: " + c.error.type : ""}`;
+          bar.style.left = `${(ms(c.ts) - start) / span * 100}%`;
+          bar.style.width = `${Math.max((c.duration_ms || 0) / span * 100, 0.3)}%`;
+          bar.style.top = `${i * 24 + 4}px`;
+          line.appendChild(bar);
+          for (const fx of c.side_effects) {
+            const kind = fx.event.split("_")[1] || "";
+            const dot = el("div", `effect ${kind}`);
+            dot.dataset.tool = bar.dataset.tool;
+            dot.title = `${fx.event} ${fx.summary}${fx.count > 1 ? " x" + fx.count : ""}`;
+            dot.style.left = `${(ms(fx.ts) - start) / span * 100}%`;
+            dot.style.top = `${i * 24 + 9}px`;
+            line.appendChild(dot);
+          }
+        });
+        box.appendChild(line);
+        const list = el("ul", "effects");
+        for (const c of calls) {
+          for (const fx of c.side_effects) {
+            const li = el("li", "effect-row", `${c.target || c.method} #${c.request_id}: ${fx.event} ${fx.summary}${fx.count > 1 ? " x" + fx.count : ""}${fx.pid !== p.pid ? " (pid " + fx.pid + ")" : ""}`);
+            li.dataset.tool = c.method === "tools/call" ? c.target : "";
+            list.appendChild(li);
+          }
+        }
+        box.appendChild(list);
+      }
+      if ((s.operations || []).length) {
+        const table = el("table", "operations");
+        const head = el("tr"); ["operation", "calls", "errors", "p50 ms", "p95 ms"].forEach((h) => head.appendChild(el("th", null, h)));
+        table.appendChild(head);
+        for (const o of s.operations) {
+          const row = el("tr");
+          row.dataset.tool = o.method === "tools/call" ? o.target : "";
+          [`${o.method} ${o.target}`.trim(), o.calls, o.errors, o.p50_ms ?? "-", o.p95_ms ?? "-"].forEach((v) => row.appendChild(el("td", null, String(v))));
+          table.appendChild(row);
+        }
+        box.appendChild(table);
+      }
+      sec.appendChild(box);
+    }
+    const imp = p.imports || {};
+    sec.appendChild(el("div", "muted", `imports: ${imp.total || 0} (${(imp.hash_changed || []).length} changed, ${(imp.record_mismatch || []).length} RECORD mismatches)`));
+    root.appendChild(sec);
+  }
+  const select = document.getElementById("tool-filter");
+  [...tools].sort().forEach((name) => { const o = el("option", null, name); o.value = name; select.appendChild(o); });
+  const apply = (tool) => {
+    select.value = tool;
+    document.querySelectorAll("[data-tool]").forEach((e) => e.classList.toggle("hidden", !!tool && e.dataset.tool !== tool));
+  };
+  select.addEventListener("change", () => { location.hash = select.value ? "tool=" + encodeURIComponent(select.value) : ""; apply(select.value); });
+  const m = /tool=([^&]*)/.exec(location.hash);
+  apply(m ? decodeURIComponent(m[1]) : "");
+  document.body.dataset.ready = "1";
+})();
+</script></body></html>
+)html";
+
+}  // namespace
+
+std::string render_html(const json& r) {
+  std::string data = r.dump(-1, ' ', false, json::error_handler_t::replace);
+  // Inside <script>: "</" would end the element early.
+  for (std::size_t at_pos = data.find("</"); at_pos != std::string::npos; at_pos = data.find("</", at_pos + 2)) {
+    data.replace(at_pos, 2, "<\\/");
+  }
+  std::string page(kPageHead);
+  page += data;
+  page += kPageTail;
+  return page;
+}
+
 int run(const options& o) {
   std::vector<std::string> files;
   auto add_dir = [&](const std::string& dir) {
@@ -419,6 +559,14 @@ int run(const options& o) {
   std::stable_sort(events.begin(), events.end(),
                    [](const json& a, const json& b) { return text(at(a, "ts")) < text(at(b, "ts")); });
   const json r = build(events);
+  if (!o.html.empty()) {
+    std::ofstream page(o.html, std::ios::binary | std::ios::trunc);
+    const std::string text_out = render_html(r);
+    page.write(text_out.data(), static_cast<std::streamsize>(text_out.size()));
+    page.close();
+    if (!page) throw launcher_error::usage(fmt::format("bluepython report: cannot write {}", o.html));
+    if (!o.json) return 0;
+  }
   const std::string out = o.json ? r.dump(2, ' ', false, json::error_handler_t::replace) + "\n" : render_text(r);
   (void)std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

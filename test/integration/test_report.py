@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +117,37 @@ def test_files_directories_and_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     res = sandbox.run([sandbox.bluepython, "report", str(tmp_path / "nothing")])
     assert res.returncode == 2 and res.stdout == b""
     assert len(res.stderr.decode().strip().splitlines()) == 1
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium is needed (test/run_all.sh installs it)"
+    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900", *args]
+    return subprocess.run(argv, capture_output=True, timeout=120)
+
+
+def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: Any, tmp_path: Path) -> None:
+    sandbox.write("server.py", _SERVER)
+    sandbox.write("client.py", _CLIENT)
+    assert sandbox.run([mcp1.python, "client.py", mcp1.bluepython]).returncode == 0
+    page = tmp_path / "report.html"
+    res = sandbox.run([sandbox.bluepython, "report", "--html", str(page), "--spool-dir",
+                       sandbox.env["BLUEPYTHON_SPOOL_DIR"]])
+    assert res.returncode == 0 and res.stdout == b"", res.stderr.decode()
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
+    # The DOM after the page's script ran, filtered by the URL.
+    dom = _chromium("--dump-dom", page.as_uri() + "#tool=touch").stdout.decode()
+    assert 'data-ready="1"' in dom
+    bars = re.findall(r'<div class="(call[^"]*)" data-tool="([^"]*)"', dom)
+    assert sorted(tool for cls, tool in bars if "hidden" not in cls) == ["touch"] * 3
+    assert {tool for cls, tool in bars if "hidden" in cls} >= {"spawn", "boom"}
+    assert any("failed" in cls for cls, tool in bars if tool == "boom")
+    effects = re.findall(r'<li class="effect-row[^"]*" data-tool="touch">([^<]*)</li>', dom)
+    expected = [f"python_file_open write t{i}.txt" for i in range(3)]
+    assert sorted(e.split(": ", 1)[1] for e in effects) == expected
+    assert re.search(r'<option value="touch">touch</option>', dom)
+    # And it renders: a screenshot of the whole page.
+    shot = tmp_path / "report.png"
+    _chromium(f"--screenshot={shot}", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
