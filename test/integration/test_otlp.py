@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TIMEOUT, Sandbox, attrs, named, warning_lines
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, named, warning_lines
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -292,28 +292,9 @@ def greet(name: str) -> str:
 server.run("stdio")
 """
 
-_MCP_CLIENT = r"""
-import json, os, sys, anyio
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-
-async def main():
-    params = StdioServerParameters(command=sys.argv[1], args=["server.py", sys.argv[2]], env=dict(os.environ))
-    async with stdio_client(params) as (r, w, *_):
-        async with ClientSession(r, w) as s:
-            await s.initialize()
-            await s.call_tool("touch", {"path": "t1.txt"})
-            await s.call_tool("touch", {"path": "t2.txt"})
-            await s.call_tool("boom", {})
-            await s.get_prompt("greet", {"name": "otel"})
-            try:
-                await s.call_tool("no_such_tool", {})
-            except Exception:
-                pass
-    print(json.dumps("done"))
-
-anyio.run(main)
-"""
+_CALL_TOOLS = str(FIXTURES / "call_tools.py")
+_CALLS = json.dumps([["touch", {"path": "t1.txt"}], ["touch", {"path": "t2.txt"}], ["boom", {}],
+                     ["greet", {"name": "otel"}, "prompt"], ["no_such_tool", {}]])
 
 
 @pytest.mark.parametrize("line", ["mcp1", "mcp2"])
@@ -321,10 +302,10 @@ def test_mcp_server_spans_side_effect_events_and_histograms(sandbox: Sandbox, re
                                                            request: pytest.FixtureRequest) -> None:
     venv = request.getfixturevalue(line)
     sandbox.write("server.py", _MCP_SERVER)
-    sandbox.write("client.py", _MCP_CLIENT)
     # The client runs under plain python: only the server exports.
     env = export_env(sandbox, receiver.endpoint)
-    res = sandbox.run([venv.python, "client.py", venv.bluepython, line], env=env)
+    server = json.dumps(["server.py", line])
+    res = sandbox.run([venv.python, _CALL_TOOLS, venv.bluepython, server, _CALLS], env=env)
     assert res.returncode == 0, res.stderr.decode()
     spans = receiver.spans()
     by_name = {}
@@ -396,9 +377,8 @@ def _b64(raw: bytes) -> str:
 def test_a_client_under_bluepython_exports_client_spans(sandbox: Sandbox, receiver: Receiver,
                                                         mcp1: Any) -> None:
     sandbox.write("server.py", _MCP_SERVER)
-    sandbox.write("client.py", _MCP_CLIENT)
     env = export_env(sandbox, receiver.endpoint)
-    res = sandbox.run([mcp1.bluepython, "client.py", mcp1.python, "mcp1"], env=env)
+    res = sandbox.run([mcp1.bluepython, _CALL_TOOLS, mcp1.python, '["server.py", "mcp1"]', _CALLS], env=env)
     assert res.returncode == 0, res.stderr.decode()
     spans = receiver.spans()
     assert spans and all(s.kind == 3 for s in spans)  # CLIENT only: the server runs under python
@@ -430,21 +410,6 @@ async def spawn(path: str) -> str:
 server.run("stdio")
 """
 
-_CHAIN_CLIENT = r"""
-import os, sys, anyio
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-
-async def main():
-    args = ["server.py", sys.argv[1]]
-    params = StdioServerParameters(command=sys.executable, args=args, env=dict(os.environ))
-    async with stdio_client(params) as (r, w, *_):
-        async with ClientSession(r, w) as s:
-            await s.initialize()
-            await s.call_tool("spawn", {"path": "child.txt"})
-
-anyio.run(main)
-"""
 
 
 @pytest.mark.parametrize("line", ["mcp1", "mcp2"])
@@ -454,8 +419,9 @@ def test_one_trace_from_client_through_server_to_the_tools_child(
     injects traceparent, the server continues it, the child's records join the same trace."""
     venv = request.getfixturevalue(line)
     sandbox.write("server.py", _CHAIN_SERVER)
-    sandbox.write("client.py", _CHAIN_CLIENT)
-    res = sandbox.run([venv.bluepython, "client.py", line], env=export_env(sandbox, receiver.endpoint))
+    calls = '[["spawn", {"path": "child.txt"}]]'
+    res = sandbox.run([venv.bluepython, _CALL_TOOLS, venv.bluepython, json.dumps(["server.py", line]), calls],
+                      env=export_env(sandbox, receiver.endpoint))
     assert res.returncode == 0, res.stderr.decode()
     spans = [s for s in receiver.spans() if s.name == "tools/call spawn"]
     client = next(s for s in spans if s.kind == 3)
@@ -509,10 +475,9 @@ def test_server_spans_step_aside_when_the_app_traces_mcp_itself(sandbox: Sandbox
     """mcp 2.x makes its own MCP server spans once the app configures an OpenTelemetry SDK:
     bluepython then exports none of its own (no duplicates), and keeps logs and metrics."""
     sandbox.write("server.py", _SELF_TRACED_SERVER)
-    sandbox.write("client.py", _MCP_CLIENT.replace('await s.call_tool("boom", {})', "")
-                  .replace('await s.get_prompt("greet", {"name": "otel"})', ""))
     env = export_env(sandbox, receiver.endpoint)
-    res = sandbox.run([mcp2.python, "client.py", mcp2.bluepython, "mcp2"], env=env)
+    calls = '[["touch", {"path": "t1.txt"}], ["touch", {"path": "t2.txt"}]]'
+    res = sandbox.run([mcp2.python, _CALL_TOOLS, mcp2.bluepython, '["server.py"]', calls], env=env)
     assert res.returncode == 0, res.stderr.decode()
     assert [s.name for s in receiver.spans() if s.kind == 2] == []
     names = {r["eventName"] for _, r in receiver.log_records()}

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import Sandbox
+from conftest import FIXTURES, Sandbox
 
 _SERVER = r"""
 import subprocess, sys
@@ -34,23 +34,9 @@ def boom() -> str:
 server.run("stdio")
 """
 
-_CLIENT = r"""
-import os, sys, anyio
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-
-async def main():
-    params = StdioServerParameters(command=sys.argv[1], args=["server.py"], env=dict(os.environ))
-    async with stdio_client(params) as (r, w, *_):
-        async with ClientSession(r, w) as s:
-            await s.initialize()
-            for i in range(3):
-                await s.call_tool("touch", {"path": f"t{i}.txt"})
-            await s.call_tool("spawn", {"path": "from-child.txt"})
-            await s.call_tool("boom", {})
-
-anyio.run(main)
-"""
+_CALL_TOOLS = FIXTURES / "call_tools.py"
+_CALLS = json.dumps([["touch", {"path": f"t{i}.txt"}] for i in range(3)]
+                    + [["spawn", {"path": "from-child.txt"}], ["boom", {}]])
 
 
 def report(sandbox: Sandbox, *args: str) -> Any:
@@ -62,8 +48,7 @@ def report(sandbox: Sandbox, *args: str) -> Any:
 
 def test_tool_calls_latency_errors_and_side_effects_per_session(sandbox: Sandbox, mcp1: Any) -> None:
     sandbox.write("server.py", _SERVER)
-    sandbox.write("client.py", _CLIENT)
-    res = sandbox.run([mcp1.python, "client.py", mcp1.bluepython])
+    res = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, '["server.py"]', _CALLS])
     assert res.returncode == 0, res.stderr.decode()
     r = report(sandbox)
     server = next(p for p in r["processes"] if p["servers"] == ["report"])
@@ -128,8 +113,8 @@ def _chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: Any, tmp_path: Path) -> None:
     sandbox.write("server.py", _SERVER)
-    sandbox.write("client.py", _CLIENT)
-    assert sandbox.run([mcp1.python, "client.py", mcp1.bluepython]).returncode == 0
+    client = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, '["server.py"]', _CALLS])
+    assert client.returncode == 0, client.stderr.decode()
     page = tmp_path / "report.html"
     res = sandbox.run([sandbox.bluepython, "report", "--html", str(page), "--spool-dir",
                        sandbox.env["BLUEPYTHON_SPOOL_DIR"]])

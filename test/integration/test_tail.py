@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import TIMEOUT, Sandbox, named
+from conftest import FIXTURES, TIMEOUT, Sandbox, named
 
 _WORK = r"""
 import subprocess
@@ -113,26 +113,12 @@ async def touch(path: str) -> str:
 server.run("stdio")
 """
 
-_MCP_CLIENT = r"""
-import os, sys, anyio
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-
-async def main():
-    params = StdioServerParameters(command=sys.argv[1], args=["server.py"], env=dict(os.environ))
-    async with stdio_client(params) as (r, w, *_):
-        async with ClientSession(r, w) as s:
-            await s.initialize()
-            await s.call_tool("touch", {"path": "from-tool.txt"})
-
-anyio.run(main)
-"""
 
 
 def test_tool_filter_shows_a_tool_call_and_what_it_did(sandbox: Sandbox, mcp1: Any) -> None:
     sandbox.write("server.py", _MCP_SERVER)
-    sandbox.write("client.py", _MCP_CLIENT)
-    res = sandbox.run([mcp1.python, "client.py", mcp1.bluepython])
+    calls = '[["touch", {"path": "from-tool.txt"}]]'
+    res = sandbox.run([mcp1.python, str(FIXTURES / "call_tools.py"), mcp1.bluepython, '["server.py"]', calls])
     assert res.returncode == 0, res.stderr.decode()
     lines = tail(sandbox, "-n", "1000", "--filter", "tool=touch").stdout.decode().splitlines()
     kinds = [line.split()[2] for line in lines]
