@@ -61,4 +61,7 @@ if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   cmake --build --preset tsan | tail -1
   ctest --preset tsan
 fi
+step "fuzz: kept crash inputs, then a short run of each libFuzzer target"
+bash test/fuzz/run.sh
+
 step "all tests passed"

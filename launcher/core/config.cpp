@@ -497,8 +497,7 @@ nlohmann::json config::to_json() const {
       {"debug", debug},
       {"events_to_stderr", events_to_stderr},
       {"spool",
-       {{"dir", spool.dir},
-        {"max_file_bytes", spool.max_file_bytes},
+       {{"max_file_bytes", spool.max_file_bytes},
         {"max_total_bytes", spool.max_total_bytes},
         {"flush_interval_ms", spool.flush_interval_ms}}},
       {"queue", {{"max_bytes", queue.max_bytes}}},
@@ -507,6 +506,8 @@ nlohmann::json config::to_json() const {
         {"max_depth", limits.max_depth},
         {"max_items", limits.max_items}}},
   };
+  // Unresolved (load_config resolves it): left out, as "" would not read back.
+  if (!spool.dir.empty()) doc["spool"]["dir"] = spool.dir;
   for (std::size_t i = 0; i < category_count; ++i) {
     doc[std::string(category_names[i])] = json{{"enable", categories[i]}};
     // Only when set, so the default settings keep their digest.

@@ -204,3 +204,17 @@ TEST_CASE("side-effect categories take include and exclude patterns", "[config]"
   // Defaults carry no pattern members (their digest is unchanged by this feature).
   CHECK_FALSE(config{}.to_json()["files"].contains("exclude"));
 }
+
+TEST_CASE("to_json reads back, before and after the spool directory is resolved", "[config]") {
+  // Found by fuzz_config: an unresolved (empty) spool.dir was written as "" and refused on reading.
+  config unresolved;
+  config again;
+  REQUIRE_NOTHROW(apply_config_json(again, unresolved.to_json(), "round trip"));
+  CHECK(again.digest() == unresolved.digest());
+  config resolved;
+  resolved.spool.dir = "/var/spool/bp";
+  config back;
+  apply_config_json(back, resolved.to_json(), "round trip");
+  CHECK(back.spool.dir == "/var/spool/bp");
+  CHECK(back.digest() == resolved.digest());
+}
