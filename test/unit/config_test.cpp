@@ -218,3 +218,16 @@ TEST_CASE("to_json reads back, before and after the spool directory is resolved"
   CHECK(back.spool.dir == "/var/spool/bp");
   CHECK(back.digest() == resolved.digest());
 }
+
+TEST_CASE("a config error stays one line whatever the key holds", "[config]") {
+  // Found by fuzz_config: an unknown key with a newline in it split the message.
+  config cfg;
+  try {
+    apply_config_json(cfg, json::parse(R"({"otlp": {"\ndpoint\u0007": 1}})"), "f.json");
+    FAIL("no error");
+  } catch (const launcher_error& e) {
+    const std::string message = e.what();
+    CHECK(message.find('\n') == std::string::npos);
+    CHECK(message.find("\\x0adpoint\\x07") != std::string::npos);
+  }
+}
