@@ -736,6 +736,39 @@ PyObject* init() {
   return mod;
 }
 
+// The crash handler goes where the disposition is still the default. With
+// -X faulthandler or PYTHONFAULTHANDLER, faulthandler already holds the crash
+// signals: it is disabled, ours installed, and faulthandler enabled again as
+// those options enable it (stderr, all threads), so it dumps the traceback
+// first and then hands the signal on to ours. faulthandler is only looked up
+// in sys.modules, never imported.
+void install_crash_handlers_under_faulthandler() noexcept {
+  PyObject* name = PyUnicode_FromString("faulthandler");
+  PyObject* fh = name != nullptr ? PyImport_GetModule(name) : nullptr;
+  Py_XDECREF(name);
+  bool reenable = false;
+  if (fh != nullptr) {
+    PyObject* enabled = PyObject_CallMethod(fh, "is_enabled", nullptr);
+    reenable = enabled == Py_True;
+    Py_XDECREF(enabled);
+    if (reenable) {
+      PyObject* r = PyObject_CallMethod(fh, "disable", nullptr);
+      reenable = r != nullptr;
+      Py_XDECREF(r);
+    }
+  }
+  if (PyErr_Occurred() != nullptr) report_python_error("bootstrap: faulthandler");
+  sensor::install_crash_handlers();
+  if (reenable) {
+    PyObject* err = PySys_GetObject("stderr");  // borrowed
+    PyObject* r = err != nullptr ? PyObject_CallMethod(fh, "enable", "(OO)", err, Py_True)
+                                 : PyObject_CallMethod(fh, "enable", nullptr);
+    if (r == nullptr) report_python_error("bootstrap: faulthandler.enable");
+    Py_XDECREF(r);
+  }
+  Py_XDECREF(fh);
+}
+
 void bootstrap() noexcept {
   PyObject* mod = PyImport_ImportModule("_bluepython");
   if (mod == nullptr) {
@@ -758,6 +791,7 @@ void bootstrap() noexcept {
     if (!wrap_signal(sig)) report_python_error("bootstrap: _signal.signal");
     Py_DECREF(sig);
     sensor::install_signal_handlers();
+    install_crash_handlers_under_faulthandler();
   }
   Py_DECREF(mod);
 }

@@ -26,6 +26,11 @@ const char* signal_name(int signo) noexcept {
     case SIGTERM: return "SIGTERM";
     case SIGHUP: return "SIGHUP";
     case SIGINT: return "SIGINT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    case SIGFPE: return "SIGFPE";
+    case SIGABRT: return "SIGABRT";
     default: return "signal";
   }
 }
@@ -139,6 +144,10 @@ void event_pipeline::writer_loop() noexcept {
         write_batch(batch_, 1);
         if (resolver_) resolver_->save_baseline();
       }
+      // The interrupted thread, parked in the handler with the signal
+      // blocked, sees this and dies by the signal at once; the kill is for
+      // the case where it cannot.
+      fatal_done_.store(true);
       (void)::signal(signo, SIG_DFL);
       (void)::kill(::getpid(), signo);
       // Not reached unless the app blocks the signal everywhere: carry on.
@@ -395,6 +404,7 @@ void event_pipeline::after_fork_child(const process_identity& identity) noexcept
   running_.store(false);
   stop_.store(false);
   fatal_signal_.store(0);
+  fatal_done_.store(false);
   flush_requested_ = 0;
   flush_done_ = 0;
   next_event_id_ = 1;

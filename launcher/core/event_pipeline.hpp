@@ -82,6 +82,8 @@ class event_pipeline {
   // Async-signal-safe: asks the writer to drain, write sensor_shutdown and
   // re-raise `signo` with its default action.
   void request_fatal_signal(int signo) noexcept;
+  // True once the writer has done what request_fatal_signal asked.
+  [[nodiscard]] bool fatal_done() const noexcept { return fatal_done_.load(); }
 
   // fork(2) protocol (pthread_atfork): prepare flushes and locks; the parent
   // unlocks; the child gets fresh locks, an empty queue, zeroed counters, a
@@ -136,6 +138,7 @@ class event_pipeline {
   std::atomic<bool> stop_{false};
   std::atomic<bool> shut_down_{false};
   std::atomic<int> fatal_signal_{0};
+  std::atomic<bool> fatal_done_{false};
   int wake_fd_ = -1;
 
   std::uint64_t next_event_id_ = 1;  // writer side only

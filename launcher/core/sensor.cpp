@@ -84,6 +84,9 @@ std::atomic<bool> g_shutdown_done{false};
 std::atomic<bool> g_shutdown_thread_set{false};
 pthread_t g_shutdown_thread{};
 constexpr int kFatalWaitMs = 5000;
+// A crashed process is not kept alive as long: if the writer cannot finish
+// (the crash left a lock it needs held), the crash goes ahead without it.
+constexpr int kCrashWaitMs = 1000;
 
 std::string make_uuid() {
   unsigned char b[16];
@@ -336,7 +339,7 @@ void finish_fatal(int signo) noexcept {
     die_by(signo);
   }
   if (!g_fatal_requested.exchange(true)) g_state->pipeline->request_fatal_signal(signo);
-  for (int waited = 0; waited < kFatalWaitMs; ++waited) sleep_ms(1);
+  for (int waited = 0; waited < kFatalWaitMs && !g_state->pipeline->fatal_done(); ++waited) sleep_ms(1);
   die_by(signo);
 }
 
@@ -347,6 +350,24 @@ void fatal_signal_handler(int signo) {
     return;
   }
   finish_fatal(signo);
+}
+
+// SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT: best effort. The faulting
+// instruction would fault again if the handler returned, so it never does:
+// it asks the writer to drain and write sensor_shutdown (reason: the signal),
+// which then re-raises the signal with its default action (core dump and
+// exit status as without bluepython), and dies by itself if that takes too
+// long. A crash inside bluepython's own code (t_critical), during shutdown or
+// in a process whose writer is not running dies at once. The writer thread
+// blocks every signal, so a crash there gets the default action directly.
+void crash_signal_handler(int signo) {
+  if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running() || t_critical > 0 ||
+      g_state->stopped.load()) {
+    die_by(signo);
+  }
+  if (!g_fatal_requested.exchange(true)) g_state->pipeline->request_fatal_signal(signo);
+  for (int waited = 0; waited < kCrashWaitMs && !g_state->pipeline->fatal_done(); ++waited) sleep_ms(1);
+  die_by(signo);
 }
 
 // Ends a critical section; runs a signal that arrived during it.
@@ -485,17 +506,27 @@ void stop(const char* reason) noexcept {
   if (const int signo = g_deferred_signal.exchange(0); signo != 0) die_by(signo);
 }
 
+namespace {
+
+void install_if_default(int signo, void (*handler)(int)) noexcept {
+  struct sigaction current{};
+  if (::sigaction(signo, nullptr, &current) != 0) return;
+  if (current.sa_handler != SIG_DFL || (current.sa_flags & SA_SIGINFO) != 0) return;
+  struct sigaction action{};
+  action.sa_handler = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_ONSTACK;
+  ::sigaction(signo, &action, nullptr);
+}
+
+}  // namespace
+
 void install_signal_handlers() noexcept {
-  for (const int signo : {SIGTERM, SIGHUP}) {
-    struct sigaction current{};
-    if (::sigaction(signo, nullptr, &current) != 0) continue;
-    if (current.sa_handler != SIG_DFL || (current.sa_flags & SA_SIGINFO) != 0) continue;
-    struct sigaction action{};
-    action.sa_handler = &fatal_signal_handler;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART | SA_ONSTACK;
-    ::sigaction(signo, &action, nullptr);
-  }
+  for (const int signo : {SIGTERM, SIGHUP}) install_if_default(signo, &fatal_signal_handler);
+}
+
+void install_crash_handlers() noexcept {
+  for (const int signo : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) install_if_default(signo, &crash_signal_handler);
 }
 
 void set_stdlib_dir(const std::string& dir) noexcept {

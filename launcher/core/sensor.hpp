@@ -58,6 +58,11 @@ void stop(const char* reason) noexcept;
 // signal (only where the disposition is still the default).
 void install_signal_handlers() noexcept;
 
+// Installs the best-effort crash handler (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+// SIGABRT) that lets the writer drain and write sensor_shutdown before the
+// default action runs (only where the disposition is still the default).
+void install_crash_handlers() noexcept;
+
 // Tells the import resolver where the standard library is (before
 // start_writer: the resolver belongs to the writer thread afterwards).
 void set_stdlib_dir(const std::string& dir) noexcept;
