@@ -50,6 +50,13 @@ rc=$?
 set -e
 if [[ $rc -ne 0 ]]; then exit $rc; fi
 
+step "reliability suite (docs/reliability.md)"
+set +e
+build/test-venv/bin/python -m pytest test/reliability -q -p no:cacheprovider
+rc=$?
+set -e
+if [[ $rc -ne 0 ]]; then exit $rc; fi
+
 if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   step "unit tests under ASan+UBSan"
   cmake --preset asan >/dev/null

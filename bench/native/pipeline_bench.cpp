@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// Native emit to disk: how many events per second the event pipeline takes
+// from a producer and writes to a real spool (envelope composed, RFC 3339
+// time, NDJSON lines, rotation and quota as configured), with the producer and
+// the writer thread pinned to ONE CPU, the budget's "on one core".
+//
+//   bluepython_pipeline_bench [--events N] [--dir DIR] [--no-pin]
+//
+// Prints one JSON line: events, written, retries (pushes refused because the
+// queue was full; the producer yields and retries, so every event is written
+// and the figure is the sustained rate to disk), seconds, events_per_second,
+// bytes (spool bytes written), cpu (process user+sys seconds). Run by
+// bench/compare.py; the spool directory is emptied first and left behind.
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "clock.hpp"
+#include "event_pipeline.hpp"
+#include "spool_writer.hpp"
+
+namespace {
+
+using namespace bluepython;
+
+[[noreturn]] void usage(const char* problem) {
+  (void)std::fprintf(stderr, "bluepython_pipeline_bench: %s\nusage: bluepython_pipeline_bench [--events N] [--dir DIR] [--no-pin]\n",
+               problem);
+  std::exit(2);
+}
+
+double cpu_seconds() {
+  rusage ru{};
+  (void)::getrusage(RUSAGE_SELF, &ru);
+  const auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+bool pin_to_one_cpu() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return false;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      return ::sched_setaffinity(0, sizeof one, &one) == 0;  // inherited by the writer thread
+    }
+  }
+  return false;
+}
+
+std::uint64_t spool_bytes(const std::filesystem::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t events = 5'000'000;
+  std::string dir = "/tmp/bluepython-pipeline-bench";
+  bool pin = true;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--events" && i + 1 < argc) {
+      char* end = nullptr;
+      events = std::strtoull(argv[++i], &end, 10);
+      if (end == nullptr || *end != '\0' || events == 0) usage("--events wants a positive integer");
+    } else if (arg == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (arg == "--no-pin") {
+      pin = false;
+    } else {
+      usage("unknown argument");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (pin && !pin_to_one_cpu()) usage("could not pin to one CPU (sched_setaffinity)");
+
+  spool_options spool;
+  spool.dir = dir;
+  // Real rotation and quota: the spool on disk stays bounded however many
+  // events go through, and every byte is still written with write(2).
+  spool.max_file_bytes = 32ULL << 20U;
+  spool.max_total_bytes = 256ULL << 20U;
+  pipeline_options options;  // queue and flush interval as the defaults of docs/configuration.md
+  options.queue_bytes = 4ULL << 20U;
+  process_identity id;
+  id.pid = static_cast<int>(::getpid());
+  id.ppid = static_cast<int>(::getppid());
+  id.uuid = "00000000-0000-4000-8000-00000000be4c";
+  id.start_ns = wall_time_ns();
+  event_pipeline pipeline(options, std::make_unique<spool_writer>(spool, id.pid, id.start_ns), id, nullptr, nullptr);
+
+  // About the size of a python_file_open event's own members.
+  char attrs[128];
+  std::uint64_t retries = 0;
+  const double cpu0 = cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  pipeline.start();
+  for (std::uint64_t i = 0; i < events; ++i) {
+    const int n = std::snprintf(attrs, sizeof attrs, R"("path":"/srv/app/data/file-%llu.json","mode":"r","flags":524288)",
+                                static_cast<unsigned long long>(i % 100000));
+    record_view r;
+    r.name = "bench_event";
+    r.ts_ns = wall_time_ns();
+    r.attributes = std::string_view(attrs, static_cast<std::size_t>(n));
+    while (!pipeline.emit(r)) {
+      ++retries;
+      std::this_thread::yield();
+    }
+  }
+  pipeline.shutdown(std::chrono::milliseconds(60000), "exit");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpu_seconds() - cpu0;
+  const pipeline_counters c = pipeline.counters();
+  (void)std::printf(
+      R"({"events":%llu,"written":%llu,"retries":%llu,"seconds":%.6f,"events_per_second":%.0f,"bytes":%llu,"cpu":%.6f,"pinned":%s})"
+      "\n",
+      static_cast<unsigned long long>(events), static_cast<unsigned long long>(c.written),
+      static_cast<unsigned long long>(retries), seconds, static_cast<double>(events) / seconds,
+      static_cast<unsigned long long>(spool_bytes(dir)), cpu, pin ? "true" : "false");
+  return c.written >= events ? 0 : 1;
+}
