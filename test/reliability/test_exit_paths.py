@@ -267,12 +267,13 @@ def test_execv_after_emitting(app: Sandbox, target: str) -> None:
 
 
 def test_fork_while_threads_emit_does_not_deadlock(app: Sandbox) -> None:
-    # The subprocess timeout is the hang detector.
-    res = app.bp(APP, "fork_while_emitting", "10", "fork_while_emitting", timeout=TIMEOUT)
+    # 100 forks while two threads keep the writer busy. The subprocess timeout
+    # is the hang detector.
+    res = app.bp(APP, "fork_while_emitting", "10", "fork_while_emitting", "100", timeout=TIMEOUT)
     assert res.returncode == 0, res.stderr
     assert res.stderr == b""
     out = json.loads(res.stdout)
-    assert len(out["children"]) == 20
+    assert len(out["children"]) == 100
     assert all(status == 0 for _, status in out["children"])
     child_pids = {pid for pid, _ in out["children"]}
     files = app.files()
