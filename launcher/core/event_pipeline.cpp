@@ -236,6 +236,9 @@ std::size_t event_pipeline::compose_faults(std::string& batch, const char* where
     ++lines;
   }
   pending_faults_.clear();
+  // The writer's own events count as emitted, so that emitted = written +
+  // dropped + filtered holds in sensor_shutdown.
+  emitted_by_writer_.fetch_add(lines, std::memory_order_relaxed);
   return lines;
 }
 
@@ -368,7 +371,7 @@ void event_pipeline::append_shutdown_event(std::string& batch, const std::string
 
 pipeline_counters event_pipeline::counters() const noexcept {
   pipeline_counters c;
-  c.emitted = queue_.pushed();
+  c.emitted = queue_.pushed() + emitted_by_writer_.load(std::memory_order_relaxed);
   c.dropped_queue = queue_.dropped();
   c.written = written_.load(std::memory_order_relaxed);
   c.dropped_sink = dropped_sink_.load(std::memory_order_relaxed);
@@ -409,6 +412,7 @@ void event_pipeline::after_fork_child(const process_identity& identity) noexcept
   flush_done_ = 0;
   next_event_id_ = 1;
   written_.store(0);
+  emitted_by_writer_.store(0);
   dropped_sink_.store(0);
   filtered_.store(0);
   pending_faults_.clear();

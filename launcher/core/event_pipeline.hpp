@@ -143,6 +143,7 @@ class event_pipeline {
 
   std::uint64_t next_event_id_ = 1;  // writer side only
   std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> emitted_by_writer_{0};  // python_internal_exception of sink faults
   std::atomic<std::uint64_t> dropped_sink_{0};
   std::atomic<std::uint64_t> filtered_{0};
 };

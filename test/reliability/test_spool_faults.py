@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -18,6 +22,7 @@ from conftest import (
     check_stream,
     name,
     named,
+    spool_files,
     warning_lines,
     without_warnings,
 )
@@ -213,3 +218,116 @@ def test_warning_goes_to_stderr_only_with_events_to_stderr(sandbox: Sandbox) -> 
     assert res.stdout == b"only this\n"
     lines = res.stderr.decode().splitlines()
     assert sum(1 for line in lines if line.startswith(WARNING_PREFIX)) == 1
+
+
+# ---------------------------------------------------------------------------
+# Faults of a real file system: a small tmpfs mounted for the test (root, as in
+# CI). Where mounting is not permitted the cases are skipped, saying so.
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mnt)],
+                         capture_output=True, check=False)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _spool_doc(sb: Sandbox, spool: Path) -> tuple[list[dict], dict]:
+    events = [e for f in spool_files(spool) for e in f.events]
+    for ev in events:
+        check_envelope(ev)
+    ids = [e["event"]["meta"]["source_event_id"] for e in events]
+    assert ids == sorted(set(ids)), "an event is on disk twice or out of order"
+    assert name(events[-1]) == "sensor_shutdown"
+    return events, attrs(events[-1])
+
+
+def test_read_only_file_system(sandbox: Sandbox, small_fs: Path) -> None:
+    (small_fs / "spool").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(small_fs / "spool"))
+    bp = _compare_with_python(sandbox, env, "500")
+    (warning,) = warning_lines(bp.stderr)
+    assert str(small_fs / "spool") in warning and "Read-only file system" in warning, warning
+    assert list((small_fs / "spool").iterdir()) == []
+
+
+FULL_APP = """\
+import _bluepython, sys
+for i in range(int(sys.argv[1])):
+    _bluepython.emit("fill", {"i": i, "pad": "p" * 500})
+print("full", _bluepython.flush(5.0), flush=True)
+sys.stdin.readline()  # the test frees space meanwhile
+for i in range(20):
+    _bluepython.emit("after", {"i": i})
+print("flushed", _bluepython.flush(5.0), flush=True)
+"""
+
+
+def test_disk_full_then_space_again(sandbox: Sandbox, small_fs: Path) -> None:
+    spool = small_fs / "spool"
+    filler = small_fs / "filler"
+    filler.write_bytes(b"\0" * (128 << 10))  # half the file system, freed later
+    sandbox.write("app.py", FULL_APP)
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(spool))
+    py = sandbox.run([sandbox.ref_python, "-c", "print('full', True); input(); print('flushed', True)"],
+                     env=env, input=b"\n")
+    proc = sandbox.popen([sandbox.bluepython, "app.py", "2000"], env=env)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"full True\n"
+        filler.unlink()
+        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert b"full True\n" + out == py.stdout
+    (warning,) = warning_lines(err)
+    assert "No space left on device" in warning, warning
+    assert without_warnings(err) == ""
+
+    events, shutdown = _spool_doc(sandbox, spool)
+    # Whole batches are dropped when they do not fit: no line is ever cut.
+    fills = [attrs(e)["i"] for e in named(events, "fill")]
+    assert len(fills) < 2000
+    assert [attrs(e)["i"] for e in named(events, "after")] == list(range(20))
+    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    assert any(f["where"] == "spool" and "No space left" in f["message"] for f in faults), faults
+    assert shutdown["dropped_spool"] > 0
+    assert shutdown["dropped"] == shutdown["dropped_spool"] and shutdown["dropped_queue_full"] == 0
+    assert shutdown["written"] == len(events) - 1
+    assert shutdown["emitted"] == shutdown["written"] + shutdown["dropped"] + shutdown["filtered"]
+
+
+def test_spool_directory_removed_while_running(sandbox: Sandbox) -> None:
+    sandbox.write("app.py", DELETE_APP)
+    proc = sandbox.popen([sandbox.bluepython, "app.py"])
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        shutil.rmtree(sandbox.spool)
+        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert out == b"flushed True\n"
+    (warning,) = warning_lines(err)
+    assert "removed" in warning
+    assert without_warnings(err) == ""
+    # The directory is made again (0700) and the events go on in a new file.
+    assert stat.S_IMODE(sandbox.spool.stat().st_mode) == 0o700
+    events, shutdown = _spool_doc(sandbox, sandbox.spool)
+    assert [attrs(e)["i"] for e in named(events, "after")] == list(range(50))
+    assert shutdown["dropped"] == 0
+    assert shutdown["emitted"] == shutdown["written"] + shutdown["dropped"] + shutdown["filtered"]

@@ -155,6 +155,10 @@ TEST_CASE("sink faults are counted, reported once, and become events", "[event_p
   CHECK(json::parse(lines[1])["event"]["meta"]["name"] == "kept");
   const auto last = json::parse(lines[2])["event"];
   CHECK(last["dropped_spool"] == 1);
+  // The fault event the writer made counts as emitted: the counters add up.
+  CHECK(last["emitted"] == 3);
+  CHECK(last["written"] == 2);
+  CHECK(last["emitted"].get<int>() == last["written"].get<int>() + last["dropped"].get<int>());
 }
 
 TEST_CASE("many threads emitting while flushing lose nothing", "[event_pipeline]") {
