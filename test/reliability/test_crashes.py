@@ -65,7 +65,9 @@ def _normalised_stderr(data: bytes) -> bytes:
     ("mode", "signo"), [("settle_then_segfault", signal.SIGSEGV), ("settle_then_abort", signal.SIGABRT)]
 )
 @pytest.mark.parametrize("faulthandler", [False, True], ids=["plain", "faulthandler"])
-def test_crash_in_c_ends_the_stream_with_the_signal(crash: Sandbox, mode: str, signo: int, faulthandler: bool) -> None:
+def test_crash_in_c_ends_the_stream_with_the_signal(
+    crash: Sandbox, mode: str, signo: int, faulthandler: bool
+) -> None:
     n = 5000
     args = (["-X", "faulthandler"] if faulthandler else []) + [str(APP), mode, str(n)]
     py = crash.py(*args)
@@ -91,7 +93,8 @@ def test_segfault_right_after_emitting_loses_nothing(crash: Sandbox, enable_at: 
     if enable_at == "startup":
         bp = crash.bp(str(APP), "segfault_now", str(n))
     else:
-        code = f"import faulthandler, runpy, sys; faulthandler.enable(); sys.argv = ['app', 'segfault_now', '{n}']; "
+        code = "import faulthandler, runpy, sys; faulthandler.enable(); "
+        code += f"sys.argv = ['app', 'segfault_now', '{n}']; "
         code += f"runpy.run_path({str(APP)!r}, run_name='__main__')"
         bp = crash.bp("-c", code)
         assert b"Fatal Python error: Segmentation fault" in bp.stderr

@@ -109,7 +109,8 @@ def _burst(sb: Sandbox, threads: int, per_thread: int) -> None:
     sb.write("burst.py", BURST)
     # No flush for a minute and the smallest queue: the burst must overflow it.
     sb.write("cfg.json", '{"spool": {"flush_interval_ms": 60000}, "queue": {"max_bytes": 65536}}')
-    res = sb.bp("run", "--config", "cfg.json", "--disable", "all", "--", "burst.py", str(threads), str(per_thread))
+    res = sb.bp("run", "--config", "cfg.json", "--disable", "all", "--",
+                "burst.py", str(threads), str(per_thread))
     assert res.returncode == 0, res.stderr
     assert res.stderr == b""
     out = json.loads(res.stdout)
