@@ -213,21 +213,29 @@ def wait_listening(server: subprocess.Popen[bytes], port: int, server_log: Path)
 
 def http_run(case: Case, side: str, clients: int, calls: int, procs: int, env: dict[str, str],
              tmp: Path) -> dict[str, float]:
+    return http_load([str(case.exe(side))], case.flavor, case.python(), f"{case.key}-{side}",
+                     (clients, calls, procs), env, env, tmp)
+
+
+def http_load(server_cmd: list[str], flavor: str, client_python: Path, name: str, load: tuple[int, int, int],
+              server_env: dict[str, str], client_env: dict[str, str], tmp: Path) -> dict[str, float]:
+    """One uvicorn server (``server_cmd`` + server.py FLAVOR http ...) under a load of
+    ``load`` = (clients, calls per client, client processes) from ``client_python``."""
+    clients, calls, procs = load
     port = free_port()
     pid_file = tmp / "server.pid"
     pid_file.unlink(missing_ok=True)
-    server_log = tmp / f"http-server-{case.key}-{side}.log"
+    server_log = tmp / f"http-server-{name}.log"
     with server_log.open("wb") as out:
         server = subprocess.Popen(
-            [str(case.exe(side)), str(SERVER), case.flavor, "http", "--port", str(port),
-             "--pid-file", str(pid_file)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [*server_cmd, str(SERVER), flavor, "http", "--port", str(port), "--pid-file", str(pid_file)],
+            env=server_env, stdout=out, stderr=subprocess.STDOUT,
         )
     result: dict[str, float] = {}
     try:
         wait_listening(server, port, server_log)
         if int(pid_file.read_text()) != server.pid:
-            sys.exit(f"bench: {side} server runs as pid {pid_file.read_text()}, not {server.pid}")
+            sys.exit(f"bench: {name} server runs as pid {pid_file.read_text()}, not {server.pid}")
         idle = proc_mem(server.pid)
         cpu_start = proc_cpu(server.pid)
         start = time.perf_counter()
@@ -235,8 +243,8 @@ def http_run(case: Case, side: str, clients: int, calls: int, procs: int, env: d
         argv = ["--url", f"http://127.0.0.1:{port}/mcp", "--calls", str(calls)]
         running = [
             subprocess.Popen(
-                [str(case.python()), str(CLIENT), "http", *argv, "--clients", str(share)],
-                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [str(client_python), str(CLIENT), "http", *argv, "--clients", str(share)],
+                env=client_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             for share in shares
         ]
@@ -326,21 +334,27 @@ def proc_field(path: str, key: str) -> str:
 
 
 def versions(venv: str) -> dict[str, str]:
+    return python_versions(VENVS[venv] / "bin" / "python")
+
+
+def python_versions(python: Path, dists: tuple[str, ...] = ("mcp", "fastmcp", "uvicorn")) -> dict[str, str]:
+    """The Python version of a venv's python, and the versions of distributions installed there."""
     code = (
-        "import importlib.metadata as m, json, platform\n"
+        "import importlib.metadata as m, json, platform, sys\n"
         "out = {'python': platform.python_version()}\n"
-        "for d in ('mcp', 'fastmcp', 'uvicorn'):\n"
+        "for d in sys.argv[1:]:\n"
         "    try: out[d] = m.version(d)\n"
         "    except m.PackageNotFoundError: out[d] = 'absent'\n"
         "print(json.dumps(out))"
     )
-    python = VENVS[venv] / "bin" / "python"
-    return json.loads(subprocess.run([str(python), "-c", code], capture_output=True, check=True).stdout)
+    proc = subprocess.run([str(python), "-c", code, *dists], capture_output=True, check=True)
+    return json.loads(proc.stdout)
 
 
-def machine() -> dict[str, str]:
+def machine(bluepython: Path | None = None) -> dict[str, str]:
+    """The machine, and the version of ``bluepython`` (default: the mcp1 venv's)."""
     mem_kib = int(proc_field("/proc/meminfo", "MemTotal").split()[0])
-    bluepython = VENVS["mcp1"] / "bin" / "bluepython"
+    bluepython = bluepython or VENVS["mcp1"] / "bin" / "bluepython"
     version = json.loads(subprocess.run([str(bluepython), "version", "--json"], capture_output=True).stdout)
     return {
         "nproc": str(len(os.sched_getaffinity(0))),

@@ -5,6 +5,8 @@
 # its own section of docs/performance.md): bash bench/run.sh --mcp [--quick] [--help]
 # Audit-event loops (200k open(), unrelated audit events, subprocess; own section):
 # bash bench/run.sh --loops [--quick] [--runs N]
+# Side by side: python, bluepython (mcp+imports), bluepython (everything on) and BlueRock's
+# sensor (its own venvs), its own section: bash bench/run.sh --compare [--quick] [--runs N]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,51 @@ if [[ -z "$base_python" || ! -x "$base_python" ]]; then
   exit 1
 fi
 base_prefix="$("$base_python" -c 'import sys; print(sys.prefix)')"
+
+# A venv of the base Python at $1, made if missing; one left from another base Python is an error.
+ensure_venv() {
+  if [[ ! -x "$1/bin/python" ]]; then
+    "$base_python" -m venv "$1"
+  elif [[ "$("$1/bin/python" -c 'import sys; print(sys.base_prefix)')" != "$base_prefix" ]]; then
+    echo "bench: $1 was made with another Python; delete it" >&2
+    exit 1
+  fi
+}
+
+if [[ "${1:-}" == "--compare" ]]; then
+  shift
+  # A frozen copy of the executable for the whole run: build/bluepython may be rebuilt
+  # meanwhile. Copied under a temporary name and renamed, so no half-written file runs.
+  mkdir -p "$build/bench-bin"
+  cp "$build/bluepython" "$build/bench-bin/.bluepython.$$"
+  mv -f "$build/bench-bin/.bluepython.$$" "$build/bench-bin/bluepython"
+  if ! "$build/bench-bin/bluepython" version --json >/dev/null; then
+    echo "bench: the copy of $build/bluepython does not run (caught mid-build?); try again" >&2
+    exit 1
+  fi
+  # Venvs of their own, like build/test-venv-mcp1/-mcp2 (the same requirements), so that the
+  # integration tests, which re-link those venvs' bluepython, cannot swap the binary mid-run.
+  pip=(-m pip install --quiet --disable-pip-version-check)
+  for line in mcp1 mcp2; do
+    mvenv="$build/bench-venv-$line"
+    ensure_venv "$mvenv"
+    "$mvenv/bin/python" "${pip[@]}" -r "$root/test/requirements-$line.txt"
+    ln -sfn "$build/bench-bin/bluepython" "$mvenv/bin/bluepython"
+    # BlueRock's sensor (PyPI: bluerock[oss]) with the same mcp, fastmcp and uvicorn. That
+    # venv holds BlueRock's own top-level package `bluepython`: ours is never linked there.
+    bvenv="$build/bench-venv-bluerock"
+    [[ "$line" == mcp1 ]] || bvenv="$bvenv-$line"
+    ensure_venv "$bvenv"
+    uvicorn="$("$mvenv/bin/python" -c 'import importlib.metadata as m; print(m.version("uvicorn"))')"
+    mapfile -t pins < <(grep -E '^(mcp|fastmcp)==' "$root/test/requirements-$line.txt")
+    # A line BlueRock cannot be installed with is reported as not run, not fatal.
+    if ! "$bvenv/bin/python" "${pip[@]}" "bluerock[oss]==${BLUEROCK_VERSION:-0.2.0}" "${pins[@]}" \
+      "uvicorn==$uvicorn"; then
+      echo "bench: could not install BlueRock into $bvenv; its $line rows will say n/a" >&2
+    fi
+  done
+  exec "$build/bench-venv-mcp1/bin/python" "$root/bench/compare.py" "$@"
+fi
 
 if [[ "${1:-}" == "--mcp" ]]; then
   shift

@@ -1,7 +1,9 @@
-"""The MCP server the MCP call benchmark talks to: one small tool, ``add``.
+"""The MCP server the MCP call benchmarks talk to: a small tool, ``add``, and
+``blob(n)``, which returns a string of n bytes (bench/compare.py's large-result
+workload).
 
-Run by bench/mcp_calls.py (through the client for stdio) under a venv's
-``python`` or ``bluepython``:
+Run by bench/mcp_calls.py and bench/compare.py (through the client for stdio)
+under a venv's ``python``, its ``bluepython``, or BlueRock's sensor:
 
     server.py FLAVOR stdio [--pid-file PATH]
     server.py FLAVOR http --port N [--pid-file PATH]
@@ -27,6 +29,11 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+def blob(n: int) -> str:
+    """Returns a string of n bytes."""
+    return "x" * n
+
+
 def build(flavor: str, port: int) -> Any:
     if flavor == "sdk1":
         from mcp.server.fastmcp import FastMCP
@@ -46,6 +53,7 @@ def build(flavor: str, port: int) -> Any:
     else:
         raise SystemExit(f"server.py: unknown flavor {flavor!r}")
     server.tool()(add)
+    server.tool()(blob)
     return server
 
 
