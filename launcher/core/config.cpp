@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -235,10 +236,36 @@ json read_config_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) fail(path, "read error");
+  return parse_config_text(text.str(), path);
+}
+
+json parse_config_text(const std::string& text, const std::string& origin) {
+  // Keys seen so far in each object being parsed: a key given twice is an
+  // error rather than "the last one wins", which would hide a mistake.
+  std::vector<std::vector<std::string>> open_objects;
+  const json::parser_callback_t check_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) {
+      open_objects.emplace_back();
+    } else if (event == json::parse_event_t::object_end) {
+      if (!open_objects.empty()) open_objects.pop_back();
+    } else if (event == json::parse_event_t::key && !open_objects.empty()) {
+      auto& seen = open_objects.back();
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        fail(origin, fmt::format("key \"{}\" appears twice in one object", key));
+      }
+      seen.push_back(key);
+    }
+    return true;
+  };
   try {
-    return json::parse(text.str());
+    return json::parse(text, check_keys);
   } catch (const json::parse_error& e) {
-    fail(path, fmt::format("invalid JSON at byte {}", e.byte));
+    fail(origin, fmt::format("invalid JSON at byte {}", e.byte));
+  } catch (const json::out_of_range&) {
+    fail(origin, "invalid JSON: a number is out of range");
+  } catch (const json::exception&) {
+    fail(origin, "invalid JSON");
   }
 }
 

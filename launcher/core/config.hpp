@@ -138,6 +138,10 @@ void apply_config_json(config& cfg, const nlohmann::json& doc, const std::string
 // Reads and parses a config file (size-limited); throws launcher_error.
 nlohmann::json read_config_file(const std::string& path);
 
+// Parses a config document: strict JSON, no key twice in one object; throws
+// launcher_error naming `origin` (never any other exception).
+nlohmann::json parse_config_text(const std::string& text, const std::string& origin);
+
 // Home directory: $HOME, else the password database, else "/tmp".
 std::string home_directory(const getenv_fn& getenv_lookup);
 

@@ -231,3 +231,23 @@ TEST_CASE("a config error stays one line whatever the key holds", "[config]") {
     CHECK(message.find("\\x0adpoint\\x07") != std::string::npos);
   }
 }
+
+TEST_CASE("a config document with a key twice or a number out of range is refused in one line", "[config]") {
+  const auto refused = [](const std::string& text) {
+    try {
+      (void)parse_config_text(text, "/etc/bp.json");
+    } catch (const launcher_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(refused(R"({"debug": true, "debug": false})") ==
+        R"(bluepython: config error: /etc/bp.json: key "debug" appears twice in one object)");
+  CHECK(refused(R"({"spool": {"dir": "/a", "dir": "/b"}})").find(R"(key "dir" appears twice)") != std::string::npos);
+  CHECK(refused(R"({"queue": {"max_bytes": 1e400}})") ==
+        "bluepython: config error: /etc/bp.json: invalid JSON: a number is out of range");
+  CHECK(refused(R"({"debug": tru)").find("invalid JSON at byte") != std::string::npos);
+  // The same key in sibling objects, or in objects inside an array, is fine.
+  CHECK(refused(R"({"files": {"enable": true}, "network": {"enable": true}})").empty());
+  CHECK(refused(R"({"x": [{"a": 1}, {"a": 2}]})").empty());
+}
