@@ -43,19 +43,19 @@ build/test-venv/bin/ruff check --config .ruff.toml test bench packaging hooks
 step "lint: clang-tidy"
 bash test/clang_tidy.sh
 
+# One pytest run per suite (they share test/integration/conftest.py); the first failing
+# suite's status is the script's.
+run_pytest() {
+  local rc=0
+  build/test-venv/bin/python -m pytest "$1" -q -p no:cacheprovider || rc=$?
+  if [[ $rc -ne 0 ]]; then exit $rc; fi
+}
+
 step "integration tests"
-set +e
-build/test-venv/bin/python -m pytest test/integration -q -p no:cacheprovider
-rc=$?
-set -e
-if [[ $rc -ne 0 ]]; then exit $rc; fi
+run_pytest test/integration
 
 step "reliability suite (docs/reliability.md)"
-set +e
-build/test-venv/bin/python -m pytest test/reliability -q -p no:cacheprovider
-rc=$?
-set -e
-if [[ $rc -ne 0 ]]; then exit $rc; fi
+run_pytest test/reliability
 
 if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   step "unit tests under ASan+UBSan"

@@ -7,7 +7,6 @@ counted exactly, the count reported in sensor_shutdown, the rest written)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter
 
 from conftest import (
@@ -20,9 +19,8 @@ from conftest import (
     free_port,
     name,
     named,
-    stop_server,
-    wait_port,
 )
+from node_tools import serve
 
 SESSIONS, CALLS = 50, 200
 
@@ -31,21 +29,10 @@ def test_50_sessions_x_200_calls_every_effect_attributed_to_its_call(sandbox: Sa
     work = sandbox.root / "files"
     work.mkdir()
     port = free_port()
-    log = sandbox.root / "server.err"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [mcp1.bluepython, str(FIXTURES / "reliability" / "load_server.py"), str(port), str(work)],
-            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
-        )
-    try:
-        wait_port(proc, port, log)
-        res = sandbox.run(
-            [mcp1.python, str(FIXTURES / "reliability" / "load_client.py"), f"http://127.0.0.1:{port}/mcp",
-             str(SESSIONS), str(CALLS)],
-            timeout=600,
-        )
-    finally:
-        stop_server(proc, timeout=60)
+    argv = [mcp1.bluepython, str(FIXTURES / "reliability" / "load_server.py"), str(port), str(work)]
+    with serve(argv, sandbox.env, sandbox.cwd, sandbox.root / "server.log", port) as server:
+        client = [mcp1.python, str(FIXTURES / "reliability" / "load_client.py"), server.url]
+        res = sandbox.run([*client, str(SESSIONS), str(CALLS)], timeout=600)
     assert res.returncode == 0, res.stderr.decode()[-3000:]
     results = json.loads(res.stdout)
     assert len(results) == SESSIONS * CALLS

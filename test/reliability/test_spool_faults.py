@@ -9,19 +9,20 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import (
-    TIMEOUT,
     WARNING_PREFIX,
     Sandbox,
+    SpoolFile,
     attrs,
     check_envelope,
     check_stream,
     name,
     named,
+    run_paused,
     spool_files,
     warning_lines,
     without_warnings,
@@ -106,26 +107,30 @@ print("flushed", _bluepython.flush(5.0), flush=True)
 """
 
 
+def _delete_app_with_fault(sb: Sandbox, fault: Callable[[], SpoolFile | None]) -> SpoolFile | None:
+    """Runs DELETE_APP, does `fault` once the first 50 events are on disk, lets
+    the app go on; asserts the app is unaffected and warned exactly once.
+    Returns what `fault` returned."""
+    sb.write("app.py", DELETE_APP)
+    res, result = run_paused(sb, [sb.bluepython, "app.py"], b"ready\n", fault)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"ready\nflushed True\n"
+    err = res.stderr
+    (warning,) = warning_lines(err)
+    assert "removed" in warning
+    assert without_warnings(err) == ""
+    return result
+
+
 def test_spool_file_deleted_while_running(sandbox: Sandbox) -> None:
-    sandbox.write("app.py", DELETE_APP)
-    proc = sandbox.popen([sandbox.bluepython, "app.py"])
-    try:
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline() == b"ready\n"
+    def remove_file() -> SpoolFile:
         (first,) = sandbox.files()
         assert len(named(first.events, "before")) == 50
         first.path.unlink()
-        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert out == b"flushed True\n"
-    warnings = warning_lines(err)
-    assert len(warnings) == 1, err
-    assert "removed" in warnings[0]
-    assert without_warnings(err) == ""
+        return first
+
+    first = _delete_app_with_fault(sandbox, remove_file)
+    assert first is not None
 
     files = sandbox.files()
     assert len(files) == 1, [f.path.name for f in files]
@@ -279,18 +284,10 @@ def test_disk_full_then_space_again(sandbox: Sandbox, small_fs: Path) -> None:
     env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(spool))
     py = sandbox.run([sandbox.ref_python, "-c", "print('full', True); input(); print('flushed', True)"],
                      env=env, input=b"\n")
-    proc = sandbox.popen([sandbox.bluepython, "app.py", "2000"], env=env)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"full True\n"
-        filler.unlink()
-        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert b"full True\n" + out == py.stdout
+    res, _ = run_paused(sandbox, [sandbox.bluepython, "app.py", "2000"], b"full True\n", filler.unlink, env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == py.stdout
+    err = res.stderr
     (warning,) = warning_lines(err)
     assert "No space left on device" in warning, warning
     assert without_warnings(err) == ""
@@ -309,22 +306,7 @@ def test_disk_full_then_space_again(sandbox: Sandbox, small_fs: Path) -> None:
 
 
 def test_spool_directory_removed_while_running(sandbox: Sandbox) -> None:
-    sandbox.write("app.py", DELETE_APP)
-    proc = sandbox.popen([sandbox.bluepython, "app.py"])
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"ready\n"
-        shutil.rmtree(sandbox.spool)
-        out, err = proc.communicate(b"go\n", timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert out == b"flushed True\n"
-    (warning,) = warning_lines(err)
-    assert "removed" in warning
-    assert without_warnings(err) == ""
+    _delete_app_with_fault(sandbox, lambda: shutil.rmtree(sandbox.spool))
     # The directory is made again (0700) and the events go on in a new file.
     assert stat.S_IMODE(sandbox.spool.stat().st_mode) == 0o700
     events, shutdown = _spool_doc(sandbox, sandbox.spool)
