@@ -2,8 +2,8 @@
 // bluepython: a drop-in `python` that records what the program does.
 #include <cstdio>
 
-#include "core/cli.hpp"
-#include "core/error.hpp"
+#include "cli/cli.hpp"
+#include "config/error.hpp"
 
 int main(int argc, char** argv) {
   try {

@@ -24,9 +24,9 @@
 #include <string_view>
 #include <thread>
 
-#include "clock.hpp"
-#include "event_pipeline.hpp"
-#include "spool_writer.hpp"
+#include "pipeline/clock.hpp"
+#include "pipeline/event_pipeline.hpp"
+#include "pipeline/spool_writer.hpp"
 
 namespace {
 

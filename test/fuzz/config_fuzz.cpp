@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "config.hpp"
-#include "error.hpp"
+#include "config/config.hpp"
+#include "config/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   bluepython::config cfg;

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_view.hpp"
+#include "pipeline/json_view.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // A private copy: ASan then catches any read past its end.

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "json_writer.hpp"
+#include "pipeline/json_writer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

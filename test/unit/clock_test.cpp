@@ -5,7 +5,7 @@
 #include <ctime>
 #include <string>
 
-#include "clock.hpp"
+#include "pipeline/clock.hpp"
 
 namespace {
 

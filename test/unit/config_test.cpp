@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 #include <map>
 #include <string>
 
-#include "error.hpp"
+#include "config/error.hpp"
 
 using namespace bluepython;
 using nlohmann::json;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "embedded_modules.hpp"
+#include "capture/embedded_modules.hpp"
 
 #include <catch2/catch.hpp>
 

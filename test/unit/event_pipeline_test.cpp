@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "event_pipeline.hpp"
+#include "pipeline/event_pipeline.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,8 +14,8 @@
 #include <fstream>
 #include <map>
 
-#include "clock.hpp"
-#include "spool_writer.hpp"
+#include "pipeline/clock.hpp"
+#include "pipeline/spool_writer.hpp"
 #include "test_sink.hpp"
 
 using namespace bluepython;

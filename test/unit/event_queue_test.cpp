@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "event_queue.hpp"
+#include "pipeline/event_queue.hpp"
 
 #include <catch2/catch.hpp>
 #include <set>

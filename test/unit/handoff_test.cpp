@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "handoff.hpp"
+#include "config/handoff.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

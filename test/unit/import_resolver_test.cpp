@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "import_resolver.hpp"
+#include "pipeline/import_resolver.hpp"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "sha256.hpp"
+#include "pipeline/sha256.hpp"
 
 using namespace bluepython;
 namespace fs = std::filesystem;

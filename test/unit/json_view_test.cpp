@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "json_view.hpp"
+#include "pipeline/json_view.hpp"
 
 #include <catch2/catch.hpp>
 #include <string>

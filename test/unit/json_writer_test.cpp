@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "json_writer.hpp"
+#include "pipeline/json_writer.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "otlp_exporter.hpp"
+#include "export/otlp/otlp_exporter.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "spool_writer.hpp"
+#include "pipeline/spool_writer.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "event_sink.hpp"
+#include "pipeline/event_sink.hpp"
 
 namespace bluepython::testing {
 

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include "capture/audit_events.hpp"
+
+// The handlers the audit event table names, one file per category:
+// process_events.cpp, file_events.cpp, network_events.cpp, code_events.cpp;
+// the hook's own (run, import) in audit_hook.cpp. Internal to capture/.
+namespace bluepython::capture {
+
+// Any category: `reports` with "via" and the row's members.
+void report_members(const audit_event& e, PyObject* args);
+
+// process
+bool popen_seen(const audit_event& e, PyObject* args);
+bool posix_spawn_seen(const audit_event& e, PyObject* args);
+void popen_spawn(const audit_event& e, PyObject* args);
+void exec_spawn(const audit_event& e, PyObject* args);  // os.exec, os.posix_spawn
+void os_spawn(const audit_event& e, PyObject* args);
+void pty_spawn(const audit_event& e, PyObject* args);
+void system_spawn(const audit_event& e, PyObject* args);
+void process_fork(const audit_event& e, PyObject* args);
+// Whether a subprocess.Popen was seen in this thread and its fork_exec has
+// not happened yet; clears it.
+bool take_popen_pending() noexcept;
+
+// files
+bool open_wanted(const audit_event& e, PyObject* args);
+bool change_wanted(const audit_event& e, PyObject* args);
+void file_open(const audit_event& e, PyObject* args);
+void file_change(const audit_event& e, PyObject* args);
+
+// network
+void socket_address(const audit_event& e, PyObject* args);
+
+// code
+bool compile_wanted(const audit_event& e, PyObject* args);
+bool marshal_wanted(const audit_event& e, PyObject* args);
+void compile_source(const audit_event& e, PyObject* args);
+void marshal_loads(const audit_event& e, PyObject* args);
+
+// the hook's own
+void program_run(const audit_event& e, PyObject* args);
+void module_import(const audit_event& e, PyObject* args);
+
+}  // namespace bluepython::capture

@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "capture/mcp_observer.hpp"
+
+#include <structmember.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <string>
+
+#include "pyapi/call_context.hpp"
+#include "pipeline/clock.hpp"
+#include "pipeline/json_writer.hpp"
+#include "pyapi/py_json.hpp"
+#include "runtime/sensor.hpp"
+
+namespace bluepython::mcp_observer {
+namespace {
+
+enum kind : int { request = 0, notification = 1, response = 2, error = 3 };
+
+struct observer_object {
+  PyObject_HEAD
+  PyObject* kinds;     // dict: message class -> kind
+  PyObject* inbound;   // dict: id -> (perf_counter, method) of requests the peer sent
+  PyObject* outbound;  // the same for requests this side sent
+  PyObject* meta_key;  // a request whose params._meta holds this key goes to Python
+  PyObject* session_id;
+  PyObject* client_name;
+  PyObject* client_version;
+  PyObject* server_name;
+  PyObject* transport;
+  PyObject* protocol_version;
+  PyObject* oauth_client_id;
+  int side;     // 0 server, 1 client
+  char unwrap;  // items are SessionMessage (1.x): the message is item.message.root
+  char fast;    // the fields are settled: observe() may report messages
+};
+
+// python_mcp_event sub-types, at side * 8 + received * 4 + kind; errors are
+// responses.
+constexpr std::array<const char*, 16> kEvents = {
+    "server_send_request",     "server_send_notification",     "server_send_response",     "server_send_response",
+    "server_received_request", "server_received_notification", "server_received_response", "server_received_response",
+    "client_send_request",     "client_send_notification",     "client_send_response",     "client_send_response",
+    "client_received_request", "client_received_notification", "client_received_response", "client_received_response",
+};
+
+PyObject* interned(const char* text) noexcept {
+  PyObject* s = PyUnicode_InternFromString(text);
+  if (s == nullptr) PyErr_Clear();
+  return s;
+}
+
+// Attribute or nullptr (error cleared). New reference. The messages are
+// pydantic models, whose class defines __getattr__: every lookup then takes
+// the slow slot path that first calls object.__getattribute__ the Python
+// way. When the class keeps object's __getattribute__, calling it directly
+// is the same lookup (__getattr__ only runs when it fails, and so here).
+PyObject* attr(PyObject* obj, PyObject* name) noexcept {
+  static PyObject* const k_getattribute = interned("__getattribute__");
+  static PyObject* const object_getattribute =
+      k_getattribute != nullptr ? _PyType_Lookup(&PyBaseObject_Type, k_getattribute) : nullptr;
+  if (name == nullptr) return nullptr;
+  if (object_getattribute != nullptr && Py_TYPE(obj)->tp_getattro != PyObject_GenericGetAttr &&
+      _PyType_Lookup(Py_TYPE(obj), k_getattribute) == object_getattribute) {
+    PyObject* value = PyObject_GenericGetAttr(obj, name);
+    if (value != nullptr) return value;
+    PyErr_Clear();
+  }
+  PyObject* value = PyObject_GetAttr(obj, name);
+  if (value == nullptr) PyErr_Clear();
+  return value;
+}
+
+struct ref {
+  PyObject* p = nullptr;
+  explicit ref(PyObject* o) noexcept : p(o) {}
+  ref(const ref&) = delete;
+  ref& operator=(const ref&) = delete;
+  ~ref() { Py_XDECREF(p); }
+  explicit operator bool() const noexcept { return p != nullptr; }
+};
+
+bool str_equals(PyObject* s, const char* ascii) noexcept {
+  return PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, ascii) == 0;
+}
+
+void member(json_writer& w, const char* key, PyObject* value, bool omit_none) {
+  if (value == nullptr) value = Py_None;  // a field the hooks deleted
+  if (omit_none && value == Py_None) return;
+  w.key(key);
+  encode_python_value(w, value);
+}
+
+// The observation proper; false when the Python path must take the message.
+// Nothing is changed before every reason to decline has been ruled out.
+bool observe(observer_object* self, PyObject* item, bool received) {
+  static PyObject* const k_message = interned("message");
+  static PyObject* const k_root = interned("root");
+  static PyObject* const k_id = interned("id");
+  static PyObject* const k_jsonrpc = interned("jsonrpc");
+  static PyObject* const k_method = interned("method");
+  static PyObject* const k_params = interned("params");
+  static PyObject* const k_result = interned("result");
+  static PyObject* const k_meta = interned("_meta");
+  static PyObject* const k_is_error = interned("isError");
+
+  ref outer(nullptr);
+  PyObject* msg = item;
+  if (self->unwrap != 0) {
+    ref message(attr(item, k_message));
+    if (!message) return false;
+    outer.p = attr(message.p, k_root);
+    if (!outer) return false;
+    msg = outer.p;
+  }
+  PyObject* kind_obj = PyDict_GetItemWithError(self->kinds, reinterpret_cast<PyObject*>(Py_TYPE(msg)));
+  if (kind_obj == nullptr || !PyLong_Check(kind_obj)) return false;
+  const long k = PyLong_AsLong(kind_obj);
+  if (k < request || k > response) return false;  // errors: the Python path dumps the ErrorData model
+  const int source = received ? 1 - self->side : self->side;
+
+  ref jsonrpc(attr(msg, k_jsonrpc));
+  if (!jsonrpc) return false;
+  ref id(k == notification ? Py_NewRef(Py_None) : attr(msg, k_id));
+  if (!id) return false;
+  ref method(nullptr);
+  ref params(nullptr);
+  ref result(nullptr);
+  PyObject* pending = nullptr;
+  PyObject* entry = nullptr;  // borrowed from `pending`
+  if (k != response) {
+    method.p = attr(msg, k_method);
+    params.p = attr(msg, k_params);
+    if (!method || !params || !PyUnicode_Check(method.p)) return false;
+    if (params.p != Py_None && !PyDict_Check(params.p)) return false;
+    if (k == request && str_equals(method.p, "initialize")) return false;
+    if (self->meta_key != Py_None && params.p != Py_None) {
+      PyObject* meta = PyDict_GetItemWithError(params.p, k_meta);
+      if (meta == nullptr && PyErr_Occurred() != nullptr) return false;
+      if (meta != nullptr && PyDict_Check(meta) && PyDict_Contains(meta, self->meta_key) != 0) return false;
+    }
+    if (k == request) {
+      pending = received ? self->inbound : self->outbound;
+      if (PyDict_GET_SIZE(pending) >= kPendingLimit) return false;
+    }
+  } else {
+    result.p = attr(msg, k_result);
+    if (!result || !PyDict_Check(result.p)) return false;
+    pending = received ? self->outbound : self->inbound;
+    entry = PyDict_GetItemWithError(pending, id.p);
+    if (entry == nullptr) {
+      if (PyErr_Occurred() != nullptr || PyUnicode_Check(id.p)) return false;  // a str id may echo an int one
+    } else {
+      if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) return false;
+      PyObject* asked = PyTuple_GET_ITEM(entry, 1);
+      if (str_equals(asked, "initialize") || str_equals(asked, "tools/list")) return false;
+    }
+  }
+
+  // Settled: this message is reported here.
+  const double now = static_cast<double>(monotonic_ns()) / 1e9;
+  long long duration_us = -1;  // request to response, when the request was seen
+  ref asked(nullptr);
+  if (k == request) {
+    ref started(PyFloat_FromDouble(now));
+    ref value(started ? PyTuple_Pack(2, started.p, method.p) : nullptr);
+    if (!value || PyDict_SetItem(pending, id.p, value.p) < 0) PyErr_Clear();
+  } else if (entry != nullptr) {
+    const double started = PyFloat_Check(PyTuple_GET_ITEM(entry, 0)) ? PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(entry, 0))
+                                                                       : now;
+    duration_us = std::max(0LL, std::llround((now - started) * 1e6));
+    asked.p = Py_NewRef(PyTuple_GET_ITEM(entry, 1));
+    if (PyDict_DelItem(pending, id.p) < 0) PyErr_Clear();
+  }
+
+  try {
+    std::string attrs;
+    attrs.reserve(768);
+    json_writer w(attrs, sensor::settings().limits);
+    w.key("event");
+    w.string(kEvents[static_cast<std::size_t>((self->side != 0 ? 8 : 0) + (received ? 4 : 0) + k)]);
+    w.key("id");
+    encode_python_value(w, id.p);
+    w.key("message");
+    w.begin_object();
+    w.key("jsonrpc");
+    encode_python_value(w, jsonrpc.p);
+    if (k != notification) {
+      w.key("id");
+      encode_python_value(w, id.p);
+    }
+    if (k == response) {
+      w.key("result");
+      encode_python_value(w, result.p, true);
+    } else {
+      w.key("method");
+      encode_python_value(w, method.p);
+      if (params.p != Py_None) {
+        w.key("params");
+        encode_python_value(w, params.p, true);
+      }
+    }
+    w.end_object();
+    member(w, "session_id", self->session_id, false);
+    member(w, "client_id", self->client_name, false);
+    w.key("source");
+    w.integer(source);
+    member(w, "server_name", self->server_name, false);
+    if (k != response) {
+      member(w, "method", method.p, false);
+    } else {
+      PyObject* is_error = PyDict_GetItemWithError(result.p, k_is_error);
+      if (is_error == Py_True) {
+        w.key("error");
+        w.begin_object();
+        w.key("type");
+        w.string("tool_error");
+        w.end_object();
+      }
+    }
+    if (duration_us >= 0) {
+      // Milliseconds with up to 3 decimals, as Python's repr(round(ms, 3)).
+      w.key("duration_ms");
+      std::array<char, 32> digits{};
+      auto* end = std::to_chars(digits.data(), digits.data() + digits.size(), duration_us / 1000).ptr;
+      if (const long long part = duration_us % 1000; part != 0) {
+        *end++ = '.';
+        long long scale = 100;
+        for (long long rest = part; rest != 0; scale /= 10) {
+          *end++ = static_cast<char>('0' + rest / scale);
+          rest %= scale;
+        }
+      } else {
+        *end++ = '.';
+        *end++ = '0';
+      }
+      w.raw(std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+    }
+    member(w, "transport", self->transport, true);
+    member(w, "protocol_version", self->protocol_version, true);
+    member(w, "request_method", asked ? asked.p : Py_None, true);
+    member(w, "client_name", self->client_name, true);
+    member(w, "client_version", self->client_version, true);
+    member(w, "oauth_client_id", self->oauth_client_id, true);
+    std::string context;
+    if (!call_context::current_json(context)) context.clear();
+    sensor::emit("python_mcp_event", attrs, context, true);
+  } catch (...) {
+    // Out of memory: the event is lost; the app goes on.
+  }
+  if (PyErr_Occurred() != nullptr) PyErr_Clear();
+  return true;
+}
+
+PyObject* observer_observe(PyObject* self_obj, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_Format(PyExc_TypeError, "observe() takes 2 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  auto* self = reinterpret_cast<observer_object*>(self_obj);
+  if (self->fast == 0) Py_RETURN_FALSE;
+  bool done = false;
+  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
+  PyErr_Fetch(&type, &value, &traceback);  // normally none; kept if there is
+  done = observe(self, args[0], PyObject_IsTrue(args[1]) == 1);
+  PyErr_Clear();
+  PyErr_Restore(type, value, traceback);
+  return PyBool_FromLong(done ? 1 : 0);
+}
+
+int observer_init(PyObject* self_obj, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"side", "kinds", "unwrap", "meta_key", nullptr};
+  int side = 0;
+  PyObject* kinds = nullptr;
+  int unwrap = 0;
+  PyObject* meta_key = Py_None;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO!|pO:McpObserver", const_cast<char**>(keywords), &side,
+                                   &PyDict_Type, &kinds, &unwrap, &meta_key)) {
+    return -1;
+  }
+  if (side != 0 && side != 1) {
+    PyErr_SetString(PyExc_ValueError, "McpObserver: side must be 0 (server) or 1 (client)");
+    return -1;
+  }
+  if (meta_key != Py_None && !PyUnicode_Check(meta_key)) {
+    PyErr_SetString(PyExc_TypeError, "McpObserver: meta_key must be a str or None");
+    return -1;
+  }
+  auto* self = reinterpret_cast<observer_object*>(self_obj);
+  self->side = side;
+  self->unwrap = unwrap != 0 ? 1 : 0;
+  Py_XSETREF(self->kinds, Py_NewRef(kinds));
+  Py_XSETREF(self->meta_key, Py_NewRef(meta_key));
+  return 0;
+}
+
+PyObject* observer_new(PyTypeObject* type, PyObject*, PyObject*) {
+  auto* self = reinterpret_cast<observer_object*>(type->tp_alloc(type, 0));
+  if (self == nullptr) return nullptr;
+  self->inbound = PyDict_New();
+  self->outbound = PyDict_New();
+  self->kinds = PyDict_New();
+  if (self->inbound == nullptr || self->outbound == nullptr || self->kinds == nullptr) {
+    Py_DECREF(self);
+    return nullptr;
+  }
+  for (PyObject** field : {&self->meta_key, &self->session_id, &self->client_name, &self->client_version,
+                           &self->server_name, &self->transport, &self->protocol_version, &self->oauth_client_id}) {
+    *field = Py_NewRef(Py_None);
+  }
+  return reinterpret_cast<PyObject*>(self);
+}
+
+int observer_traverse(PyObject* self_obj, visitproc visit, void* arg) {
+  auto* self = reinterpret_cast<observer_object*>(self_obj);
+  Py_VISIT(self->kinds);
+  Py_VISIT(self->inbound);
+  Py_VISIT(self->outbound);
+  Py_VISIT(self->meta_key);
+  Py_VISIT(self->session_id);
+  Py_VISIT(self->client_name);
+  Py_VISIT(self->client_version);
+  Py_VISIT(self->server_name);
+  Py_VISIT(self->transport);
+  Py_VISIT(self->protocol_version);
+  Py_VISIT(self->oauth_client_id);
+  return 0;
+}
+
+int observer_clear(PyObject* self_obj) {
+  auto* self = reinterpret_cast<observer_object*>(self_obj);
+  Py_CLEAR(self->kinds);
+  Py_CLEAR(self->inbound);
+  Py_CLEAR(self->outbound);
+  Py_CLEAR(self->meta_key);
+  Py_CLEAR(self->session_id);
+  Py_CLEAR(self->client_name);
+  Py_CLEAR(self->client_version);
+  Py_CLEAR(self->server_name);
+  Py_CLEAR(self->transport);
+  Py_CLEAR(self->protocol_version);
+  Py_CLEAR(self->oauth_client_id);
+  return 0;
+}
+
+void observer_dealloc(PyObject* self_obj) {
+  PyObject_GC_UnTrack(self_obj);
+  observer_clear(self_obj);
+  Py_TYPE(self_obj)->tp_free(self_obj);
+}
+
+PyMethodDef observer_methods[] = {
+    {"observe", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&observer_observe)), METH_FASTCALL,
+     "observe(item, received, /) -> bool\n\nReport one message; False if the Python path must (nothing changed)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+// Fields the hooks set (None when unknown); inbound/outbound are shared with
+// the Python path.
+PyMemberDef observer_members[] = {
+    {"inbound", T_OBJECT_EX, offsetof(observer_object, inbound), READONLY, "requests the peer sent, by id"},
+    {"outbound", T_OBJECT_EX, offsetof(observer_object, outbound), READONLY, "requests this side sent, by id"},
+    {"side", T_INT, offsetof(observer_object, side), READONLY, "0 server, 1 client"},
+    {"session_id", T_OBJECT, offsetof(observer_object, session_id), 0, nullptr},
+    {"client_name", T_OBJECT, offsetof(observer_object, client_name), 0, nullptr},
+    {"client_version", T_OBJECT, offsetof(observer_object, client_version), 0, nullptr},
+    {"server_name", T_OBJECT, offsetof(observer_object, server_name), 0, nullptr},
+    {"transport", T_OBJECT, offsetof(observer_object, transport), 0, nullptr},
+    {"protocol_version", T_OBJECT, offsetof(observer_object, protocol_version), 0, nullptr},
+    {"oauth_client_id", T_OBJECT, offsetof(observer_object, oauth_client_id), 0, nullptr},
+    {"fast", T_BOOL, offsetof(observer_object, fast), 0, "observe() may report messages"},
+    {nullptr, 0, 0, 0, nullptr},
+};
+
+}  // namespace
+
+PyTypeObject type = []() noexcept {  // NOLINT(cert-err58-cpp)
+  PyTypeObject t{PyVarObject_HEAD_INIT(nullptr, 0)};
+  t.tp_name = "_bluepython.McpObserver";
+  t.tp_basicsize = sizeof(observer_object);
+  t.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC;
+  t.tp_doc =
+      "McpObserver(side, kinds, unwrap=False, meta_key=None)\n\n"
+      "The MCP hooks' per-message path for one session or dispatcher (see observe()).";
+  t.tp_methods = observer_methods;
+  t.tp_members = observer_members;
+  t.tp_new = observer_new;
+  t.tp_init = observer_init;
+  t.tp_traverse = observer_traverse;
+  t.tp_clear = observer_clear;
+  t.tp_dealloc = observer_dealloc;
+  return t;
+}();
+
+}  // namespace bluepython::mcp_observer

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "capture/spawn_wrappers.hpp"
+
+#include <unistd.h>
+
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "capture/event_args.hpp"
+#include "capture/filters.hpp"
+#include "capture/folding.hpp"
+#include "capture/handlers.hpp"
+#include "pyapi/call_context.hpp"
+#include "pyapi/py_ref.hpp"
+#include "runtime/sensor.hpp"
+
+extern char** environ;
+
+namespace bluepython::capture {
+namespace {
+
+// _posixsubprocess.fork_exec: what subprocess and multiprocessing (spawn,
+// forkserver, resource tracker) start children with. It raises no audit
+// event before Python 3.14: the wrapper reports the spawns subprocess.Popen
+// did not, and hands the MCP call in effect to the child through its
+// environment (BLUEPYTHON_PARENT_CALL, this child only).
+
+constexpr std::string_view kCallVariable = "BLUEPYTHON_PARENT_CALL=";
+
+// argv[5] of fork_exec: a sequence of b"NAME=value", or None (inherit).
+void env_list_names(json_writer& w, PyObject* env) {
+  if (env == nullptr || env == Py_None || !(PyList_Check(env) || PyTuple_Check(env))) {
+    w.null();
+    return;
+  }
+  w.begin_array();
+  const Py_ssize_t n = PySequence_Fast_GET_SIZE(env);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = PySequence_Fast_GET_ITEM(env, i);
+    if (!PyBytes_Check(item)) continue;
+    const std::string_view text(PyBytes_AS_STRING(item), static_cast<std::size_t>(PyBytes_GET_SIZE(item)));
+    w.string(text.substr(0, text.find('=')));
+  }
+  w.end_array();
+}
+
+// The child's environment with the call added: a copy of `env` (or of this
+// process's environment when None), never the caller's list.
+PyObject* env_with_call(PyObject* env, std::string_view call) {
+  PyObject* out = PyList_New(0);
+  if (out == nullptr) return nullptr;
+  auto add = [&](const char* data, std::size_t size) {
+    const std::string_view entry(data, size);
+    if (entry.starts_with(kCallVariable)) return true;
+    PyObject* item = PyBytes_FromStringAndSize(data, static_cast<Py_ssize_t>(size));
+    const bool ok = item != nullptr && PyList_Append(out, item) == 0;
+    Py_XDECREF(item);
+    return ok;
+  };
+  bool ok = true;
+  if (env != nullptr && env != Py_None && (PyList_Check(env) || PyTuple_Check(env))) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(env);
+    for (Py_ssize_t i = 0; ok && i < n; ++i) {
+      PyObject* item = PySequence_Fast_GET_ITEM(env, i);
+      if (PyBytes_Check(item)) {
+        ok = add(PyBytes_AS_STRING(item), static_cast<std::size_t>(PyBytes_GET_SIZE(item)));
+      } else {
+        ok = PyList_Append(out, item) == 0;  // let fork_exec judge it
+      }
+    }
+  } else {
+    for (char** e = environ; ok && e != nullptr && *e != nullptr; ++e) ok = add(*e, std::strlen(*e));
+  }
+  std::string entry(kCallVariable);
+  entry += call;
+  if (ok) {
+    PyObject* item = PyBytes_FromStringAndSize(entry.data(), static_cast<Py_ssize_t>(entry.size()));
+    ok = item != nullptr && PyList_Append(out, item) == 0;
+    Py_XDECREF(item);
+  }
+  if (!ok) Py_CLEAR(out);
+  return out;
+}
+
+// The spawn as python_process_spawn, unless subprocess.Popen announced it or
+// the process patterns leave it out (the same decision the audit hook makes
+// for the events it sees).
+void report_fork_exec(PyObject* args) {
+  PyObject* argv = PyTuple_GET_ITEM(args, 0);
+  const py_ref executable = first_of(PyTuple_GET_ITEM(args, 1));
+  const py_ref program = first_of(argv);
+  const std::array<PyObject*, 2> subjects{executable.get(), program.get()};
+  if (!passes(category::process, subjects)) return;
+  std::string attrs;
+  attrs.reserve(kAttrsReserve);
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("via");
+  w.string("_posixsubprocess.fork_exec");
+  w.key("executable");
+  value_or_null(w, executable.get());
+  w.key("argv");
+  argv_array(w, argv);
+  w.key("cwd");
+  value_or_null(w, PyTuple_GET_ITEM(args, 4));
+  w.key("env_keys");
+  env_list_names(w, PyTuple_GET_ITEM(args, 5));
+  report("python_process_spawn", attrs);
+}
+
+// fork_exec's arguments with the call in effect added to the child's
+// environment (a new tuple; the caller's is never changed), or `args`.
+py_ref with_call_in_environment(PyObject* args) {
+  std::string call;
+  if (!call_context::current_call_object(call)) return py_ref::borrow(args);
+  py_ref env(env_with_call(PyTuple_GET_ITEM(args, 5), call));
+  const Py_ssize_t n = PyTuple_GET_SIZE(args);
+  py_ref copy(env ? PyTuple_New(n) : nullptr);  // a full slice would hand back `args` itself
+  if (!copy) return py_ref::borrow(args);
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyTuple_SET_ITEM(copy.get(), i, i == 5 ? env.release() : Py_NewRef(PyTuple_GET_ITEM(args, i)));
+  }
+  return copy;
+}
+
+PyObject* fork_exec(PyObject* original, PyObject* args) {
+  const bool announced = take_popen_pending();
+  if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6 || busy_guard::busy()) {
+    return PyObject_Call(original, args, nullptr);
+  }
+  py_ref call_args = py_ref::borrow(args);
+  {
+    const busy_guard guard;
+    const saved_exception saved;
+    try {
+      if (!announced && sensor::settings().enabled(category::process)) report_fork_exec(args);
+      call_args = with_call_in_environment(args);
+    } catch (...) {
+      // Out of memory: the spawn is not reported; the app's call proceeds.
+    }
+  }
+  return PyObject_Call(original, call_args.get(), nullptr);
+}
+
+PyMethodDef fork_exec_def = {"fork_exec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fork_exec)),
+                             METH_VARARGS, "_posixsubprocess.fork_exec, observed by bluepython."};
+
+}  // namespace
+
+PyObject* wrap_fork_exec(PyObject* original) noexcept {
+  if (original == nullptr || !PyCallable_Check(original)) {
+    PyErr_SetString(PyExc_TypeError, "wrap_fork_exec(): expected the original fork_exec");
+    return nullptr;
+  }
+  PyObject* module_name = PyUnicode_FromString("_posixsubprocess");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&fork_exec_def, original, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  return wrapper;
+}
+
+namespace {
+
+// The native installation of the fork_exec wrapper: _posixsubprocess.fork_exec
+// once the module is loaded, and subprocess's own reference to it
+// (`from _posixsubprocess import fork_exec as _fork_exec`) once subprocess is.
+// Checked on import events and before each subprocess.Popen; a few dict
+// lookups until both are done. Guarded by the GIL.
+PyObject* g_fork_exec_original = nullptr;
+PyObject* g_fork_exec_wrapper = nullptr;
+bool g_subprocess_wrapped = false;
+
+}  // namespace
+
+void install_fork_exec_wrapper() noexcept {
+  if (g_subprocess_wrapped || !sensor::started()) return;
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  if (modules == nullptr) return;
+  const saved_exception saved;
+  if (g_fork_exec_wrapper == nullptr) {
+    PyObject* module = PyDict_GetItemString(modules, "_posixsubprocess");  // borrowed
+    PyObject* original = module != nullptr ? PyObject_GetAttrString(module, "fork_exec") : nullptr;
+    PyObject* wrapper = original != nullptr ? wrap_fork_exec(original) : nullptr;
+    if (wrapper != nullptr && PyObject_SetAttrString(module, "fork_exec", wrapper) == 0) {
+      g_fork_exec_original = original;  // both kept for the process's life
+      g_fork_exec_wrapper = wrapper;
+    } else {
+      Py_XDECREF(original);
+      Py_XDECREF(wrapper);
+    }
+  }
+  if (g_fork_exec_wrapper != nullptr) {
+    PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
+    if (subprocess != nullptr) {
+      PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
+      if (bound == g_fork_exec_original) {
+        g_subprocess_wrapped = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
+      } else if (bound != nullptr) {
+        g_subprocess_wrapped = true;  // someone else's, or ours already: leave it
+      }
+      Py_XDECREF(bound);
+    }
+  }
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// multiprocessing forkserver: its workers are forked by the fork server, a
+// process started once, so neither the environment handoff nor the fork
+// thread-local can link a worker to the process (and call) that asked for
+// it. The requester's preparation data (multiprocessing.spawn.
+// get_preparation_data, pickled to the worker) carries its pid, uuid and
+// current call instead, under kPreparationKey; the worker reads it in
+// multiprocessing.spawn.prepare and reports python_process_link. Spawn
+// children get the same data but were linked at start-up already (their
+// parent is the requester): they report nothing more.
+
+constexpr const char* kPreparationKey = "bluepython_parent";
+
+PyObject* get_preparation_data(PyObject* original, PyObject* args, PyObject* kwargs) {
+  PyObject* data = PyObject_Call(original, args, kwargs);
+  if (data == nullptr || !PyDict_Check(data) || busy_guard::busy()) return data;
+  const busy_guard guard;
+  const saved_exception saved;
+  try {
+    std::string text = fmt::format(R"({{"pid":{},"uuid":"{}")", sensor::pid(), sensor::uuid());
+    std::string call;
+    if (call_context::current_call_object(call)) {
+      text += R"(,"call":)";
+      text += call;
+    }
+    text += '}';
+    const py_ref item(PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size())));
+    if (item) PyDict_SetItemString(data, kPreparationKey, item.get());
+  } catch (...) {
+  }
+  return data;
+}
+
+// The requester's pid in the text get_preparation_data wrote, or -1.
+long requester_pid(std::string_view text) noexcept {
+  constexpr std::string_view head = R"({"pid":)";
+  if (!text.starts_with(head)) return -1;
+  long pid = -1;
+  const char* begin = text.data() + head.size();
+  const auto [end, error] = std::from_chars(begin, text.data() + text.size(), pid);
+  return error == std::errc{} && end != begin ? pid : -1;
+}
+
+PyObject* prepare(PyObject* original, PyObject* args, PyObject* kwargs) {
+  PyObject* data = PyTuple_Check(args) && PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : nullptr;
+  if (data != nullptr && PyDict_Check(data) && !busy_guard::busy() && sensor::settings().enabled(category::process)) {
+    const busy_guard guard;
+    const saved_exception saved;
+    try {
+      PyObject* item = PyDict_GetItemString(data, kPreparationKey);  // borrowed
+      Py_ssize_t size = 0;
+      const char* text = item != nullptr && PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
+      const std::string_view parent = text != nullptr ? std::string_view(text, static_cast<std::size_t>(size))
+                                                      : std::string_view{};
+      const long pid = requester_pid(parent);
+      // Our own text, pickled by our own wrapper; checked anyway, since it
+      // goes into the spool as raw JSON.
+      if (pid > 0 && pid != static_cast<long>(::getppid()) && nlohmann::json::accept(parent)) {
+        std::string attrs = R"("via":"multiprocessing.forkserver","parent":)";
+        attrs += parent;
+        report("python_process_link", attrs);
+      }
+    } catch (...) {
+    }
+  }
+  return PyObject_Call(original, args, kwargs);
+}
+
+PyMethodDef get_preparation_data_def = {
+    "get_preparation_data",
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&get_preparation_data)), METH_VARARGS | METH_KEYWORDS,
+    "multiprocessing.spawn.get_preparation_data, observed by bluepython."};
+PyMethodDef prepare_def = {"prepare", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&prepare)),
+                           METH_VARARGS | METH_KEYWORDS, "multiprocessing.spawn.prepare, observed by bluepython."};
+
+bool g_multiprocessing_wrapped = false;
+
+// Wraps one function of a module (the original kept as the wrapper's self).
+bool wrap_attribute(PyObject* module, const char* name, PyMethodDef* def) noexcept {
+  PyObject* original = PyObject_GetAttrString(module, name);
+  if (original == nullptr || !PyCallable_Check(original) || PyCFunction_Check(original)) {
+    Py_XDECREF(original);  // missing, or a C function already (ours)
+    return false;
+  }
+  PyObject* module_name = PyObject_GetAttrString(module, "__name__");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(def, original, module_name) : nullptr;
+  const bool ok = wrapper != nullptr && PyObject_SetAttrString(module, name, wrapper) == 0;
+  Py_XDECREF(module_name);
+  Py_XDECREF(wrapper);
+  Py_DECREF(original);  // the wrapper holds it
+  return ok;
+}
+
+void install_multiprocessing_wrappers() noexcept {
+  if (g_multiprocessing_wrapped || !sensor::started()) return;
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  PyObject* spawn = modules != nullptr ? PyDict_GetItemString(modules, "multiprocessing.spawn") : nullptr;
+  if (spawn == nullptr) return;
+  const saved_exception saved;
+  // Found during its own import (partially initialized): try again at a
+  // later import, once both functions exist.
+  if (PyObject_HasAttrString(spawn, "get_preparation_data") != 0 && PyObject_HasAttrString(spawn, "prepare") != 0) {
+    g_multiprocessing_wrapped = true;  // one attempt: a failure leaves multiprocessing as it is
+    wrap_attribute(spawn, "get_preparation_data", &get_preparation_data_def);
+    wrap_attribute(spawn, "prepare", &prepare_def);
+  }
+}
+
+}  // namespace
+
+void install_spawn_wrappers() noexcept {
+  if (!sensor::settings().enabled(category::process)) return;
+  if (!g_subprocess_wrapped) install_fork_exec_wrapper();
+  if (!g_multiprocessing_wrapped) install_multiprocessing_wrappers();
+}
+
+}  // namespace bluepython::capture

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/json_writer.hpp"
+#include "pipeline/options.hpp"
+
+namespace bluepython {
+
+// Observation categories. imports and mcp are filled by the launcher and the
+// bundled hooks; process, files, network and code by the side-effect layer.
+enum class category : std::uint8_t { imports, mcp, process, files, network, code };
+inline constexpr std::size_t category_count = 6;
+inline constexpr std::array<std::string_view, category_count> category_names = {
+    "imports", "mcp", "process", "files", "network", "code"};
+
+std::optional<category> category_from_name(std::string_view name) noexcept;
+
+// Which side effects of a category are reported, by what they name (path,
+// host, URL, executable, file name): shell-style patterns (fnmatch, `*`
+// also matches `/`). Empty include: everything not excluded.
+// OTLP export (docs/export.md). Off unless an endpoint is configured: the
+// config file's "otlp" object, or the standard OTEL_EXPORTER_OTLP_* variables
+// (which take precedence, as for any OpenTelemetry SDK).
+struct otlp_options {
+  bool enable = true;            // false: never export, whatever the endpoints
+  std::string endpoint;          // base URL; /v1/logs, /v1/traces, /v1/metrics are appended
+  std::string logs_endpoint;     // full URLs, each overriding the base for its signal
+  std::string traces_endpoint;
+  std::string metrics_endpoint;
+  bool logs = true;
+  bool traces = true;
+  bool metrics = true;
+  // Not in to_json (nor handed to children through the spool directory):
+  // they may be credentials. Children read OTEL_EXPORTER_OTLP_HEADERS again.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint32_t timeout_ms = 10'000;
+  std::uint32_t batch_delay_ms = 1'000;
+  std::uint32_t metric_interval_ms = 60'000;
+  std::uint32_t shutdown_timeout_ms = 1'000;
+  std::uint64_t max_queue_bytes = 16ULL << 20U;
+  bool capture_tool_io = false;  // opt-in: gen_ai.tool.call.arguments / .result on spans
+  std::string service_name;
+  std::vector<std::pair<std::string, std::string>> resource_attributes;
+  std::string problem;  // why export is off although configured (one warning at start)
+
+  // The URL of one signal ("logs", "traces", "metrics"), or "" when not exported.
+  [[nodiscard]] std::string url(std::string_view signal) const;
+  [[nodiscard]] bool active() const;
+};
+
+struct pattern_filter {
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+};
+
+// The effective configuration. Built once before the interpreter starts;
+// read-only afterwards (so any thread may read it without locking).
+struct config {
+  bool enable = true;  // master switch (BlueRock "enable")
+  std::array<bool, category_count> categories{true, true, true, true, true, true};
+  std::array<pattern_filter, category_count> filters;  // process, files, network, code
+  bool debug = false;
+  bool events_to_stderr = false;
+  spool_options spool;
+  queue_options queue;
+  json_limits limits;
+  import_options imports;
+  otlp_options otlp;
+  std::string source_file;  // config file that was loaded, empty if none
+
+  [[nodiscard]] bool enabled(category c) const noexcept {
+    return enable && categories[static_cast<std::size_t>(c)];
+  }
+  // The settings in config-file schema (apply_config_json reads it back).
+  [[nodiscard]] nlohmann::json to_json() const;
+  // SHA-256 (hex) of the canonical JSON of the effective settings
+  // (to_json().dump(): keys sorted).
+  [[nodiscard]] std::string digest() const;
+};
+
+// What the `run` flags set; unset members leave lower layers alone.
+struct config_flags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> spool_dir;
+  std::vector<std::string> enable;
+  std::vector<std::string> disable;
+  std::optional<bool> events_to_stderr;
+};
+
+using getenv_fn = std::function<const char*(const char*)>;
+
+// The effective settings of a parent bluepython (see handoff.hpp).
+struct inherited_config {
+  nlohmann::json settings;  // config-file schema
+  std::string origin;       // for messages, e.g. "parent process 123"
+};
+
+// Layers, lowest first: defaults, the parent's settings when inherited, config
+// file (--config, else BLUEPYTHON_CONFIG, else ~/.bluepython/config.json if
+// present and nothing was inherited), BLUEPYTHON_* environment, flags. Throws launcher_error (exit 2) with a one-line message
+// naming the file and key for any unknown key, wrong type, bad value or
+// unreadable file.
+config load_config(const config_flags& flags, const getenv_fn& getenv_lookup,
+                   const inherited_config* inherited = nullptr);
+
+// Applies one JSON document (a config file's contents) onto `cfg`. `origin`
+// names the file in error messages. Exposed for tests.
+void apply_config_json(config& cfg, const nlohmann::json& doc, const std::string& origin);
+
+// Reads and parses a config file (size-limited); throws launcher_error.
+nlohmann::json read_config_file(const std::string& path);
+
+// Parses a config document: strict JSON, no key twice in one object; throws
+// launcher_error naming `origin` (never any other exception).
+nlohmann::json parse_config_text(const std::string& text, const std::string& origin);
+
+// Home directory: $HOME, else the password database, else "/tmp".
+std::string home_directory(const getenv_fn& getenv_lookup);
+
+}  // namespace bluepython

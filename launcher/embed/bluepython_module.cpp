@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "embed/bluepython_module.hpp"
+
+#include <sys/random.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "capture/embedded_modules.hpp"
+#include "capture/hooks_loader.hpp"
+#include "capture/import_monitor.hpp"
+#include "pipeline/json_writer.hpp"
+#include "capture/mcp_observer.hpp"
+#include "pyapi/py_json.hpp"
+#include "runtime/sensor.hpp"
+#include "pipeline/sha256.hpp"
+#include "pyapi/call_context.hpp"
+#include "capture/folding.hpp"
+#include "capture/spawn_wrappers.hpp"
+#include "version.hpp"
+
+namespace bluepython::module {
+namespace {
+
+PyObject* g_original_exit = nullptr;  // posix._exit before we wrapped it
+PyObject* g_original_signal = nullptr;  // _signal.signal before we wrapped it
+
+}  // namespace
+
+namespace {
+
+// An interned str for a fixed dict key, made once (immortal for the process).
+PyObject* key_object(const char* text) noexcept {
+  PyObject* key = PyUnicode_InternFromString(text);
+  if (key == nullptr) PyErr_Clear();
+  return key;
+}
+
+// dict[key] (borrowed) or nullptr; never raises.
+PyObject* dict_item(PyObject* dict, PyObject* key) noexcept {
+  if (key == nullptr) return nullptr;
+  PyObject* item = PyDict_GetItemWithError(dict, key);
+  if (item == nullptr) PyErr_Clear();
+  return item;
+}
+
+PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"name", "attributes", "actionable", "summarize_binary", nullptr};
+  PyObject* name = nullptr;
+  PyObject* attributes = Py_None;
+  int actionable = 1;
+  int summarize_binary = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "U|O$pp:emit", const_cast<char**>(keywords), &name, &attributes,
+                                   &actionable, &summarize_binary)) {
+    return nullptr;
+  }
+  if (attributes != Py_None && !PyDict_Check(attributes)) {
+    PyErr_SetString(PyExc_TypeError, "emit(): attributes must be a dict or None");
+    return nullptr;
+  }
+  // Event names are identifiers: letters, digits, '_', '.', ':' and '-'.
+  Py_ssize_t name_len = 0;
+  const char* name_utf8 = PyUnicode_AsUTF8AndSize(name, &name_len);
+  if (name_utf8 == nullptr) PyErr_Clear();  // lone surrogates: invalid below
+  bool name_ok = name_utf8 != nullptr && name_len > 0 && name_len <= 128;
+  for (Py_ssize_t i = 0; name_ok && i < name_len; ++i) {
+    const char c = name_utf8[i];
+    name_ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-';
+  }
+  if (!name_ok) {
+    PyErr_Format(PyExc_ValueError, "emit(): invalid event name %R (1-128 of [A-Za-z0-9_.:-])", name);
+    return nullptr;
+  }
+  // The envelope's own members cannot be set (or forged) by attributes.
+  if (attributes != Py_None) {
+    static PyObject* const k_meta = key_object("meta");
+    static PyObject* const k_context = key_object("context");
+    for (PyObject* key : {k_meta, k_context}) {
+      const char* reserved = key == k_meta ? "meta" : "context";
+      const int has = key != nullptr ? PyDict_Contains(attributes, key) : 0;
+      if (has != 0) {
+        if (has > 0) PyErr_Format(PyExc_ValueError, "emit(): attribute name '%s' is reserved", reserved);
+        return nullptr;
+      }
+    }
+  }
+  bool ok = false;
+  try {
+    std::string storage;
+    const std::string_view event_name = python_str_view(name, storage);
+    std::string attrs;
+    if (attributes != Py_None && PyDict_GET_SIZE(attributes) > 0) {
+      // Encode the dict's members without the surrounding braces.
+      json_writer w(attrs, sensor::settings().limits);
+      encode_python_value(w, attributes, summarize_binary != 0);
+      if (attrs.size() >= 2) attrs = attrs.substr(1, attrs.size() - 2);
+    }
+    std::string context;
+    if (!call_context::current_json(context)) context.clear();
+    ok = sensor::emit(event_name, attrs, context, actionable != 0);
+  } catch (...) {
+    ok = false;
+  }
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+// mcp_message(event, body, source, request_id, session_id, client_id,
+//             server_name, duration_ms, transport, protocol_version,
+//             request_method, client_version, oauth_client_id) -> bool
+//
+// One python_mcp_event, encoded here straight from its parts: the MCP hooks
+// call it twice per request on each side, so no attribute dict is built in
+// Python. `body` is the JSON-RPC message as JSON data (a dict); `method` and
+// `error` are derived from it. None members after server_name are left out.
+// Positional only, all thirteen.
+void mcp_member(json_writer& w, const char* key, PyObject* value) {
+  if (value == Py_None) return;
+  w.key(key);
+  encode_python_value(w, value);
+}
+
+void mcp_error_of(json_writer& w, PyObject* body) {
+  static PyObject* const k_error = key_object("error");
+  static PyObject* const k_code = key_object("code");
+  static PyObject* const k_message = key_object("message");
+  static PyObject* const k_result = key_object("result");
+  static PyObject* const k_is_error = key_object("isError");
+  PyObject* error = dict_item(body, k_error);
+  if (error != nullptr) {
+    if (!PyDict_Check(error)) return;
+    w.key("error");
+    w.begin_object();
+    w.key("type");
+    PyObject* code = dict_item(error, k_code);
+    if (code == nullptr) {
+      w.string("None");  // what str(None) gives, as the Python path did
+    } else if (PyUnicode_Check(code)) {
+      encode_python_value(w, code);
+    } else {
+      PyObject* text = PyObject_Str(code);
+      if (text != nullptr) {
+        encode_python_value(w, text);
+        Py_DECREF(text);
+      } else {
+        PyErr_Clear();
+        w.null();
+      }
+    }
+    w.key("message");
+    PyObject* message = dict_item(error, k_message);
+    encode_python_value(w, message != nullptr ? message : Py_None);
+    w.end_object();
+    return;
+  }
+  PyObject* result = dict_item(body, k_result);
+  if (result != nullptr && PyDict_Check(result) && dict_item(result, k_is_error) == Py_True) {
+    w.key("error");
+    w.begin_object();
+    w.key("type");
+    w.string("tool_error");
+    w.end_object();
+  }
+}
+
+PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 13) {
+    PyErr_Format(PyExc_TypeError, "mcp_message() takes 13 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  PyObject* const event = args[0];
+  PyObject* const body = args[1];
+  if (!PyUnicode_Check(event)) {
+    PyErr_SetString(PyExc_TypeError, "mcp_message(): event must be a str");
+    return nullptr;
+  }
+  bool ok = false;
+  try {
+    std::string attrs;
+    attrs.reserve(512);
+    json_writer w(attrs, sensor::settings().limits);
+    w.key("event");
+    encode_python_value(w, event);
+    w.key("id");
+    encode_python_value(w, args[3]);
+    w.key("message");
+    encode_python_value(w, body, true);
+    w.key("session_id");
+    encode_python_value(w, args[4]);
+    w.key("client_id");
+    encode_python_value(w, args[5]);
+    w.key("source");
+    encode_python_value(w, args[2]);
+    w.key("server_name");
+    encode_python_value(w, args[6]);
+    if (PyDict_Check(body)) {
+      static PyObject* const k_method = key_object("method");
+      PyObject* method = dict_item(body, k_method);
+      if (method != nullptr) {
+        if (PyUnicode_Check(method)) {
+          w.key("method");
+          encode_python_value(w, method);
+        }
+      } else {
+        mcp_error_of(w, body);  // only responses carry errors
+      }
+    }
+    mcp_member(w, "duration_ms", args[7]);
+    mcp_member(w, "transport", args[8]);
+    mcp_member(w, "protocol_version", args[9]);
+    mcp_member(w, "request_method", args[10]);
+    mcp_member(w, "client_name", args[5]);
+    mcp_member(w, "client_version", args[11]);
+    mcp_member(w, "oauth_client_id", args[12]);
+    std::string context;
+    if (!call_context::current_json(context)) context.clear();
+    ok = sensor::emit("python_mcp_event", attrs, context, true);
+  } catch (...) {
+    ok = false;
+  }
+  if (PyErr_Occurred() != nullptr) PyErr_Clear();
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+PyObject* py_flush(PyObject*, PyObject* args) {
+  double timeout = 1.0;
+  if (!PyArg_ParseTuple(args, "|d:flush", &timeout)) return nullptr;
+  auto* p = sensor::pipeline();
+  bool ok = false;
+  if (p != nullptr) {
+    Py_BEGIN_ALLOW_THREADS
+    ok = p->flush(std::chrono::milliseconds(static_cast<long>(timeout * 1000)));
+    Py_END_ALLOW_THREADS
+  }
+  return PyBool_FromLong(ok ? 1 : 0);
+}
+
+PyObject* py_enabled(PyObject*, PyObject* arg) {
+  if (!PyUnicode_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "enabled(): category must be a str");
+    return nullptr;
+  }
+  const char* name = PyUnicode_AsUTF8(arg);
+  if (name == nullptr) return nullptr;
+  const auto c = category_from_name(name);
+  if (!c) {
+    PyErr_Format(PyExc_ValueError, "unknown category %R", arg);
+    return nullptr;
+  }
+  return PyBool_FromLong(sensor::settings().enabled(*c) ? 1 : 0);
+}
+
+PyObject* py_config_json(PyObject*, PyObject*) {
+  try {
+    const std::string text = sensor::settings().to_json().dump();
+    return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  } catch (...) {
+    return PyErr_NoMemory();
+  }
+}
+
+PyObject* py_spool_location(PyObject*, PyObject*) {
+  auto* p = sensor::pipeline();
+  if (p == nullptr) Py_RETURN_NONE;
+  const std::string where = p->sink_location();
+  return PyUnicode_DecodeFSDefaultAndSize(where.data(), static_cast<Py_ssize_t>(where.size()));
+}
+
+PyObject* py_sensor_uuid(PyObject*, PyObject*) {
+  const std::string id = sensor::uuid();
+  return PyUnicode_FromStringAndSize(id.data(), static_cast<Py_ssize_t>(id.size()));
+}
+
+// enter_call(attributes) -> token: makes an MCP call current in this task or
+// thread. The attributes are encoded once here; every event emitted while it
+// is current carries them as context.mcp.
+PyObject* py_enter_call(PyObject*, PyObject* attributes) {
+  if (!PyDict_Check(attributes)) {
+    PyErr_SetString(PyExc_TypeError, "enter_call(): attributes must be a dict");
+    return nullptr;
+  }
+  if (call_context::variable() == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "enter_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  std::string text;
+  try {
+    json_writer w(text, sensor::settings().limits);
+    encode_python_value(w, attributes);
+  } catch (...) {
+    return PyErr_NoMemory();
+  }
+  PyObject* copy = PyDict_Copy(attributes);
+  if (copy == nullptr) return nullptr;
+  PyObject* value = Py_BuildValue("(s#N)", text.data(), static_cast<Py_ssize_t>(text.size()), copy);
+  if (value == nullptr) return nullptr;
+  PyObject* token = PyContextVar_Set(call_context::variable(), value);
+  Py_DECREF(value);
+  return token;
+}
+
+// enter_mcp_call(session_id, request_id, method, target, transport,
+//                server_name[, traceparent]) -> token: enter_call for a fresh call, built
+// here: call_id is "<sensor uuid>:<n>" (n counts from 1 in the process);
+// target, transport and server_name are left out when None. The per-request
+// path of the hooks: no attribute dict is built in Python.
+// A W3C traceparent (version 00 layout) with valid ids: its trace id and
+// parent span id as lower-case hex, else empty views.
+std::pair<std::string_view, std::string_view> trace_of(PyObject* traceparent) noexcept {
+  if (traceparent == nullptr || !PyUnicode_Check(traceparent)) return {};
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(traceparent, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return {};
+  }
+  const std::string_view tp(text, static_cast<std::size_t>(size));
+  if (tp.size() < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp.starts_with("ff")) return {};
+  auto hex_id = [](std::string_view id) {
+    bool nonzero = false;
+    for (const char c : id) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+      nonzero = nonzero || c != '0';
+    }
+    return nonzero;
+  };
+  const std::string_view trace = tp.substr(3, 32);
+  const std::string_view parent = tp.substr(36, 16);
+  if (!hex_id(trace) || !hex_id(parent)) return {};
+  return {trace, parent};
+}
+
+PyObject* py_enter_mcp_call(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 6 && nargs != 7) {
+    PyErr_Format(PyExc_TypeError, "enter_mcp_call() takes 6 or 7 positional arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  if (call_context::variable() == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "enter_mcp_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  static std::atomic<std::uint64_t> counter{0};
+  static PyObject* const keys[] = {key_object("session_id"), key_object("request_id"), key_object("method"),
+                                   key_object("target"),     key_object("transport"),  key_object("server_name")};
+  static const char* const names[] = {"session_id", "request_id", "method", "target", "transport", "server_name"};
+  static PyObject* const k_call_id = key_object("call_id");
+  PyObject* attrs = nullptr;
+  PyObject* value = nullptr;
+  try {
+    std::string text;
+    text.reserve(256);
+    json_writer w(text, sensor::settings().limits);
+    w.begin_object();
+    w.key("call_id");
+    const std::size_t id_start = text.size() + 1;  // after the opening quote
+    w.string(fmt::format("{}:{}", sensor::uuid(), counter.fetch_add(1) + 1));
+    const std::string_view call_id(text.data() + id_start, text.size() - id_start - 1);
+    PyObject* id = PyUnicode_FromStringAndSize(call_id.data(), static_cast<Py_ssize_t>(call_id.size()));
+    attrs = PyDict_New();
+    bool ok = id != nullptr && attrs != nullptr && k_call_id != nullptr && PyDict_SetItem(attrs, k_call_id, id) == 0;
+    Py_XDECREF(id);
+    for (Py_ssize_t i = 0; ok && i < 6; ++i) {
+      if (i >= 3 && args[i] == Py_None) continue;  // optional members
+      ok = keys[i] != nullptr && PyDict_SetItem(attrs, keys[i], args[i]) == 0;
+      w.key(names[i]);
+      encode_python_value(w, args[i]);
+    }
+    // The W3C trace context the request came with (params._meta.traceparent):
+    // every event of the call, and children through parent.call, carry it.
+    if (const auto [trace, parent] = trace_of(nargs == 7 ? args[6] : nullptr); ok && !trace.empty()) {
+      static PyObject* const k_trace = key_object("trace_id");
+      static PyObject* const k_parent = key_object("parent_span_id");
+      PyObject* t = PyUnicode_FromStringAndSize(trace.data(), static_cast<Py_ssize_t>(trace.size()));
+      PyObject* p = PyUnicode_FromStringAndSize(parent.data(), static_cast<Py_ssize_t>(parent.size()));
+      ok = t != nullptr && p != nullptr && PyDict_SetItem(attrs, k_trace, t) == 0 && PyDict_SetItem(attrs, k_parent, p) == 0;
+      Py_XDECREF(t);
+      Py_XDECREF(p);
+      w.key("trace_id");
+      w.string(trace);
+      w.key("parent_span_id");
+      w.string(parent);
+    }
+    w.end_object();
+    if (ok) value = Py_BuildValue("(s#O)", text.data(), static_cast<Py_ssize_t>(text.size()), attrs);
+  } catch (...) {
+    if (!PyErr_Occurred()) PyErr_NoMemory();
+  }
+  Py_XDECREF(attrs);
+  if (value == nullptr) {
+    if (!PyErr_Occurred()) PyErr_SetString(PyExc_RuntimeError, "enter_mcp_call(): out of memory");
+    return nullptr;
+  }
+  PyObject* token = PyContextVar_Set(call_context::variable(), value);
+  Py_DECREF(value);
+  return token;
+}
+
+PyObject* py_exit_call(PyObject*, PyObject* token) {
+  if (call_context::variable() == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "exit_call(): _bluepython is not initialized");
+    return nullptr;
+  }
+  std::string call;
+  if (call_context::current_json(call)) capture::call_ends(call);
+  if (PyContextVar_Reset(call_context::variable(), token) < 0) return nullptr;
+  Py_RETURN_NONE;
+}
+
+// current_call() -> dict | None: a copy of the call in effect.
+PyObject* py_current_call(PyObject*, PyObject*) {
+  if (call_context::variable() == nullptr) Py_RETURN_NONE;
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(call_context::variable(), nullptr, &value) < 0) return nullptr;
+  PyObject* result = nullptr;
+  if (value != nullptr && PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2) {
+    result = PyDict_Copy(PyTuple_GET_ITEM(value, 1));
+  } else {
+    result = Py_NewRef(Py_None);
+  }
+  Py_XDECREF(value);
+  return result;
+}
+
+PyObject* py_mark_serving(PyObject*, PyObject*) {
+  capture::mark_serving();
+  Py_RETURN_NONE;
+}
+
+PyObject* py_wrap_fork_exec(PyObject*, PyObject* original) { return capture::wrap_fork_exec(original); }
+
+PyObject* py_report_internal(PyObject*, PyObject* args) {
+  const char* where = nullptr;
+  const char* message = nullptr;
+  if (!PyArg_ParseTuple(args, "ss:report_internal", &where, &message)) return nullptr;
+  sensor::report_internal(where, message);
+  Py_RETURN_NONE;
+}
+
+PyObject* py_embedded(PyObject*, PyObject* arg) {
+  if (!PyUnicode_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "_embedded(): name must be a str");
+    return nullptr;
+  }
+  const char* name = PyUnicode_AsUTF8(arg);
+  if (name == nullptr) return nullptr;
+  const embedded_module* m = find_embedded_module(name);
+  if (m == nullptr) Py_RETURN_NONE;
+  return Py_BuildValue("(Ny#)", PyBool_FromLong(m->is_package ? 1 : 0), reinterpret_cast<const char*>(m->code),
+                       static_cast<Py_ssize_t>(m->size));
+}
+
+PyObject* py_after_fork_child(PyObject*, PyObject*) {
+  sensor::start_child_writer();
+  Py_RETURN_NONE;
+}
+
+// Stands in for posix._exit: os._exit skips every exit handler, so the
+// events emitted so far are flushed first (bounded), then the real _exit.
+PyObject* py_exit(PyObject*, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"status", nullptr};
+  int status = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i:_exit", const_cast<char**>(keywords), &status)) return nullptr;
+  Py_BEGIN_ALLOW_THREADS
+  sensor::stop("os._exit");
+  Py_END_ALLOW_THREADS
+  if (g_original_exit != nullptr) return PyObject_Call(g_original_exit, args, kwargs);
+  ::_exit(status);
+}
+
+// Stands in for _signal.signal. A program that takes SIGTERM/SIGHUP and later
+// gives it back to SIG_DFL (uvicorn restores the old handler and re-raises
+// the signal to die by it) would otherwise die without our final flush:
+// when the default comes back, so does our C handler, which flushes and then
+// dies by the signal exactly as the default would. Python's own view
+// (signal.getsignal) stays SIG_DFL.
+PyObject* py_signal(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (g_original_signal == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "signal(): not initialized");
+    return nullptr;
+  }
+  PyObject* result = PyObject_Vectorcall(g_original_signal, args, static_cast<size_t>(nargs), nullptr);
+  if (result != nullptr && nargs == 2 && PyLong_Check(args[0]) && PyLong_Check(args[1])) {
+    const long signo = PyLong_AsLong(args[0]);
+    const long handler = PyLong_AsLong(args[1]);
+    if (PyErr_Occurred() != nullptr) {
+      PyErr_Clear();
+    } else if ((signo == SIGTERM || signo == SIGHUP) && handler == 0 /* SIG_DFL */) {
+      sensor::install_signal_handlers();
+    }
+  }
+  return result;
+}
+
+// client_traceparent() -> str: the W3C traceparent for a request this
+// process sends as an MCP client (OTLP trace export on): the trace of the
+// call in effect (its incoming trace, or the one derived from its call_id,
+// as the exporter derives it) or a new one, and a new span id: the client
+// span's. "00-<trace>-<span>-01".
+PyObject* py_client_traceparent(PyObject*, PyObject*) {
+  std::array<std::uint8_t, 24> random{};
+  std::size_t got = 0;
+  while (got < random.size()) {
+    const ssize_t n = ::getrandom(random.data() + got, random.size() - got, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  std::string trace;
+  PyObject* value = nullptr;
+  if (call_context::variable() != nullptr && PyContextVar_Get(call_context::variable(), nullptr, &value) == 0 && value != nullptr &&
+      PyTuple_Check(value) && PyTuple_GET_SIZE(value) == 2 && PyDict_Check(PyTuple_GET_ITEM(value, 1))) {
+    PyObject* call = PyTuple_GET_ITEM(value, 1);
+    PyObject* incoming = PyDict_GetItemString(call, "trace_id");  // borrowed
+    PyObject* call_id = PyDict_GetItemString(call, "call_id");
+    const char* text = nullptr;
+    if (incoming != nullptr && PyUnicode_Check(incoming) && (text = PyUnicode_AsUTF8(incoming)) != nullptr) {
+      trace = text;
+    } else if (call_id != nullptr && PyUnicode_Check(call_id) && (text = PyUnicode_AsUTF8(call_id)) != nullptr) {
+      trace = to_hex(sha256_bytes(std::string("trace/") + text)).substr(0, 32);
+    }
+  }
+  Py_XDECREF(value);
+  PyErr_Clear();
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto hex = [](const std::uint8_t* bytes, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+      out += kHex[bytes[i] >> 4U];
+      out += kHex[bytes[i] & 0xFU];
+    }
+    return out;
+  };
+  if (trace.size() != 32) trace = hex(random.data(), 16);
+  std::string span = hex(random.data() + 16, 8);
+  if (span == "0000000000000000") span[15] = '1';
+  const std::string tp = "00-" + trace + "-" + span + "-01";
+  return PyUnicode_FromStringAndSize(tp.data(), static_cast<Py_ssize_t>(tp.size()));
+}
+
+// step_aside_server_spans(): the app's own OpenTelemetry instrumentation
+// makes the MCP server spans; OTLP export sends none of ours from now on.
+PyObject* py_step_aside_server_spans(PyObject*, PyObject*) {
+  sensor::step_aside_server_spans();
+  Py_RETURN_NONE;
+}
+
+// propagates_traces() -> bool: this process exports traces (OTLP), so MCP
+// client requests carry a traceparent.
+PyObject* py_propagates_traces(PyObject*, PyObject*) { return PyBool_FromLong(sensor::exports_traces() ? 1 : 0); }
+
+PyMethodDef methods[] = {
+    {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
+     "emit(name, attributes=None, *, actionable=True, summarize_binary=False) -> bool\n\n"
+     "Queue one event; False if it was dropped. summarize_binary: MCP base64 payloads are summarized."},
+    {"mcp_message", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_mcp_message)), METH_FASTCALL,
+     "mcp_message(event, body, source, request_id, session_id, client_id, server_name, duration_ms, transport, "
+     "protocol_version, request_method, client_version, oauth_client_id, /) -> bool\n\n"
+     "Queue one python_mcp_event from its parts (the MCP hooks' per-message path)."},
+    {"flush", &py_flush, METH_VARARGS, "flush(timeout=1.0) -> bool\n\nWait until queued events are written."},
+    {"enabled", &py_enabled, METH_O, "enabled(category) -> bool"},
+    {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},
+    {"spool_location", &py_spool_location, METH_NOARGS, "The spool file (or directory) events go to."},
+    {"sensor_uuid", &py_sensor_uuid, METH_NOARGS, "This process's sensor uuid."},
+    {"enter_call", &py_enter_call, METH_O,
+     "enter_call(attributes: dict) -> Token\n\nMake an MCP call current (context.mcp of events emitted meanwhile)."},
+    {"enter_mcp_call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_enter_mcp_call)),
+     METH_FASTCALL,
+     "enter_mcp_call(session_id, request_id, method, target, transport, server_name, /) -> Token\n\n"
+     "Make a fresh MCP call current; its call_id is '<sensor uuid>:<n>'."},
+    {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
+    {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
+    {"client_traceparent", &py_client_traceparent, METH_NOARGS,
+     "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},
+    {"step_aside_server_spans", &py_step_aside_server_spans, METH_NOARGS,
+     "step_aside_server_spans()\n\nThe app's own instrumentation makes MCP server spans: export none of ours."},
+    {"propagates_traces", &py_propagates_traces, METH_NOARGS,
+     "propagates_traces() -> bool\n\nWhether MCP client requests carry a traceparent (OTLP traces on)."},
+    {"mark_serving", &py_mark_serving, METH_NOARGS,
+     "mark_serving()\n\nAn MCP session opened: side effects outside a call are now scope 'background'."},
+    {"wrap_fork_exec", &py_wrap_fork_exec, METH_O,
+     "wrap_fork_exec(original) -> callable\n\nThe observed replacement for _posixsubprocess.fork_exec."},
+    {"report_internal", &py_report_internal, METH_VARARGS,
+     "report_internal(where, message)\n\nRecord a fault of bluepython's hooks (python_internal_exception)."},
+    {"_embedded", &py_embedded, METH_O, "_embedded(name) -> (is_package, code) | None (internal)."},
+    {"_after_fork_child", &py_after_fork_child, METH_NOARGS, "os.register_at_fork hook (internal)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyMethodDef signal_def = {"signal", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_signal)),
+                          METH_FASTCALL, "signal($module, signalnum, handler, /)\n--\n\nSet the action for the given signal."};
+
+PyMethodDef exit_def = {"_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_exit)),
+                        METH_VARARGS | METH_KEYWORDS,
+                        "Exit to the system with specified status, without normal exit processing."};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "_bluepython", "bluepython's native bridge (built into the bluepython executable).",
+    -1, methods, nullptr, nullptr, nullptr, nullptr,
+};
+
+
+// posix, not os: importing os would load modules `python -S` does not.
+bool register_fork_hook(PyObject* mod) {
+  PyObject* os = PyImport_ImportModule("posix");
+  if (os == nullptr) return false;
+  PyObject* hook = PyObject_GetAttrString(mod, "_after_fork_child");
+  PyObject* reg = PyObject_GetAttrString(os, "register_at_fork");
+  bool ok = false;
+  if (hook != nullptr && reg != nullptr) {
+    PyObject* kwargs = Py_BuildValue("{s:O}", "after_in_child", hook);
+    if (kwargs != nullptr) {
+      PyObject* empty = PyTuple_New(0);
+      PyObject* r = empty != nullptr ? PyObject_Call(reg, empty, kwargs) : nullptr;
+      ok = r != nullptr;
+      Py_XDECREF(r);
+      Py_XDECREF(empty);
+      Py_DECREF(kwargs);
+    }
+  }
+  Py_XDECREF(hook);
+  Py_XDECREF(reg);
+  Py_DECREF(os);
+  return ok;
+}
+
+bool wrap_os_exit() {
+  PyObject* posix = PyImport_ImportModule("posix");
+  if (posix == nullptr) return false;
+  g_original_exit = PyObject_GetAttrString(posix, "_exit");
+  if (g_original_exit == nullptr) {
+    Py_DECREF(posix);
+    return false;
+  }
+  PyObject* module_name = PyUnicode_FromString("posix");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&exit_def, nullptr, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  bool ok = wrapper != nullptr && PyObject_SetAttrString(posix, "_exit", wrapper) == 0;
+  // os copies _exit from posix when it is first imported; if it already was,
+  // replace its copy too.
+  PyObject* modules = PySys_GetObject("modules");
+  PyObject* os = modules != nullptr ? PyDict_GetItemString(modules, "os") : nullptr;
+  if (ok && os != nullptr) ok = PyObject_SetAttrString(os, "_exit", wrapper) == 0;
+  Py_XDECREF(wrapper);
+  Py_DECREF(posix);
+  return ok;
+}
+
+bool wrap_signal(PyObject* signal_module) {
+  g_original_signal = PyObject_GetAttrString(signal_module, "signal");
+  if (g_original_signal == nullptr) return false;
+  PyObject* module_name = PyUnicode_FromString("_signal");
+  PyObject* wrapper = module_name != nullptr ? PyCFunction_NewEx(&signal_def, nullptr, module_name) : nullptr;
+  Py_XDECREF(module_name);
+  const bool ok = wrapper != nullptr && PyObject_SetAttrString(signal_module, "signal", wrapper) == 0;
+  Py_XDECREF(wrapper);
+  return ok;
+}
+
+}  // namespace
+
+PyObject* init() {
+  PyObject* mod = PyModule_Create(&module_def);
+  if (mod == nullptr) return nullptr;
+  if (PyType_Ready(&import_monitor::type) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  Py_INCREF(&import_monitor::type);
+  if (PyType_Ready(&mcp_observer::type) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  Py_INCREF(&mcp_observer::type);
+  if (!call_context::init()) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  if (PyModule_AddObject(mod, "ImportMonitor", reinterpret_cast<PyObject*>(&import_monitor::type)) < 0 ||
+      PyModule_AddObject(mod, "McpObserver", reinterpret_cast<PyObject*>(&mcp_observer::type)) < 0 ||
+      PyModule_AddIntConstant(mod, "MCP_PENDING_LIMIT", mcp_observer::kPendingLimit) < 0 ||
+      PyModule_AddStringConstant(mod, "__version__", kVersion) < 0) {
+    Py_DECREF(mod);
+    return nullptr;
+  }
+  return mod;
+}
+
+// The crash handler goes where the disposition is still the default. With
+// -X faulthandler or PYTHONFAULTHANDLER, faulthandler already holds the crash
+// signals: it is disabled, ours installed, and faulthandler enabled again as
+// those options enable it (stderr, all threads), so it dumps the traceback
+// first and then hands the signal on to ours. faulthandler is only looked up
+// in sys.modules, never imported.
+void install_crash_handlers_under_faulthandler() noexcept {
+  PyObject* name = PyUnicode_FromString("faulthandler");
+  PyObject* fh = name != nullptr ? PyImport_GetModule(name) : nullptr;
+  Py_XDECREF(name);
+  bool reenable = false;
+  if (fh != nullptr) {
+    PyObject* enabled = PyObject_CallMethod(fh, "is_enabled", nullptr);
+    reenable = enabled == Py_True;
+    Py_XDECREF(enabled);
+    if (reenable) {
+      PyObject* r = PyObject_CallMethod(fh, "disable", nullptr);
+      reenable = r != nullptr;
+      Py_XDECREF(r);
+    }
+  }
+  if (PyErr_Occurred() != nullptr) report_python_error("bootstrap: faulthandler");
+  sensor::install_crash_handlers();
+  if (reenable) {
+    PyObject* err = PySys_GetObject("stderr");  // borrowed
+    PyObject* r = err != nullptr ? PyObject_CallMethod(fh, "enable", "(OO)", err, Py_True)
+                                 : PyObject_CallMethod(fh, "enable", nullptr);
+    if (r == nullptr) report_python_error("bootstrap: faulthandler.enable");
+    Py_XDECREF(r);
+  }
+  Py_XDECREF(fh);
+}
+
+void bootstrap() noexcept {
+  PyObject* mod = PyImport_ImportModule("_bluepython");
+  if (mod == nullptr) {
+    report_python_error("bootstrap: import _bluepython");
+    return;
+  }
+  const bool mcp_hooks = sensor::settings().enabled(category::mcp);
+  if ((sensor::settings().enabled(category::imports) || mcp_hooks) && !import_monitor::install(mod)) {
+    report_python_error("bootstrap: import monitor");
+  }
+  if (mcp_hooks) hooks_loader::arm();
+  if (!register_fork_hook(mod)) report_python_error("bootstrap: os.register_at_fork");
+  if (!wrap_os_exit()) report_python_error("bootstrap: os._exit");
+  // Let the signal module record the default SIGTERM disposition before our
+  // C handler replaces it, so signal.getsignal() answers as under python.
+  PyObject* sig = PyImport_ImportModule("_signal");
+  if (sig == nullptr) {
+    report_python_error("bootstrap: _signal");
+  } else {
+    if (!wrap_signal(sig)) report_python_error("bootstrap: _signal.signal");
+    Py_DECREF(sig);
+    sensor::install_signal_handlers();
+    install_crash_handlers_under_faulthandler();
+  }
+  Py_DECREF(mod);
+}
+
+}  // namespace bluepython::module

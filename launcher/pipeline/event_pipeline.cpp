@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/event_pipeline.hpp"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <iterator>
+#include <cstring>
+#include <new>
+
+#include "pipeline/clock.hpp"
+#include "pipeline/fd_util.hpp"
+#include "pipeline/json_writer.hpp"
+#include "pipeline/sha256.hpp"
+
+namespace bluepython {
+namespace {
+
+const char* signal_name(int signo) noexcept {
+  switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    case SIGINT: return "SIGINT";
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGILL: return "SIGILL";
+    case SIGFPE: return "SIGFPE";
+    case SIGABRT: return "SIGABRT";
+    default: return "signal";
+  }
+}
+
+}  // namespace
+
+event_pipeline::event_pipeline(pipeline_options options, std::unique_ptr<event_sink> sink,
+                               process_identity identity, std::unique_ptr<import_resolver> resolver,
+                               fault_callback on_fault)
+    : options_(options),
+      sink_(std::move(sink)),
+      identity_(std::move(identity)),
+      resolver_(std::move(resolver)),
+      on_fault_(on_fault),
+      queue_(options.queue_bytes) {
+  taken_.reserve(options_.queue_bytes);
+  batch_.reserve(options_.queue_bytes + (options_.queue_bytes / 2));
+  make_wake_fd();
+  compose_identity();
+}
+
+void event_pipeline::compose_identity() {
+  // The members every event repeats, as text: rebuilt only when the identity
+  // changes (fork), so composing an event copies them in two appends.
+  envelope_head_ = ",\"origin\":\"bluepython\",\"sensor_id\":";
+  envelope_head_ += std::to_string(identity_.sensor_id);
+  envelope_head_ += ",\"source_event_id\":";
+  envelope_tail_ = ",\"uuid\":\"";
+  envelope_tail_ += identity_.uuid;
+  envelope_tail_ += "\"},\"context\":{\"process\":{\"pid\":";
+  envelope_tail_ += std::to_string(identity_.pid);
+  envelope_tail_ += ",\"ppid\":";
+  envelope_tail_ += std::to_string(identity_.ppid);
+  envelope_tail_ += '}';
+}
+
+event_pipeline::~event_pipeline() {
+  shutdown(std::chrono::milliseconds(2000), "destroyed");
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void event_pipeline::make_wake_fd() noexcept {
+  wake_fd_ = move_above_stdio(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+}
+
+std::string event_pipeline::sink_location() const { return sink_->location(); }
+
+void event_pipeline::start() noexcept {
+  if (running_.load(std::memory_order_acquire) || shut_down_.load()) return;
+  try {
+    stop_.store(false);
+    // Block asynchronous signals in the writer so they go to the app's threads.
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    thread_ = std::make_unique<std::thread>([this] { writer_loop(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    running_.store(true, std::memory_order_release);
+  } catch (...) {
+    // No thread: flush() and shutdown() drain synchronously instead.
+  }
+}
+
+void event_pipeline::wake() noexcept {
+  if (wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  ssize_t n;
+  do {
+    n = ::write(wake_fd_, &one, sizeof one);
+  } while (n < 0 && errno == EINTR);
+}
+
+bool event_pipeline::emit(const record_view& record) noexcept {
+  const auto result = queue_.push(record);
+  if (result == event_queue::push_result::queued_wake) wake();
+  return result != event_queue::push_result::dropped;
+}
+
+void event_pipeline::writer_loop() noexcept {
+  (void)::pthread_setname_np(::pthread_self(), "bluepython-wr");  // in top -H, py-spy, gdb
+  pollfd pfd{wake_fd_, POLLIN, 0};
+  for (;;) {
+    const int timeout = static_cast<int>(options_.flush_interval.count());
+    ::poll(&pfd, 1, timeout);
+    std::uint64_t value = 0;
+    while (::read(wake_fd_, &value, sizeof value) > 0) {
+    }
+    std::uint64_t requested = 0;
+    {
+      std::lock_guard lock(flush_mutex_);
+      requested = flush_requested_;
+    }
+    {
+      std::lock_guard lock(io_mutex_);
+      drain_locked();
+    }
+    {
+      std::lock_guard lock(flush_mutex_);
+      if (requested > flush_done_) flush_done_ = requested;
+    }
+    flush_cv_.notify_all();
+    if (const int signo = fatal_signal_.load(); signo != 0) {
+      {
+        std::lock_guard lock(io_mutex_);
+        drain_locked();
+        // Bounded: the process is about to die of the signal.
+        finish_observer(std::min(observer_shutdown_timeout_, std::chrono::milliseconds(500)));
+        batch_.clear();
+        append_shutdown_event(batch_, signal_name(signo), signo);
+        write_batch(batch_, 1);
+        if (resolver_) resolver_->save_baseline();
+      }
+      // The interrupted thread, parked in the handler with the signal
+      // blocked, sees this and dies by the signal at once; the kill is for
+      // the case where it cannot.
+      fatal_done_.store(true);
+      (void)::signal(signo, SIG_DFL);
+      (void)::kill(::getpid(), signo);
+      // Not reached unless the app blocks the signal everywhere: carry on.
+      fatal_signal_.store(0);
+    }
+    if (stop_.load(std::memory_order_acquire)) return;
+  }
+}
+
+void event_pipeline::request_fatal_signal(int signo) noexcept {
+  fatal_signal_.store(signo);
+  wake();
+}
+
+bool event_pipeline::flush(std::chrono::milliseconds timeout) noexcept {
+  if (!running_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(io_mutex_);
+    drain_locked();
+    return true;
+  }
+  try {
+    std::unique_lock lock(flush_mutex_);
+    const std::uint64_t ticket = ++flush_requested_;
+    lock.unlock();
+    wake();
+    lock.lock();
+    return flush_cv_.wait_for(lock, timeout, [&] { return flush_done_ >= ticket; });
+  } catch (...) {
+    return false;
+  }
+}
+
+bool event_pipeline::shutdown(std::chrono::milliseconds timeout, const std::string& reason) noexcept {
+  if (shut_down_.exchange(true)) return true;
+  (void)timeout;  // the writer finishes its current batch and stops; it never blocks on the app
+  if (running_.load(std::memory_order_acquire)) {
+    stop_.store(true, std::memory_order_release);
+    wake();
+    if (thread_ && thread_->joinable()) thread_->join();
+    running_.store(false, std::memory_order_release);
+  }
+  std::lock_guard lock(io_mutex_);
+  drain_locked();
+  finish_observer(observer_shutdown_timeout_);
+  batch_.clear();
+  append_shutdown_event(batch_, reason, 0);
+  write_batch(batch_, 1);
+  if (resolver_) resolver_->save_baseline();
+  return true;
+}
+
+void event_pipeline::finish_observer(std::chrono::milliseconds deadline) noexcept {
+  if (!observer_) return;
+  // Everything written so far goes out (within the deadline); a failure of
+  // that last export is recorded here, before sensor_shutdown, as the
+  // pipeline no longer takes events.
+  observer_->shutdown(deadline);
+  try {
+    for (const auto& message : observer_->take_unreported_faults()) pending_faults_.push_back(message);
+  } catch (...) {
+  }
+  if (pending_faults_.empty()) return;
+  batch_.clear();
+  const std::size_t lines = compose_faults(batch_, observer_->name());
+  write_batch(batch_, lines);
+}
+
+std::size_t event_pipeline::compose_faults(std::string& batch, const char* where) noexcept {
+  std::size_t lines = 0;
+  for (const auto& message : pending_faults_) {
+    std::string attrs;
+    try {
+      json_writer w(attrs);
+      w.key("where");
+      w.string(where);
+      w.key("message");
+      w.string(message);
+    } catch (...) {
+      continue;
+    }
+    record_view r;
+    r.name = "python_internal_exception";
+    r.ts_ns = wall_time_ns();
+    r.attributes = attrs;
+    compose(r, batch);
+    ++lines;
+  }
+  pending_faults_.clear();
+  // The writer's own events count as emitted, so that emitted = written +
+  // dropped + filtered holds in sensor_shutdown.
+  emitted_by_writer_.fetch_add(lines, std::memory_order_relaxed);
+  return lines;
+}
+
+void event_pipeline::drain_locked() noexcept {
+  taken_.clear();
+  queue_.take(taken_);
+  if (taken_.empty() && pending_faults_.empty()) return;
+  batch_.clear();
+  // Faults the sink reported since the last batch become events of their own.
+  std::size_t lines = compose_faults(batch_, "spool");
+  event_queue::for_each(taken_, [&](const record_view& r) {
+    const std::size_t before = batch_.size();
+    compose(r, batch_);
+    if (batch_.size() != before) ++lines;
+  });
+  write_batch(batch_, lines);
+}
+
+void event_pipeline::set_observer(std::unique_ptr<batch_observer> observer,
+                                  std::chrono::milliseconds shutdown_timeout) noexcept {
+  observer_ = std::move(observer);
+  observer_shutdown_timeout_ = shutdown_timeout;
+}
+
+void event_pipeline::write_batch(std::string& batch, std::size_t lines) noexcept {
+  if (lines == 0) return;
+  if (observer_) observer_->offer(batch);
+  if (options_.mirror_to_stderr) (void)write_all(STDERR_FILENO, batch.data(), batch.size());
+  const auto res = sink_->write(batch, lines);
+  written_.fetch_add(res.written_lines, std::memory_order_relaxed);
+  dropped_sink_.fetch_add(res.dropped_lines, std::memory_order_relaxed);
+  if (!res.fault.empty()) {
+    if (on_fault_ != nullptr) on_fault_(res.fault);
+    try {
+      if (pending_faults_.size() < 16) pending_faults_.push_back(res.fault);
+    } catch (...) {
+    }
+  }
+}
+
+void event_pipeline::compose(const record_view& r, std::string& batch) noexcept {
+  try {
+    const std::size_t start = batch.size();
+    batch += "{\"ts\":\"";
+    append_rfc3339(batch, r.ts_ns);
+    batch += "\",\"event\":{\"meta\":{\"name\":\"";
+    json_writer::append_escaped(batch, r.name, 256);
+    batch += r.actionable ? "\",\"type\":\"event\"" : "\",\"type\":\"nonactionable\"";
+    batch += envelope_head_;
+    char digits[24];
+    const auto end = std::to_chars(std::begin(digits), std::end(digits), next_event_id_).ptr;
+    batch.append(std::begin(digits), end);
+    batch += envelope_tail_;
+    if (!r.context.empty()) {
+      batch += ',';
+      batch += r.context;
+    }
+    batch += '}';
+    if (!r.attributes.empty()) {
+      batch += ',';
+      batch += r.attributes;
+    }
+    if (r.kind == record_kind::startup) {
+      batch += ",\"config_digest\":\"";
+      batch += to_hex(sha256_bytes(r.deferred));
+      batch += '"';
+    }
+    if (r.kind == record_kind::import && resolver_) {
+      if (!resolver_->append_attributes(batch, r.deferred)) {
+        batch.resize(start);
+        filtered_.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+    batch += "}}\n";
+    ++next_event_id_;
+  } catch (...) {
+    // Out of memory while composing: the record is lost and counted.
+    dropped_sink_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void event_pipeline::append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept {
+  try {
+    const pipeline_counters c = counters();
+    std::string attrs;
+    json_writer w(attrs);
+    w.key("reason");
+    w.string(reason);
+    if (signo != 0) {
+      w.key("signal");
+      w.integer(signo);
+    }
+    w.key("emitted");
+    w.unsigned_integer(c.emitted);
+    w.key("written");
+    w.unsigned_integer(c.written);
+    w.key("dropped");
+    w.unsigned_integer(c.dropped_queue + c.dropped_sink);
+    w.key("dropped_queue_full");
+    w.unsigned_integer(c.dropped_queue);
+    w.key("dropped_spool");
+    w.unsigned_integer(c.dropped_sink);
+    w.key("filtered");
+    w.unsigned_integer(c.filtered);
+    w.key("uptime_ms");
+    w.integer((wall_time_ns() - identity_.start_ns) / 1'000'000);
+    // Final: the observer has stopped (this event itself stays in the spool).
+    if (observer_) observer_->describe(w);
+    record_view r;
+    r.name = "sensor_shutdown";
+    r.actionable = false;
+    r.ts_ns = wall_time_ns();
+    r.attributes = attrs;
+    compose(r, batch);
+  } catch (...) {
+  }
+}
+
+pipeline_counters event_pipeline::counters() const noexcept {
+  pipeline_counters c;
+  c.emitted = queue_.pushed() + emitted_by_writer_.load(std::memory_order_relaxed);
+  c.dropped_queue = queue_.dropped();
+  c.written = written_.load(std::memory_order_relaxed);
+  c.dropped_sink = dropped_sink_.load(std::memory_order_relaxed);
+  c.filtered = filtered_.load(std::memory_order_relaxed);
+  return c;
+}
+
+void event_pipeline::prepare_fork() noexcept {
+  if (shut_down_.load()) return;
+  flush(std::chrono::milliseconds(500));
+  io_mutex_.lock();
+  queue_.lock_for_fork();
+  if (observer_) observer_->prepare_fork();
+}
+
+void event_pipeline::after_fork_parent() noexcept {
+  if (shut_down_.load()) return;
+  if (observer_) observer_->after_fork_parent();
+  queue_.unlock_after_fork();
+  io_mutex_.unlock();
+}
+
+void event_pipeline::after_fork_child(const process_identity& identity) noexcept {
+  if (shut_down_.load()) return;
+  // One thread exists now; the parent's writer is gone. Rebuild the locks in
+  // place (the prepare handler held them), forget the writer thread without
+  // touching it, and start clean.
+  new (&io_mutex_) std::mutex();
+  new (&flush_mutex_) std::mutex();
+  new (&flush_cv_) std::condition_variable();
+  queue_.reset_in_child();
+  (void)thread_.release();  // the parent's thread object; leaked on purpose
+  running_.store(false);
+  stop_.store(false);
+  fatal_signal_.store(0);
+  fatal_done_.store(false);
+  flush_requested_ = 0;
+  flush_done_ = 0;
+  next_event_id_ = 1;
+  written_.store(0);
+  emitted_by_writer_.store(0);
+  dropped_sink_.store(0);
+  filtered_.store(0);
+  pending_faults_.clear();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+  make_wake_fd();
+  try {
+    identity_ = identity;
+    compose_identity();
+  } catch (...) {
+  }
+  sink_->reset_in_child(identity_.pid, identity_.start_ns);
+}
+
+}  // namespace bluepython

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pipeline/event_queue.hpp"
+#include "pipeline/batch_observer.hpp"
+#include "pipeline/event_sink.hpp"
+#include "pipeline/import_resolver.hpp"
+
+namespace bluepython {
+
+// Who is writing: stamped into every event's envelope by the writer.
+struct process_identity {
+  int pid = 0;
+  int ppid = 0;
+  std::string uuid;      // per-process sensor instance id
+  int sensor_id = 1;
+  std::int64_t start_ns = 0;
+};
+
+struct pipeline_options {
+  std::size_t queue_bytes = 2U << 20U;
+  std::chrono::milliseconds flush_interval{50};
+  bool mirror_to_stderr = false;
+};
+
+struct pipeline_counters {
+  std::uint64_t emitted = 0;        // records offered by producers
+  std::uint64_t written = 0;        // lines written to the sink
+  std::uint64_t dropped_queue = 0;  // queue full
+  std::uint64_t dropped_sink = 0;   // sink faults: I/O errors, quota, no spool
+  std::uint64_t filtered = 0;       // left out on purpose (imports fileslist=false)
+};
+
+// Producers -> bounded queue -> one writer thread -> sink. The writer composes
+// the envelope (ts, meta with a per-process monotonic source_event_id and the
+// uuid, process context) around each record, completes import records through
+// the import_resolver, and writes batches. The writer thread never calls the
+// Python C API. Faults in the sink are counted, reported once through
+// `on_fault`, and surface as python_internal_exception events when the sink
+// recovers.
+class event_pipeline {
+ public:
+  using fault_callback = void (*)(const std::string& message) noexcept;
+
+  event_pipeline(pipeline_options options, std::unique_ptr<event_sink> sink, process_identity identity,
+                 std::unique_ptr<import_resolver> resolver, fault_callback on_fault);
+  ~event_pipeline();  // calls shutdown()
+  event_pipeline(const event_pipeline&) = delete;
+  event_pipeline& operator=(const event_pipeline&) = delete;
+
+  // Starts the writer thread (again, after fork). Idempotent.
+  void start() noexcept;
+  // Every batch written to the sink is also offered to `observer` (owned;
+  // set before start()). Shut down after the final batch, within
+  // `shutdown_timeout`.
+  void set_observer(std::unique_ptr<batch_observer> observer, std::chrono::milliseconds shutdown_timeout) noexcept;
+
+  // Hot path: never blocks on I/O, never throws, never allocates.
+  bool emit(const record_view& record) noexcept;
+
+  // Waits until everything emitted before the call is handed to the sink.
+  // Drains in the calling thread when no writer runs. False on timeout.
+  bool flush(std::chrono::milliseconds timeout) noexcept;
+
+  // Stops and joins the writer (it finishes the batch in hand), drains the
+  // rest in the calling thread and writes sensor_shutdown (reason, counters).
+  // Safe to call twice; later calls return true at once. `timeout` is not
+  // used: the writer never waits on the app, only on the spool's write(2).
+  bool shutdown(std::chrono::milliseconds timeout, const std::string& reason) noexcept;
+
+  // Async-signal-safe: asks the writer to drain, write sensor_shutdown and
+  // re-raise `signo` with its default action.
+  void request_fatal_signal(int signo) noexcept;
+  // True once the writer has done what request_fatal_signal asked.
+  [[nodiscard]] bool fatal_done() const noexcept { return fatal_done_.load(); }
+
+  // fork(2) protocol (pthread_atfork): prepare flushes and locks; the parent
+  // unlocks; the child gets fresh locks, an empty queue, zeroed counters, a
+  // new identity, and no writer until start().
+  void prepare_fork() noexcept;
+  void after_fork_parent() noexcept;
+  void after_fork_child(const process_identity& identity) noexcept;
+
+  [[nodiscard]] pipeline_counters counters() const noexcept;
+  [[nodiscard]] const process_identity& identity() const noexcept { return identity_; }
+  [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::string sink_location() const;
+
+ private:
+  void writer_loop() noexcept;
+  void wake() noexcept;
+  // Takes the queue's buffer and writes it; caller holds io_mutex_.
+  void drain_locked() noexcept;
+  void compose(const record_view& r, std::string& batch) noexcept;
+  void write_batch(std::string& batch, std::size_t lines) noexcept;
+  void append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept;
+  void make_wake_fd() noexcept;
+  // pending_faults_ as python_internal_exception lines (where: `where`).
+  std::size_t compose_faults(std::string& batch, const char* where) noexcept;
+  void finish_observer(std::chrono::milliseconds deadline) noexcept;
+  void compose_identity();
+
+  pipeline_options options_;
+  std::unique_ptr<event_sink> sink_;
+  process_identity identity_;
+  std::unique_ptr<batch_observer> observer_;
+  std::chrono::milliseconds observer_shutdown_timeout_{1000};
+  std::unique_ptr<import_resolver> resolver_;
+  fault_callback on_fault_;
+
+  event_queue queue_;
+  byte_buffer taken_;
+  std::string batch_;
+  std::string scratch_;
+  std::string envelope_head_;  // from "origin" up to the source_event_id value
+  std::string envelope_tail_;  // from "uuid" through context.process
+  std::vector<std::string> pending_faults_;
+
+  std::mutex io_mutex_;  // serializes draining (writer thread vs. synchronous drains)
+  std::mutex flush_mutex_;
+  std::condition_variable flush_cv_;
+  std::uint64_t flush_requested_ = 0;  // guarded by flush_mutex_
+  std::uint64_t flush_done_ = 0;       // guarded by flush_mutex_
+
+  std::unique_ptr<std::thread> thread_;
+  std::atomic<bool> running_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> shut_down_{false};
+  std::atomic<int> fatal_signal_{0};
+  std::atomic<bool> fatal_done_{false};
+  int wake_fd_ = -1;
+
+  std::uint64_t next_event_id_ = 1;  // writer side only
+  std::atomic<std::uint64_t> written_{0};
+  std::atomic<std::uint64_t> emitted_by_writer_{0};  // python_internal_exception of sink faults
+  std::atomic<std::uint64_t> dropped_sink_{0};
+  std::atomic<std::uint64_t> filtered_{0};
+};
+
+}  // namespace bluepython

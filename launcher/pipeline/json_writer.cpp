@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/json_writer.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace bluepython {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid
+// (overlong forms, surrogates, code points above U+10FFFF, truncation).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  const std::size_t left = s.size() - i;
+  auto cont = [&](std::size_t k) { return (static_cast<unsigned char>(s[i + k]) & 0xC0U) == 0x80U; };
+  if (b0 < 0x80U) return 1;
+  if (b0 >= 0xC2U && b0 <= 0xDFU) return (left >= 2 && cont(1)) ? 2 : 0;
+  if (b0 >= 0xE0U && b0 <= 0xEFU) {
+    if (left < 3 || !cont(1) || !cont(2)) return 0;
+    const auto b1 = static_cast<unsigned char>(s[i + 1]);
+    if (b0 == 0xE0U && b1 < 0xA0U) return 0;   // overlong
+    if (b0 == 0xEDU && b1 >= 0xA0U) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0U && b0 <= 0xF4U) {
+    if (left < 4 || !cont(1) || !cont(2) || !cont(3)) return 0;
+    const auto b1 = static_cast<unsigned char>(s[i + 1]);
+    if (b0 == 0xF0U && b1 < 0x90U) return 0;  // overlong
+    if (b0 == 0xF4U && b1 >= 0x90U) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// 1 for the bytes copied as they are: printable ASCII except '"' and '\\'.
+constexpr std::array<std::uint8_t, 256> kPlain = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (unsigned c = 0x20U; c < 0x80U; ++c) t[c] = (c == '"' || c == '\\') ? 0 : 1;
+  return t;
+}();
+
+// Nonzero when some byte of the 8-byte word `x` may need attention: below
+// 0x20, '"', '\\' or at or above 0x80. Word-at-a-time zero-byte test: it can
+// report a false positive (a borrow past a byte that really matched), never a
+// false negative; the caller rechecks byte by byte.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+constexpr std::uint64_t has_zero_byte(std::uint64_t x) noexcept { return (x - kOnes) & ~x & kHighs; }
+constexpr std::uint64_t needs_attention(std::uint64_t x) noexcept {
+  return (x & kHighs) | ((x - kOnes * 0x20U) & ~x & kHighs) | has_zero_byte(x ^ (kOnes * '"')) |
+         has_zero_byte(x ^ (kOnes * '\\'));
+}
+
+// Strings up to this many bytes are written with a single append.
+constexpr std::size_t kShort = 96;
+
+// End of the run of plain bytes that starts at `i`.
+std::size_t plain_run_end(std::string_view s, std::size_t i) noexcept {
+  const std::size_t n = s.size();
+  while (i + 8 <= n) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + i, sizeof word);
+    if (needs_attention(word) != 0) break;
+    i += 8;
+  }
+  if (i < n && n >= 8 && i + 8 > n) {
+    // A tail shorter than a word: the last 8 bytes (overlapping bytes already
+    // known plain) settle it in one test when they are all plain.
+    std::uint64_t word = 0;
+    std::memcpy(&word, s.data() + n - 8, sizeof word);
+    if (needs_attention(word) == 0) return n;
+  }
+  while (i < n && kPlain[static_cast<unsigned char>(s[i])] != 0) ++i;
+  return i;
+}
+
+}  // namespace
+
+bool json_writer::is_plain(std::string_view value) noexcept { return plain_run_end(value, 0) == value.size(); }
+
+std::size_t json_writer::append_escaped(std::string& out, std::string_view value,
+                                        std::size_t max_bytes) {
+  static constexpr std::array<char, 16> hex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                               '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  std::size_t i = 0;
+  std::size_t produced = 0;
+  const std::size_t n = value.size();
+  while (i < n) {
+    // Fast path: a run of plain printable ASCII is copied in one go.
+    const std::size_t run = plain_run_end(value, i);
+    if (run > i) {
+      std::size_t take = run - i;
+      if (produced + take > max_bytes) take = max_bytes - produced;
+      out.append(value.data() + i, take);
+      produced += take;
+      i += take;
+      if (produced >= max_bytes) return i;
+      continue;
+    }
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x80U) {
+      if (produced + 1 > max_bytes) return i;
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        default: {
+          const char esc[] = {'\\', 'u', '0', '0', hex[c >> 4U], hex[c & 0xFU]};
+          out.append(esc, sizeof esc);
+        }
+      }
+      ++produced;
+      ++i;
+      continue;
+    }
+    const std::size_t len = utf8_sequence_length(value, i);
+    if (len == 0) {
+      if (produced + 1 > max_bytes) return i;
+      out += kReplacement;
+      ++produced;
+      ++i;
+      continue;
+    }
+    if (produced + len > max_bytes) return i;
+    out.append(value.data() + i, len);
+    produced += len;
+    i += len;
+  }
+  return i;
+}
+
+void json_writer::before_value() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (need_comma_) out_ += ',';
+  need_comma_ = true;
+}
+
+void json_writer::open(char bracket) {
+  before_value();
+  out_ += bracket;
+  ++depth_;
+  need_comma_ = false;
+}
+
+void json_writer::close(char bracket) {
+  out_ += bracket;
+  if (depth_ > 0) --depth_;
+  need_comma_ = true;
+  after_key_ = false;
+}
+
+void json_writer::key(std::string_view name) {
+  // Short plain names (nearly all): the separator, quotes and colon are put
+  // together and appended once.
+  if (name.size() <= kShort && plain_run_end(name, 0) == name.size()) {
+    std::array<char, kShort + 4> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
+    std::size_t k = 0;
+    if (need_comma_) piece[k++] = ',';
+    piece[k++] = '"';
+    std::memcpy(piece.data() + k, name.data(), name.size());
+    k += name.size();
+    piece[k++] = '"';
+    piece[k++] = ':';
+    out_.append(piece.data(), k);
+    need_comma_ = true;
+    after_key_ = true;
+    return;
+  }
+  if (need_comma_) out_ += ',';
+  out_ += '"';
+  append_escaped(out_, name, limits_.max_string_bytes);
+  out_ += "\":";
+  need_comma_ = true;
+  after_key_ = true;
+}
+
+void json_writer::string(std::string_view value) {
+  if (value.size() <= kShort && value.size() <= limits_.max_string_bytes && plain_run_end(value, 0) == value.size()) {
+    std::array<char, kShort + 3> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
+    std::size_t k = 0;
+    if (after_key_) {
+      after_key_ = false;
+    } else {
+      if (need_comma_) piece[k++] = ',';
+      need_comma_ = true;
+    }
+    piece[k++] = '"';
+    std::memcpy(piece.data() + k, value.data(), value.size());
+    k += value.size();
+    piece[k++] = '"';
+    out_.append(piece.data(), k);
+    return;
+  }
+  before_value();
+  out_ += '"';
+  const std::size_t consumed = append_escaped(out_, value, limits_.max_string_bytes);
+  if (consumed < value.size()) {
+    out_ += "...[truncated by bluepython; original ";
+    char digits[24];
+    auto res = std::to_chars(std::begin(digits), std::end(digits), value.size());
+    out_.append(digits, res.ptr);
+    out_ += " bytes]";
+  }
+  out_ += '"';
+}
+
+void json_writer::integer(std::int64_t value) {
+  before_value();
+  char digits[24];
+  auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  out_.append(digits, res.ptr);
+}
+
+void json_writer::unsigned_integer(std::uint64_t value) {
+  before_value();
+  char digits[24];
+  auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  out_.append(digits, res.ptr);
+}
+
+void json_writer::number(double value) {
+  before_value();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return;
+  }
+  char digits[32];
+  auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  out_.append(digits, res.ptr);
+}
+
+void json_writer::boolean(bool value) {
+  before_value();
+  out_ += value ? "true" : "false";
+}
+
+void json_writer::null() {
+  before_value();
+  out_ += "null";
+}
+
+void json_writer::raw(std::string_view json) {
+  before_value();
+  out_ += json;
+}
+
+}  // namespace bluepython

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/tail.hpp"
+
+#include <fnmatch.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "config/error.hpp"
+
+namespace bluepython::tail {
+namespace {
+
+const nlohmann::json& at(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json null_value;
+  if (!object.is_object()) return null_value;
+  const auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+std::string text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return {};
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string clip(std::string s, std::size_t max) {
+  for (auto& c : s) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (s.size() > max) {
+    s.resize(max);
+    while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0U) == 0x80U) s.pop_back();  // UTF-8
+    s += "…";
+  }
+  return s;
+}
+
+std::string argv_text(const nlohmann::json& argv) {
+  if (!argv.is_array()) return text(argv);
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += text(a);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string summary_of(const std::string& name, const nlohmann::json& e) {
+  if (name == "python_mcp_event") {
+    std::string s = text(at(e, "event"));
+    const std::string method = text(at(e, "method")).empty() ? text(at(e, "request_method")) : text(at(e, "method"));
+    if (!method.empty()) s += " " + method;
+    const std::string target = text(at(at(at(e, "message"), "params"), "name"));
+    if (!target.empty()) s += " " + target;
+    if (!at(e, "id").is_null()) s += " #" + text(at(e, "id"));
+    if (at(e, "duration_ms").is_number()) s += fmt::format(" {:.1f} ms", at(e, "duration_ms").get<double>());
+    if (at(e, "error").is_object()) s += " error " + text(at(at(e, "error"), "type"));
+    return s;
+  }
+  if (name == "python_mcp_session_created" || name == "python_mcp_session_terminated") {
+    std::string s = at(e, "source") == 0 ? "server" : "client";
+    s += " session " + text(at(e, "session_id")).substr(0, 12);
+    for (const char* key : {"server_name", "transport", "client_name"}) {
+      if (!at(e, key).is_null()) s += " " + text(at(e, key));
+    }
+    if (at(e, "duration_ms").is_number()) s += fmt::format(" {:.0f} ms", at(e, "duration_ms").get<double>());
+    return s;
+  }
+  if (name == "python_mcp_server_init") return text(at(at(e, "server"), "name")) + " (" + text(at(e, "framework")) + ")";
+  if (name == "python_mcp_server_add") {
+    return text(at(at(e, "element"), "type")) + " " + text(at(at(e, "element"), "name")) + " on " +
+           text(at(e, "server_name"));
+  }
+  if (name == "python_mcp_client_connect") {
+    const nlohmann::json& server = at(e, "server");
+    const std::string where = at(server, "url").is_null() ? text(at(server, "command")) + " " + argv_text(at(server, "args"))
+                                                           : text(at(server, "url"));
+    return text(at(server, "type")) + " " + where;
+  }
+  if (name == "python_file_open") return text(at(e, "access")) + " " + text(at(e, "path"));
+  if (name == "python_file_change") {
+    std::string s = text(at(e, "op")) + " " + text(at(e, "path"));
+    if (!at(e, "target").is_null()) s += " <- " + text(at(e, "target"));
+    return s;
+  }
+  if (name == "python_process_spawn") return argv_text(at(e, "argv"));
+  if (name == "python_process_signal") return "pid " + text(at(e, "pid")) + " signal " + text(at(e, "signal"));
+  if (name == "python_process_link") return "asked for by pid " + text(at(at(e, "parent"), "pid"));
+  if (name.rfind("python_net_", 0) == 0) {
+    if (!at(e, "url").is_null()) return text(at(e, "method")) + " " + text(at(e, "url"));
+    std::string s = text(at(e, "host"));
+    if (!at(e, "port").is_null()) s += ":" + text(at(e, "port"));
+    if (s.empty()) s = text(at(e, "address"));
+    return s;
+  }
+  if (name == "python_code_dynamic") {
+    if (!at(e, "module").is_null()) return text(at(e, "module")) + "." + text(at(e, "name"));
+    if (!at(e, "source").is_null()) return text(at(e, "via")) + ": " + text(at(e, "source"));
+    return text(at(e, "via"));
+  }
+  if (name == "python_code_native_load") return text(at(e, "library"));
+  if (name == "python_import") {
+    std::string s = text(at(e, "fullname"));
+    if (at(e, "hash_changed") == true) s += " (hash changed)";
+    if (at(e, "record_match") == false) s += " (RECORD mismatch)";
+    return s;
+  }
+  if (name == "sensor_startup") return argv_text(at(e, "python_argv"));
+  if (name == "sensor_shutdown") return text(at(e, "reason"));
+  if (name == "python_internal_exception") return text(at(e, "where")) + ": " + text(at(e, "message"));
+  nlohmann::json rest = nlohmann::json::object();
+  for (const auto& [k, v] : e.items()) {
+    if (k != "meta" && k != "context") rest[k] = v;
+  }
+  return text(rest);
+}
+
+namespace {
+
+const char* colour_of(const std::string& name) {
+  if (name == "python_internal_exception") return "\x1b[1;31m";
+  if (name.rfind("python_mcp_", 0) == 0) return "\x1b[36m";
+  if (name.rfind("python_process_", 0) == 0) return "\x1b[35m";
+  if (name.rfind("python_file_", 0) == 0) return "\x1b[33m";
+  if (name.rfind("python_net_", 0) == 0) return "\x1b[34m";
+  if (name.rfind("python_code_", 0) == 0) return "\x1b[31m";
+  if (name.rfind("sensor_", 0) == 0) return "\x1b[32m";
+  return "\x1b[2m";  // imports and the rest: dim
+}
+
+std::atomic<bool> g_stop{false};
+void on_interrupt(int /*signo*/) { g_stop.store(true); }
+
+// A spool file being read: where the next read starts, and a partial line.
+struct source {
+  std::uint64_t offset = 0;
+  std::string partial;
+};
+
+bool is_spool_file(const std::filesystem::path& p) {
+  const std::string n = p.filename().string();
+  return n.rfind("bluepython-", 0) == 0 && n.size() > 7 && n.substr(n.size() - 7) == ".ndjson";
+}
+
+std::vector<std::string> spool_files(const options& o) {
+  if (!o.files.empty()) return o.files;
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(o.spool_dir, ec)) {
+    if (entry.is_regular_file(ec) && is_spool_file(entry.path())) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// New complete lines of `path` since the last read.
+std::vector<std::string> read_new(const std::string& path, source& s) {
+  std::vector<std::string> lines;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return lines;
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  if (size < s.offset) {  // truncated or replaced: start over
+    s.offset = 0;
+    s.partial.clear();
+  }
+  if (size == s.offset) return lines;
+  in.seekg(static_cast<std::streamoff>(s.offset));
+  std::string chunk(size - s.offset, '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  chunk.resize(static_cast<std::size_t>(in.gcount()));
+  s.offset += chunk.size();
+  s.partial += chunk;
+  std::size_t start = 0;
+  for (std::size_t nl = s.partial.find('\n'); nl != std::string::npos; nl = s.partial.find('\n', start)) {
+    lines.emplace_back(s.partial.substr(start, nl - start));
+    start = nl + 1;
+  }
+  s.partial.erase(0, start);
+  return lines;
+}
+
+void print(const std::string& line, const options& o) {
+  const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+  if (!doc.is_object()) return;
+  const view v = view_of(doc);
+  if (!matches(v, o.filters)) return;
+  std::string out = format(v, o.color);
+  out += '\n';
+  (void)std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+}  // namespace
+
+filter parse_filter(std::string_view expr) {
+  static const std::vector<std::string_view> keys = {"name", "tool", "session", "pid", "scope", "call", "method"};
+  filter f;
+  std::size_t at = std::string_view::npos;
+  if ((at = expr.find("!=")) != std::string_view::npos) {
+    f.how = filter::op::differs;
+    f.value = std::string(expr.substr(at + 2));
+  } else if ((at = expr.find('~')) != std::string_view::npos) {
+    f.how = filter::op::contains;
+    f.value = std::string(expr.substr(at + 1));
+  } else if ((at = expr.find('=')) != std::string_view::npos) {
+    f.value = std::string(expr.substr(at + 1));
+  } else {
+    throw launcher_error::usage(
+        fmt::format("bluepython tail: --filter '{}' is not KEY=VALUE, KEY!=VALUE or KEY~TEXT", expr));
+  }
+  f.key = std::string(expr.substr(0, at));
+  if (std::find(keys.begin(), keys.end(), f.key) == keys.end()) {
+    throw launcher_error::usage(fmt::format(
+        "bluepython tail: --filter '{}': unknown key '{}' (name, tool, session, pid, scope, call, method)", expr, f.key));
+  }
+  return f;
+}
+
+view view_of(const nlohmann::json& line) {
+  view v;
+  const nlohmann::json& event = at(line, "event");
+  const nlohmann::json& context = at(event, "context");
+  const nlohmann::json& mcp = at(context, "mcp");
+  v.sort_key = text(at(line, "ts"));
+  v.ts = v.sort_key.size() >= 23 ? v.sort_key.substr(11, 12) : v.sort_key;
+  if (const auto& pid = at(at(context, "process"), "pid"); pid.is_number_integer()) v.pid = pid.get<long long>();
+  v.name = text(at(at(event, "meta"), "name"));
+  v.scope = text(at(context, "scope"));
+  v.tool = text(at(mcp, "target"));
+  v.session = text(at(mcp, "session_id"));
+  v.call = text(at(mcp, "call_id"));
+  v.method = text(at(mcp, "method"));
+  if (v.name == "python_mcp_event") {
+    if (v.session.empty()) v.session = text(at(event, "session_id"));
+    const std::string method = text(at(event, "method"));
+    if (v.method.empty()) v.method = method.empty() ? text(at(event, "request_method")) : method;
+    if (v.tool.empty()) v.tool = text(at(at(at(event, "message"), "params"), "name"));
+  } else if (v.name.rfind("python_mcp_session", 0) == 0 && v.session.empty()) {
+    v.session = text(at(event, "session_id"));
+  }
+  v.summary = summary_of(v.name, event);
+  return v;
+}
+
+bool matches(const view& v, const std::vector<filter>& filters) {
+  for (const auto& f : filters) {
+    std::string subject;
+    if (f.key == "name") subject = v.name;
+    else if (f.key == "tool") subject = v.tool;
+    else if (f.key == "session") subject = v.session;
+    else if (f.key == "pid") subject = std::to_string(v.pid);
+    else if (f.key == "scope") subject = v.scope;
+    else if (f.key == "call") subject = v.call;
+    else subject = v.method;
+    bool hit = false;
+    switch (f.how) {
+      case filter::op::contains: hit = subject.find(f.value) != std::string::npos; break;
+      case filter::op::equals:
+      case filter::op::differs:
+        hit = f.key == "name" ? ::fnmatch(f.value.c_str(), subject.c_str(), 0) == 0 : subject == f.value;
+        if (f.how == filter::op::differs) hit = !hit;
+        break;
+    }
+    if (!hit) return false;
+  }
+  return true;
+}
+
+std::string format(const view& v, bool color) {
+  std::string where;
+  if (!v.tool.empty() && !v.call.empty()) {
+    const auto colon = v.call.rfind(':');
+    where = fmt::format(" [{}{}]", v.tool, colon == std::string::npos ? "" : "#" + v.call.substr(colon + 1));
+  } else if (!v.scope.empty() && v.scope != "call") {
+    where = " (" + v.scope + ")";
+  }
+  const std::string summary = clip(v.summary, 160);
+  if (!color) return fmt::format("{} {:>7} {:<24}{} {}", v.ts, v.pid, v.name, where, summary);
+  return fmt::format("\x1b[2m{}\x1b[0m {:>7} {}{:<24}\x1b[0m\x1b[1m{}\x1b[0m {}", v.ts, v.pid, colour_of(v.name), v.name,
+                     where, summary);
+}
+
+int run(const options& o) {
+  if (o.files.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(o.spool_dir, ec)) {
+      throw launcher_error::usage(fmt::format("bluepython tail: no spool directory at {}", o.spool_dir));
+    }
+  }
+  for (const auto& f : o.files) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(f, ec)) throw launcher_error::usage(fmt::format("bluepython tail: no file {}", f));
+  }
+  // History: every current line, in time order across processes; the last N that match.
+  std::map<std::string, source> sources;
+  std::vector<std::pair<std::string, std::string>> history;  // (ts, line)
+  for (const auto& path : spool_files(o)) {
+    for (auto& line : read_new(path, sources[path])) {
+      const auto ts_end = line.find("\",");
+      history.emplace_back(line.substr(0, std::min<std::size_t>(ts_end, 40)), std::move(line));
+    }
+  }
+  std::stable_sort(history.begin(), history.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const std::string*> shown;
+  for (auto it = history.rbegin(); it != history.rend() && shown.size() < o.lines; ++it) {
+    const nlohmann::json doc = nlohmann::json::parse(it->second, nullptr, false);
+    if (doc.is_object() && matches(view_of(doc), o.filters)) shown.push_back(&it->second);
+  }
+  for (auto it = shown.rbegin(); it != shown.rend(); ++it) print(**it, o);
+  (void)std::fflush(stdout);
+  if (!o.follow) return 0;
+
+  struct sigaction action{};
+  action.sa_handler = &on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  while (!g_stop.load()) {
+    ::poll(nullptr, 0, 200);
+    for (const auto& path : spool_files(o)) {  // new processes' files appear here
+      for (const auto& line : read_new(path, sources[path])) print(line, o);
+    }
+    (void)std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace bluepython::tail
