@@ -8,7 +8,6 @@ and no BLUEPYTHON_* variable of the machine leaks into the children.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -17,6 +16,7 @@ import socket
 import subprocess
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,15 +340,30 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def wait_for(
+    condition: Callable[[], Any], what: str | Callable[[], str], timeout: float = TIMEOUT, every: float = 0.05
+) -> Any:
+    """Polls `condition` until it returns something true, and returns that; fails
+    after `timeout` seconds, saying `what` was waited for (a string, or a function
+    that tells it then). The one way the tests wait for something to happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            told = what if isinstance(what, str) else what()
+            raise AssertionError(f"timed out after {timeout}s waiting for {told}")
+        time.sleep(every)
+
+
 def wait_gone(pids: list[int], timeout: float = TIMEOUT) -> None:
     """Waits for processes we do not own (grandchildren) to finish. A hang detector."""
-    deadline = time.monotonic() + timeout
-    while any(pid_alive(p) for p in pids):
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"processes still running after {timeout}s: {[p for p in pids if pid_alive(p)]}"
-            )
-        time.sleep(0.05)
+    wait_for(
+        lambda: not any(pid_alive(p) for p in pids),
+        lambda: f"processes to end; still running: {[p for p in pids if pid_alive(p)]}",
+        timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -473,22 +488,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = TIMEOUT) -> None:
     """Waits until something accepts on 127.0.0.1:port; fails early if `proc` dies
     (showing the end of `log`, where the server's output goes)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def up() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(
-                f"server exited with {proc.returncode} before listening:\n{log.read_text()[-3000:]}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"server not listening on port {port} after {timeout}s:\n{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.05)
+            output = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"server exited with {proc.returncode} before listening:\n{output}")
+        return _listening(port)
+
+    wait_for(up, lambda: f"a server on port {port}:\n{log.read_text(errors='replace')[-3000:]}", timeout)
 
 
 def stop_server(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:

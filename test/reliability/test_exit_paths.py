@@ -9,12 +9,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_gone
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_for, wait_gone
 
 N = 2000
 APP = "app.py"
@@ -97,17 +96,16 @@ _SYSCALLS = {"x86_64": {"read": 0, "pause": 34}, "aarch64": {"read": 63, "pause"
 def wait_blocked(pid: int, call: str) -> None:
     """Waits until the main thread of `pid` sleeps in `call`, so a signal lands there."""
     number = _SYSCALLS.get(os.uname().machine, {}).get(call)
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+
+    def blocked() -> bool:
         try:
             state = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             current = Path(f"/proc/{pid}/task/{pid}/syscall").read_text().split()[0]
         except (OSError, IndexError):
-            return  # gone or not inspectable: let the caller's assertions speak
-        if state == "S" and (number is None or current == str(number)):
-            return
-        time.sleep(0.002)
-    raise AssertionError(f"process {pid} never blocked in {call}")
+            return True  # gone or not inspectable: let the caller's assertions speak
+        return state == "S" and (number is None or current == str(number))
+
+    wait_for(blocked, f"process {pid} to block in {call}", every=0.002)
 
 
 def _signal_both(sb: Sandbox, mode: str, signo: int):
