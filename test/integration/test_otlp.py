@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, named, wait_for, warning_lines
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, attrs_of, named, wait_for, warning_lines
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -163,7 +163,7 @@ def test_a_dead_collector_changes_nothing_for_the_app(sandbox: Sandbox) -> None:
     assert len(warnings) == 1 and "OTLP export failing" in warnings[0], res.stderr.decode()
     events = sandbox.events()
     assert events[-1]["event"]["meta"]["name"] == "sensor_shutdown"
-    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    faults = attrs_of(events, "python_internal_exception")
     assert faults and faults[0]["where"] == "otlp_export"
 
 
