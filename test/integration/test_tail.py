@@ -4,6 +4,7 @@ against spools real bluepython processes wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -130,24 +131,10 @@ def test_follow_prints_new_processes_as_they_write(sandbox: Sandbox) -> None:
     assert b"python_import" not in out.seen + rest  # the filter applies while following too
 
 
-_MCP_SERVER = r"""
-from mcp.server.fastmcp import FastMCP
-server = FastMCP("tail")
-
-@server.tool()
-async def touch(path: str) -> str:
-    open(path, "w").close()
-    return "ok"
-
-server.run("stdio")
-"""
-
-
-
 def test_tool_filter_shows_a_tool_call_and_what_it_did(sandbox: Sandbox, mcp1: Any) -> None:
-    sandbox.write("server.py", _MCP_SERVER)
+    server = json.dumps([str(FIXTURES / "tools_server.py"), "tail"])
     calls = '[["touch", {"path": "from-tool.txt"}]]'
-    res = sandbox.run([mcp1.python, str(FIXTURES / "call_tools.py"), mcp1.bluepython, '["server.py"]', calls])
+    res = sandbox.run([mcp1.python, str(FIXTURES / "call_tools.py"), mcp1.bluepython, server, calls])
     assert res.returncode == 0, res.stderr.decode()
     lines = tail(sandbox, "-n", "1000", "--filter", "tool=touch").stdout.decode().splitlines()
     kinds = [line.split()[2] for line in lines]
