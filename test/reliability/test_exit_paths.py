@@ -161,27 +161,25 @@ def test_sigterm_during_exit_keeps_the_events(app: Sandbox) -> None:
     assert last["written"] == len(events) - 1
 
 
-def test_sigterm_with_app_handler(app: Sandbox) -> None:
-    py, bp = _signal_both(app, "sigterm_handler", signal.SIGTERM)
-    assert py.returncode == 0
-    assert py.stdout == b"ready\nhandled 15\n"
+@pytest.mark.parametrize(
+    ("mode", "returncode", "stdout", "reason"),
+    [
+        ("sigterm_handler", 0, b"ready\nhandled 15\n", "exit"),
+        # uvicorn's way out: handler, restore SIG_DFL, raise the signal again.
+        ("sigterm_reraise", -signal.SIGTERM, b"ready\nhandled 15 previous 0\n", "SIGTERM"),
+    ],
+    ids=["handled", "handled_then_reraised_with_the_default"],
+)
+def test_sigterm_with_app_handler(
+    app: Sandbox, mode: str, returncode: int, stdout: bytes, reason: str
+) -> None:
+    py, bp = _signal_both(app, mode, signal.SIGTERM)
+    assert py.returncode == returncode
+    assert py.stdout == stdout
     assert_same_outcome(app, py, bp)
     (f,) = app.files()
     check_stream(f.events)
-    assert attrs(f.events[-1])["reason"] == "exit"
-    assert_exactly_once(app, "main", N, f.pid)
-    assert_exactly_once(app, "handler", 3, f.pid)
-
-
-def test_sigterm_handled_then_reraised_with_the_default(app: Sandbox) -> None:
-    """uvicorn's way out: handler, restore SIG_DFL, raise the signal again."""
-    py, bp = _signal_both(app, "sigterm_reraise", signal.SIGTERM)
-    assert py.returncode == -signal.SIGTERM
-    assert py.stdout == b"ready\nhandled 15 previous 0\n"
-    assert_same_outcome(app, py, bp)
-    (f,) = app.files()
-    check_stream(f.events)
-    assert attrs(f.events[-1])["reason"] == "SIGTERM"
+    assert attrs(f.events[-1])["reason"] == reason
     assert_exactly_once(app, "main", N, f.pid)
     assert_exactly_once(app, "handler", 3, f.pid)
 
