@@ -17,6 +17,7 @@ import socket
 import subprocess
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,11 @@ def named(events: list[dict[str, Any]], event_name: str) -> list[dict[str, Any]]
     return [ev for ev in events if name(ev) == event_name]
 
 
+def attrs_of(events: list[dict[str, Any]], event_name: str) -> list[dict[str, Any]]:
+    """The own members (attrs) of each `event_name` event, in order."""
+    return [attrs(ev) for ev in named(events, event_name)]
+
+
 def processes(spool: Path) -> dict[str, list[dict[str, Any]]]:
     """Events grouped by sensor instance (meta.uuid), files in (pid, start, seq) order."""
     out: dict[str, list[dict[str, Any]]] = {}
@@ -194,6 +200,24 @@ def processes(spool: Path) -> dict[str, list[dict[str, Any]]]:
         for ev in f.events:
             out.setdefault(ev["event"]["meta"]["uuid"], []).append(ev)
     return out
+
+
+def by_program(spool: Path, args: int = 0) -> dict[str, list[list[dict[str, Any]]]]:
+    """Each process's events, grouped by the script it ran and its first `args`
+    arguments (``client_sdk.py``; with args=1 ``server.py stdio``)."""
+    out: dict[str, list[list[dict[str, Any]]]] = {}
+    for events in processes(spool).values():
+        argv = attrs(events[0])["python_argv"]
+        key = " ".join([os.path.basename(argv[1]), *argv[2 : 2 + args]])
+        out.setdefault(key, []).append(events)
+    return out
+
+
+def one_process(programs: dict[str, list[list[dict[str, Any]]]], key: str) -> list[dict[str, Any]]:
+    """The events of the one process `key` of by_program() (fails if there are none or several)."""
+    runs = programs.get(key, [])
+    assert len(runs) == 1, f"{key}: {len(runs)} processes"
+    return runs[0]
 
 
 def check_envelope(ev: dict[str, Any]) -> None:
@@ -242,15 +266,22 @@ def clean_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def private_env(root: Path, **extra: str) -> dict[str, str]:
+    """A child environment with its own HOME (made) and spool under `root`, no
+    inherited BLUEPYTHON_*, and `extra` on top."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = clean_env()
+    env["HOME"] = str(home)
+    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
+    env.update(extra)
+    return env
+
+
 @pytest.fixture
 def child_env(tmp_path: Path) -> dict[str, str]:
     """The environment for children: private HOME and spool, no inherited BLUEPYTHON_*."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(tmp_path / "spool")
-    return env
+    return private_env(tmp_path)
 
 
 def run(
@@ -320,6 +351,11 @@ def sandbox(tmp_path: Path, child_env: dict[str, str], bluepython: str, ref_pyth
     return Sandbox(tmp_path, child_env, bluepython, ref_python)
 
 
+def sandbox_at(root: Path, bluepython: str, ref_python: str) -> Sandbox:
+    """A sandbox under `root` (for module-scoped fixtures: `sandbox` is per test)."""
+    return Sandbox(root, private_env(root), bluepython, ref_python)
+
+
 def warning_lines(stderr: bytes) -> list[str]:
     return [line for line in stderr.decode(errors="replace").splitlines() if line.startswith(WARNING_PREFIX)]
 
@@ -340,15 +376,30 @@ def pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def wait_for(
+    condition: Callable[[], Any], what: str | Callable[[], str], timeout: float = TIMEOUT, every: float = 0.05
+) -> Any:
+    """Polls `condition` until it returns something true, and returns that; fails
+    after `timeout` seconds, saying `what` was waited for (a string, or a function
+    that tells it then). The one way the tests wait for something to happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            told = what if isinstance(what, str) else what()
+            raise AssertionError(f"timed out after {timeout}s waiting for {told}")
+        time.sleep(every)
+
+
 def wait_gone(pids: list[int], timeout: float = TIMEOUT) -> None:
     """Waits for processes we do not own (grandchildren) to finish. A hang detector."""
-    deadline = time.monotonic() + timeout
-    while any(pid_alive(p) for p in pids):
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"processes still running after {timeout}s: {[p for p in pids if pid_alive(p)]}"
-            )
-        time.sleep(0.05)
+    wait_for(
+        lambda: not any(pid_alive(p) for p in pids),
+        lambda: f"processes to end; still running: {[p for p in pids if pid_alive(p)]}",
+        timeout,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -408,6 +459,11 @@ class McpVenv:
         ).stdout
         return json.loads(out)
 
+    def env(self, root: Path, **extra: str) -> dict[str, str]:
+        """private_env(root) for this venv's fixture servers and clients: fastmcp
+        prints no banner and logs only what is critical."""
+        return private_env(root, FASTMCP_SHOW_SERVER_BANNER="false", FASTMCP_LOG_LEVEL="CRITICAL", **extra)
+
 
 def _mcp_venv(line: str, bluepython: str) -> McpVenv:
     root = Path(os.environ.get(f"BLUEPYTHON_TEST_VENV_{line.upper()}") or BUILD / f"test-venv-{line}")
@@ -444,18 +500,6 @@ def mcp_venv(request: pytest.FixtureRequest) -> McpVenv:
     return request.getfixturevalue(request.param)
 
 
-def private_env(root: Path, **extra: str) -> dict[str, str]:
-    """A child environment with its own HOME and spool under `root` (for
-    tests that run several processes outside the `sandbox` fixture)."""
-    home = root / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
-    env.update(extra)
-    return env
-
-
 def run_json(argv: list[str], env: dict[str, str], cwd: Path) -> Any:
     """Runs a fixture that prints one JSON document; fails the test on a non-zero exit."""
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=TIMEOUT)
@@ -473,22 +517,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = TIMEOUT) -> None:
     """Waits until something accepts on 127.0.0.1:port; fails early if `proc` dies
     (showing the end of `log`, where the server's output goes)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def up() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(
-                f"server exited with {proc.returncode} before listening:\n{log.read_text()[-3000:]}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"server not listening on port {port} after {timeout}s:\n{log.read_text()[-3000:]}"
-            )
-        time.sleep(0.05)
+            output = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"server exited with {proc.returncode} before listening:\n{output}")
+        return _listening(port)
+
+    wait_for(up, lambda: f"a server on port {port}:\n{log.read_text(errors='replace')[-3000:]}", timeout)
 
 
 def stop_server(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
@@ -501,3 +548,40 @@ def stop_server(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
             proc.kill()
             proc.wait(timeout=TIMEOUT)
     return proc.returncode
+
+
+@dataclass
+class Served:
+    """A server process listening on `port`; `returncode` is set once stopped."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    returncode: int | None = None
+
+    @property
+    def url(self) -> str:
+        return self.at("/mcp")
+
+    def at(self, path: str, scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+
+@contextlib.contextmanager
+def serve(
+    argv_for: Callable[[int], list[str]], env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[Served]:
+    """Runs the server `argv_for(port)` on a free loopback port, once it listens,
+    until the block ends; its stdout and stderr go to `log`. Stopped (stop_server)
+    in any case."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv_for(port), env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+        )
+    served = Served(proc, port, log)
+    try:
+        wait_port(proc, port, log)
+        yield served
+    finally:
+        served.returncode = stop_server(proc)

@@ -25,8 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, McpVenv, Sandbox, check_stream, clean_env, named, processes, read_spool
-from node_tools import CONFORMANCE, NODE, describe, free_port, mcp_messages, require_npm, serve
+from conftest import (
+    FIXTURES,
+    McpVenv,
+    Sandbox,
+    check_stream,
+    clean_env,
+    named,
+    processes,
+    read_spool,
+    sandbox_at,
+    serve,
+)
+from mcp_traffic import describe, mcp_messages
+from node_tools import CONFORMANCE, NODE, require_npm
 
 SERVERS = {"mcp1": FIXTURES / "conformance_server_v1.py", "mcp2": FIXTURES / "conformance_server.py"}
 # 2025-11-25: the stateful wire (initialize, sessions, server-to-client
@@ -127,8 +139,9 @@ def _run_suite(world: Sandbox, venv: McpVenv, interpreter: str, spec: str) -> Su
     log = world.root / f"{tag}.server.log"
     node_env = clean_env()
     node_env.update(HOME=str(world.home), NO_COLOR="1")
-    port = free_port()
-    with serve([exe, str(SERVERS[venv.line]), str(port), str(record)], env, world.cwd, log, port) as served:
+    with serve(
+        lambda port: [exe, str(SERVERS[venv.line]), str(port), str(record)], env, world.cwd, log
+    ) as served:
         suite = subprocess.run(
             [
                 str(NODE),
@@ -170,13 +183,7 @@ def _run_suite(world: Sandbox, venv: McpVenv, interpreter: str, spec: str) -> Su
 def world(tmp_path_factory: pytest.TempPathFactory, bluepython: str, ref_python: str) -> Sandbox:
     """One sandbox (HOME, work dir) for the module: the suite runs once per
     (interpreter, spec version) and several tests read the results."""
-    root = tmp_path_factory.mktemp("conformance")
-    home = root / "home"
-    home.mkdir()
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
-    return Sandbox(root, env, bluepython, ref_python)
+    return sandbox_at(tmp_path_factory.mktemp("conformance"), bluepython, ref_python)
 
 
 @pytest.fixture(scope="module")

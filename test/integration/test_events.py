@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from conftest import (
@@ -27,6 +28,18 @@ EMIT_THREE = (
     "    assert _bluepython.emit('custom', {'i': i, 'who': 'app'}) is True\n"
     "print(json.dumps({'pid': os.getpid(), 'executable': sys.executable}))\n"
 )
+
+
+def _checked_run(sandbox: Sandbox, prog: str, stdout: bytes | None = None) -> list[dict[str, Any]]:
+    """Runs `prog` under bluepython (imports not recorded): it must succeed, and
+    print `stdout` if given. Returns its events, checked as one whole stream."""
+    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
+    assert res.returncode == 0, res.stderr
+    if stdout is not None:
+        assert res.stdout == stdout
+    events = sandbox.events()
+    check_stream(events)
+    return events
 
 
 def test_startup_and_shutdown_frame_the_file(sandbox: Sandbox, ref_version: dict) -> None:
@@ -275,11 +288,7 @@ def test_emit_rejects_hostile_event_names(sandbox: Sandbox) -> None:
         "        print('ValueError', 'invalid event name' in str(e))\n"
         "print(_bluepython.emit('ok.name:x-1', {}))\n"
     )
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == b"ValueError True\n" * 5 + b"True\n"
-    events = sandbox.events()
-    check_stream(events)
+    events = _checked_run(sandbox, prog, b"ValueError True\n" * 5 + b"True\n")
     lifecycle = ("sensor_startup", "sensor_shutdown", "python_run")
     side_effects = ("python_file_", "python_code_", "python_net_", "python_process_")  # site, .pth files
     assert [name(e) for e in events if name(e) not in lifecycle and not name(e).startswith(side_effects)] == [
@@ -297,11 +306,8 @@ def test_emit_cannot_spoof_the_envelope(sandbox: Sandbox) -> None:
         "        print('refused', key in str(e))\n"
         "print(_bluepython.emit('custom', {'ts': 'then', 'origin': 'app'}))\n"
     )
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == b"refused True\nrefused True\nTrue\n"
-    events = sandbox.events()  # fails on duplicate keys in one object
-    check_stream(events)
+    # (sandbox.events() fails on duplicate keys in one object)
+    events = _checked_run(sandbox, prog, b"refused True\nrefused True\nTrue\n")
     custom = [e for e in events if name(e) == "custom"]
     assert len(custom) == 1
     assert custom[0]["event"]["meta"]["origin"] == "bluepython"
@@ -320,11 +326,7 @@ def test_emit_api_errors_are_python_exceptions(sandbox: Sandbox) -> None:
         "        print('TypeError')\n"
         "print(_bluepython.emit('x'), _bluepython.emit('y', None, actionable=False))\n"
     )
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == b"TypeError\nTypeError\nTypeError\nTrue True\n"
-    events = sandbox.events()
-    check_stream(events)
+    events = _checked_run(sandbox, prog, b"TypeError\nTypeError\nTypeError\nTrue True\n")
     assert named(events, "x")[0]["event"]["meta"]["type"] == "event"
     assert named(events, "y")[0]["event"]["meta"]["type"] == "nonactionable"
 
@@ -339,10 +341,7 @@ def test_many_events_from_threads_are_all_written(sandbox: Sandbox) -> None:
         "[t.start() for t in ts]\n"
         "[t.join() for t in ts]\n"
     )
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    events = sandbox.events()
-    check_stream(events)
+    events = _checked_run(sandbox, prog)
     seen = sorted((attrs(e)["t"], attrs(e)["i"]) for e in named(events, "t"))
     assert seen == [(t, i) for t in range(4) for i in range(5000)]
 
@@ -395,11 +394,7 @@ def test_mcp_message_encodes_the_event_from_its_parts(sandbox: Sandbox) -> None:
         "    except TypeError:\n"
         "        print('TypeError')\n"
     )
-    res = sandbox.bp("-c", prog, env=dict(sandbox.env, BLUEPYTHON_DISABLE="imports"))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout == b"True\nTypeError\nTypeError\n"
-    events = sandbox.events()
-    check_stream(events)
+    events = _checked_run(sandbox, prog, b"True\nTypeError\nTypeError\n")
     req, err, tool_err, img = named(events, "python_mcp_event")
     a = attrs(req)
     assert a["event"] == "server_received_request" and a["id"] == 7 and a["source"] == 1

@@ -10,12 +10,9 @@ with and without them, and check that traffic only when they exist."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +23,14 @@ from conftest import (
     TIMEOUT,
     McpVenv,
     attrs,
+    attrs_of,
+    by_program,
     check_stream,
-    free_port,
     named,
-    private_env,
+    one_process,
     processes,
     run_json,
+    serve,
 )
 
 FIXTURE_DIR = FIXTURES / "fastmcp_v4"
@@ -62,14 +61,6 @@ EXPECTED_CALLS = {
 # Running the fixtures
 
 
-def _env(root: Path) -> dict[str, str]:
-    return private_env(root, FASTMCP_SHOW_SERVER_BANNER="false")
-
-
-def _run(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    return run_json(argv, env, cwd)
-
-
 def _run_all(argvs: list[list[str]], env: dict[str, str], cwd: Path) -> list[dict[str, Any]]:
     """Runs the programs side by side; each must succeed and print JSON."""
     procs = [
@@ -90,28 +81,11 @@ def _run_all(argvs: list[list[str]], env: dict[str, str], cwd: Path) -> list[dic
     return outputs
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {log.read_text(errors='replace')[-3000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"server did not listen on port {port} in time")
-
-
 def _by_program(spool: Path) -> dict[str, list[dict[str, Any]]]:
     """Each process's events, keyed by its script and first argument
-    (``server.py stdio``, ``client.py http``, ``in_process.py``)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for events in processes(spool).values():
-        argv = attrs(events[0])["python_argv"]
-        key = " ".join([os.path.basename(argv[1]), *argv[2:3]])
-        assert key not in out, f"two processes ran {key}"
-        out[key] = events
-    return out
+    (``server.py stdio``, ``client.py http``, ``in_process.py``): one process each."""
+    programs = by_program(spool, args=1)
+    return {key: one_process(programs, key) for key in programs}
 
 
 def _calls(result: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
@@ -141,7 +115,7 @@ def stdio_run(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """A fastmcp Client under bluepython spawning the fixture server under
     bluepython over stdio, and the same pair under plain python."""
     root = tmp_path_factory.mktemp("fastmcp-v4-stdio")
-    env = _env(root)
+    env = mcp2.env(root)
     bp, py = _run_all(
         [
             [mcp2.bluepython, CLIENT, "stdio", mcp2.bluepython, SERVER],
@@ -159,27 +133,21 @@ def http_run(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     called by a fastmcp Client under bluepython (HTTP: bearer auth and the
     initialize handshake, so there is a protocol session)."""
     root = tmp_path_factory.mktemp("fastmcp-v4-http")
-    env = _env(root)
-    ports = {"http": free_port(), "sse": free_port()}
-    logs = {kind: root / f"server-{kind}.log" for kind in ports}
-    servers = {}
-    for kind, port in ports.items():
-        with logs[kind].open("wb") as log:
-            servers[kind] = subprocess.Popen(
-                [mcp2.bluepython, SERVER, kind, str(port)],
-                env=env,
-                cwd=root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log,
+    env = mcp2.env(root)
+    # Stopped with SIGINT (stop_server): uvicorn ends gracefully. (On SIGTERM it
+    # re-raises the signal with the default action after its own shutdown, and
+    # the process ends without sensor_shutdown: a launcher matter, not this file's.)
+    with contextlib.ExitStack() as stack:
+        servers = {
+            kind: stack.enter_context(
+                serve(lambda port, kind=kind: [mcp2.bluepython, SERVER, kind, str(port)], env, root,
+                      root / f"server-{kind}.log")
             )
-    try:
-        deadline = time.monotonic() + TIMEOUT
-        for kind, port in ports.items():
-            _wait_listening(port, servers[kind], logs[kind], deadline)
-        http_url = f"http://127.0.0.1:{ports['http']}/mcp"
+            for kind in ("http", "sse")
+        }
+        http_url = servers["http"].url
         # A credential in the query string: reported redacted.
-        sse_url = f"http://127.0.0.1:{ports['sse']}/sse?token=secret"
+        sse_url = servers["sse"].at("/sse?token=secret")
         http, sse = _run_all(
             [
                 [mcp2.bluepython, CLIENT, "http", http_url, "secret-token", "--legacy"],
@@ -188,18 +156,6 @@ def http_run(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             env,
             root,
         )
-    finally:
-        # SIGINT: uvicorn ends gracefully. (On SIGTERM it re-raises the signal
-        # with the default action after its own shutdown, and the process ends
-        # without sensor_shutdown: a launcher matter, not this file's.)
-        for proc in servers.values():
-            proc.send_signal(signal.SIGINT)
-        for proc in servers.values():
-            try:
-                proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     return {
         "http": http,
         "sse": sse,
@@ -215,7 +171,7 @@ def http_run(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 def test_one_server_init_per_fastmcp_server(stdio_run: dict[str, Any]) -> None:
     events = stdio_run["events"]["server.py stdio"]
-    inits = [attrs(e) for e in named(events, "python_mcp_server_init")]
+    inits = attrs_of(events, "python_mcp_server_init")
     fastmcp_version = stdio_run["venv"].versions()["fastmcp"]
     # fastmcp's LowLevelServer (an SDK Server subclass) adds no init of its own.
     assert inits == [
@@ -245,7 +201,7 @@ def test_one_server_init_per_fastmcp_server(stdio_run: dict[str, Any]) -> None:
 
 def test_every_local_component_is_added_once(stdio_run: dict[str, Any]) -> None:
     events = stdio_run["events"]["server.py stdio"]
-    adds = [attrs(e) for e in named(events, "python_mcp_server_add")]
+    adds = attrs_of(events, "python_mcp_server_add")
     keys = sorted((a["element"]["type"], a["element"]["name"], a.get("server_name")) for a in adds)
     assert keys == sorted(
         [
@@ -434,14 +390,14 @@ def test_http_and_sse_calls_are_attributed(http_run: dict[str, Any]) -> None:
 
 
 def test_in_process(mcp2: McpVenv, tmp_path: Path) -> None:
-    env = _env(tmp_path)
-    result = _run([mcp2.bluepython, IN_PROCESS], env, tmp_path)
+    env = mcp2.env(tmp_path)
+    result = run_json([mcp2.bluepython, IN_PROCESS], env, tmp_path)
     (events,) = processes(tmp_path / "spool").values()
     check_stream(events)
     assert _fastmcp_faults(events) == []
 
     assert _connects(events) == [{"type": "memory"}]
-    (connect,) = [attrs(e) for e in named(events, "python_mcp_client_connect")]
+    (connect,) = attrs_of(events, "python_mcp_client_connect")
     assert connect["server_name"] == "in-process"
 
     memory = result["memory"]["call"]
@@ -458,7 +414,7 @@ def test_in_process(mcp2: McpVenv, tmp_path: Path) -> None:
     probes = {attrs(e)["tag"]: e["event"]["context"]["mcp"] for e in named(events, "test_probe")}
     assert probes == {"memory": memory, "outside": outside}
 
-    adds = [attrs(e) for e in named(events, "python_mcp_server_add")]
+    adds = attrs_of(events, "python_mcp_server_add")
     assert [(a["element"]["name"], a.get("server_name")) for a in adds] == [
         ("from_provider", None),  # a standalone provider, before any server existed
         ("where", "in-process"),
@@ -475,7 +431,7 @@ def test_in_process(mcp2: McpVenv, tmp_path: Path) -> None:
 def test_sdk_hooks_see_fastmcp_traffic(stdio_run: dict[str, Any], http_run: dict[str, Any]) -> None:
     for run, program in ((stdio_run, "server.py stdio"), (http_run, "server.py http")):
         events = run["events"][program]
-        messages = [attrs(e) for e in named(events, "python_mcp_event")]
+        messages = attrs_of(events, "python_mcp_event")
         methods = {m.get("method") for m in messages}
         assert {"tools/call", "resources/read", "prompts/get", "tools/list"} <= methods, (program, methods)
         # The requests the tools' events are attributed to are those on the wire.

@@ -16,9 +16,9 @@ from conftest import (
     Sandbox,
     attrs,
     check_stream,
-    clean_env,
     make_venv,
     named,
+    private_env,
     read_spool,
     run,
     venv_site_packages,
@@ -88,11 +88,7 @@ def mcp_run(
     (venv_site_packages(venv) / "test_venv.pth").write_text(str(venv_site_packages(test_venv)) + "\n")
     exe = venv / "bin" / "bluepython"
     exe.symlink_to(bluepython)
-    home = root / "home"
-    home.mkdir()
-    env = clean_env()
-    env.update(HOME=str(home), BLUEPYTHON_SPOOL_DIR=str(root / "spool"))
-    res = run([str(exe), "-c", MCP_APP], env=env, cwd=root)
+    res = run([str(exe), "-c", MCP_APP], env=private_env(root), cwd=root)
     assert res.returncode == 0, res.stderr.decode()[-3000:]
     assert res.stderr == b""
     truth = json.loads(res.stdout)

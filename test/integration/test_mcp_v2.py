@@ -10,10 +10,9 @@ ClientSession and Client. Real fixture servers and clients
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,18 @@ from typing import Any
 import pytest
 from conftest import (
     FIXTURES,
-    TIMEOUT,
     McpVenv,
+    Served,
     attrs,
+    attrs_of,
+    by_program,
     check_stream,
-    free_port,
     named,
-    private_env,
-    processes,
-    stop_server,
-    wait_port,
+    one_process,
+    run_json,
+    serve,
 )
+from mcp_traffic import RESPONSE_OF, message_events
 
 FIXTURE_DIR = FIXTURES / "mcp_v2"
 SERVER = str(FIXTURE_DIR / "server.py")
@@ -46,12 +46,6 @@ MODERN = "2026-07-28"
 SRC_SERVER, SRC_CLIENT = 0, 1
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 
-RESPONSE_OF = {
-    "server_received_request": "server_send_response",
-    "server_send_request": "server_received_response",
-    "client_send_request": "client_received_response",
-    "client_received_request": "client_send_response",
-}
 SOURCE_OF = {
     "server_received_request": SRC_CLIENT,
     "server_received_notification": SRC_CLIENT,
@@ -71,49 +65,22 @@ SOURCE_OF = {
 # Running the fixtures
 
 
-def _env(root: Path) -> dict[str, str]:
-    return private_env(root)
-
-
 def _client(venv: McpVenv, root: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [venv.bluepython, CLIENT, *args], env=_env(root), cwd=root, capture_output=True, timeout=TIMEOUT
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
-    return json.loads(done.stdout)
+    return run_json([venv.bluepython, CLIENT, *args], venv.env(root), root)
 
 
-class _Server:
+def _server(venv: McpVenv, root: Path, script: str, mode: str) -> contextlib.AbstractContextManager[Served]:
     """A fixture server under bluepython on a loopback port; always stopped."""
+    argv = [venv.bluepython, script, mode]
+    return serve(lambda port: [*argv, str(port)], venv.env(root), root, root / f"server-{mode}.log")
 
-    def __init__(self, venv: McpVenv, root: Path, script: str, mode: str) -> None:
-        self.port = free_port()
-        self.stderr = root / f"server-{mode}-{self.port}.err"
-        with open(self.stderr, "wb") as err:
-            self.proc = subprocess.Popen(
-                [venv.bluepython, script, mode, str(self.port)],
-                env=_env(root),
-                cwd=root,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
 
-    def url(self, path: str = "/mcp") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def __enter__(self) -> _Server:
-        try:
-            wait_port(self.proc, self.port, self.stderr)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        stop_server(self.proc, timeout=15)
+def _stdio(venv: McpVenv, root: Path, api: str, scenario: str, script: str) -> Run:
+    """The client fixture (`api`: session or client) spawning `script` over stdio."""
+    run = Run(root)
+    spawn = [venv.bluepython, script, "stdio"]
+    run.outputs["client"] = _client(venv, root, api, "stdio", scenario, "--", *spawn)
+    return run.collect()
 
 
 @dataclass
@@ -126,15 +93,11 @@ class Run:
     server_port: int | None = None
 
     def collect(self) -> Run:
-        for events in processes(self.root / "spool").values():
-            argv = attrs(events[0])["python_argv"]
-            self.by_script.setdefault(os.path.basename(argv[1]), []).append(events)
+        self.by_script = by_program(self.root / "spool")
         return self
 
     def one(self, script: str) -> list[dict[str, Any]]:
-        runs = self.by_script.get(script, [])
-        assert len(runs) == 1, f"{script}: {len(runs)} processes"
-        return runs[0]
+        return one_process(self.by_script, script)
 
     def every(self) -> list[list[dict[str, Any]]]:
         return [events for runs in self.by_script.values() for events in runs]
@@ -144,13 +107,8 @@ class Run:
 # Looking at events
 
 
-def _messages(events: list[dict[str, Any]], sub: str | None = None) -> list[dict[str, Any]]:
-    out = [attrs(ev) for ev in named(events, "python_mcp_event")]
-    return out if sub is None else [m for m in out if m["event"] == sub]
-
-
 def _requests(events: list[dict[str, Any]], sub: str, method: str) -> list[dict[str, Any]]:
-    return [m for m in _messages(events, sub) if m["message"].get("method") == method]
+    return [m for m in message_events(events, sub) if m["message"].get("method") == method]
 
 
 def _tool_request(events: list[dict[str, Any]], sub: str, name: str, **arguments: Any) -> dict[str, Any]:
@@ -168,7 +126,9 @@ def _response_to(events: list[dict[str, Any]], request: dict[str, Any]) -> dict[
     sub = RESPONSE_OF[request["event"]]
     # None for a Streamable HTTP client's initialize: its id comes with the response.
     sid = request["session_id"]
-    found = [m for m in _messages(events, sub) if m["id"] == request["id"] and sid in (None, m["session_id"])]
+    found = [
+        m for m in message_events(events, sub) if m["id"] == request["id"] and sid in (None, m["session_id"])
+    ]
     assert len(found) == 1, (sub, request["id"], len(found))
     return found[0]
 
@@ -176,7 +136,7 @@ def _response_to(events: list[dict[str, Any]], request: dict[str, Any]) -> dict[
 def _check_pairs(events: list[dict[str, Any]], side: str) -> None:
     """Every request of this side has exactly one response with its id, a
     duration and the request's method; every message has its source."""
-    messages = _messages(events)
+    messages = message_events(events)
     assert messages, "no python_mcp_event"
     for m in messages:
         assert m["event"].startswith(side + "_"), m["event"]
@@ -196,7 +156,7 @@ def _check_pairs(events: list[dict[str, Any]], side: str) -> None:
 
 
 def _internal_errors(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [attrs(ev) for ev in named(events, "python_internal_exception")]
+    return attrs_of(events, "python_internal_exception")
 
 
 def _probes(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -285,10 +245,6 @@ def _check_errors(events: list[dict[str, Any]], side: str) -> None:
     assert "error" not in ok
 
 
-def _sessions(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    return [attrs(ev) for ev in named(events, name)]
-
-
 # ---------------------------------------------------------------------------
 # Scenarios (each run once per module)
 
@@ -296,11 +252,7 @@ def _sessions(events: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def stdio(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """ClientSession over stdio_client to the MCPServer fixture."""
-    run = Run(tmp_path_factory.mktemp("v2-stdio"))
-    run.outputs["client"] = _client(
-        mcp2, run.root, "session", "stdio", "full", "--", mcp2.bluepython, SERVER, "stdio"
-    )
-    return run.collect()
+    return _stdio(mcp2, tmp_path_factory.mktemp("v2-stdio"), "session", "full", SERVER)
 
 
 @pytest.fixture(scope="module")
@@ -309,11 +261,11 @@ def http(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     (handshake era), the SDK Client (2026-07-28 revision) and raw 2026-07-28
     POSTs, one after the other."""
     run = Run(tmp_path_factory.mktemp("v2-http"))
-    with _Server(mcp2, run.root, SERVER, "http") as server:
+    with _server(mcp2, run.root, SERVER, "http") as server:
         run.server_port = server.port
-        run.outputs["session"] = _client(mcp2, run.root, "session", "http", "full", server.url())
-        run.outputs["modern"] = _client(mcp2, run.root, "client", "http", "full", server.url())
-        run.outputs["raw"] = _client(mcp2, run.root, "raw-modern", "http", "full", server.url())
+        run.outputs["session"] = _client(mcp2, run.root, "session", "http", "full", server.url)
+        run.outputs["modern"] = _client(mcp2, run.root, "client", "http", "full", server.url)
+        run.outputs["raw"] = _client(mcp2, run.root, "raw-modern", "http", "full", server.url)
     return run.collect()
 
 
@@ -322,20 +274,20 @@ def http_stateless(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> R
     """A stateless Streamable HTTP server with JSON responses: a ClientSession
     (with credentials and a secret in the URL) and raw 2026-07-28 POSTs."""
     run = Run(tmp_path_factory.mktemp("v2-http-json"))
-    with _Server(mcp2, run.root, SERVER, "http-json") as server:
+    with _server(mcp2, run.root, SERVER, "http-json") as server:
         run.server_port = server.port
-        url = server.url("/mcp?token=fixture-secret")
+        url = server.at("/mcp?token=fixture-secret")
         run.outputs["session"] = _client(mcp2, run.root, "session", "http", "ping", "--auth", url)
-        run.outputs["raw"] = _client(mcp2, run.root, "raw-modern", "http", "full", server.url())
+        run.outputs["raw"] = _client(mcp2, run.root, "raw-modern", "http", "full", server.url)
     return run.collect()
 
 
 @pytest.fixture(scope="module")
 def sse(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     run = Run(tmp_path_factory.mktemp("v2-sse"))
-    with _Server(mcp2, run.root, SERVER, "sse") as server:
+    with _server(mcp2, run.root, SERVER, "sse") as server:
         run.server_port = server.port
-        run.outputs["session"] = _client(mcp2, run.root, "session", "sse", "ping", server.url("/sse"))
+        run.outputs["session"] = _client(mcp2, run.root, "session", "sse", "ping", server.at("/sse"))
     return run.collect()
 
 
@@ -343,33 +295,21 @@ def sse(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
 def modern_stdio(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The SDK Client over stdio: it opens with server/discover, so the server's
     dual-era loop serves the 2026-07-28 revision."""
-    run = Run(tmp_path_factory.mktemp("v2-modern-stdio"))
-    run.outputs["client"] = _client(
-        mcp2, run.root, "client", "stdio", "ping", "--", mcp2.bluepython, SERVER, "stdio"
-    )
-    return run.collect()
+    return _stdio(mcp2, tmp_path_factory.mktemp("v2-modern-stdio"), "client", "ping", SERVER)
 
 
 @pytest.fixture(scope="module")
 def lowlevel(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """ClientSession over stdio to the low-level Server fixture (its tool's
     description changes between two tools/list)."""
-    run = Run(tmp_path_factory.mktemp("v2-lowlevel"))
-    run.outputs["client"] = _client(
-        mcp2, run.root, "session", "stdio", "lowlevel", "--", mcp2.bluepython, LOWLEVEL, "stdio"
-    )
-    return run.collect()
+    return _stdio(mcp2, tmp_path_factory.mktemp("v2-lowlevel"), "session", "lowlevel", LOWLEVEL)
 
 
 @pytest.fixture(scope="module")
 def in_process(mcp2: McpVenv, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """The SDK Client on an in-process MCPServer: default mode and legacy."""
     run = Run(tmp_path_factory.mktemp("v2-in-process"))
-    done = subprocess.run(
-        [mcp2.bluepython, IN_PROCESS], env=_env(run.root), cwd=run.root, capture_output=True, timeout=TIMEOUT
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
-    run.outputs["client"] = json.loads(done.stdout)
+    run.outputs["client"] = run_json([mcp2.bluepython, IN_PROCESS], mcp2.env(run.root), run.root)
     return run.collect()
 
 
@@ -399,7 +339,7 @@ def test_streams_whole_and_fault_free(scenario: str, request: pytest.FixtureRequ
 
 def test_mcpserver_init_and_components(stdio: Run) -> None:
     server = stdio.one("server.py")
-    inits = _sessions(server, "python_mcp_server_init")
+    inits = attrs_of(server, "python_mcp_server_init")
     # One event for the MCPServer; the low-level Server it builds is not reported again.
     assert len(inits) == 1, inits
     assert inits[0]["framework"] == "mcp.mcpserver"
@@ -410,7 +350,7 @@ def test_mcpserver_init_and_components(stdio: Run) -> None:
         "version": "1.2.3",
         "instructions": "test fixture",
     }
-    adds = _sessions(server, "python_mcp_server_add")
+    adds = attrs_of(server, "python_mcp_server_add")
     assert all(a["server_name"] == SERVER_NAME and a["framework"] == "mcp.mcpserver" for a in adds)
     elements = {(a["element"]["type"], a["element"]["name"]): a["element"] for a in adds}
     assert len(elements) == len(adds), "a component reported twice"
@@ -446,15 +386,15 @@ def test_mcpserver_init_and_components(stdio: Run) -> None:
 def test_lowlevel_server_init_and_changed_tool(lowlevel: Run) -> None:
     server = lowlevel.one("lowlevel_server.py")
     client = lowlevel.one("client.py")
-    inits = _sessions(server, "python_mcp_server_init")
+    inits = attrs_of(server, "python_mcp_server_init")
     assert len(inits) == 1 and inits[0]["framework"] == "mcp", inits
     assert inits[0]["server"]["name"] == LOWLEVEL_NAME
     assert inits[0]["server"]["version"] == "0.0.1"
-    assert _sessions(server, "python_mcp_server_add") == []  # a low-level server is known by its tools/list
+    assert attrs_of(server, "python_mcp_server_add") == []  # a low-level server is known by its tools/list
     out = lowlevel.outputs["client"]
     assert out["tools1"] != out["tools2"]
     for events, source in ((server, SRC_SERVER), (client, SRC_CLIENT)):
-        changed = _sessions(events, "python_mcp_tool_changed")
+        changed = attrs_of(events, "python_mcp_tool_changed")
         assert len(changed) == 1, changed
         c = changed[0]
         assert c["server_name"] == LOWLEVEL_NAME and c["tool"] == "lookup"
@@ -462,9 +402,9 @@ def test_lowlevel_server_init_and_changed_tool(lowlevel: Run) -> None:
         assert c["previous"]["description"] == "Looks a key up."
         assert c["current"]["description"].endswith("secrets along.")
         assert c["source"] == source
-        sessions = {s["session_id"] for s in _sessions(events, "python_mcp_session_created")}
+        sessions = {s["session_id"] for s in attrs_of(events, "python_mcp_session_created")}
         assert sessions == {c["session_id"]}
-    assert _sessions(server, "python_mcp_tool_changed")[0]["seen_in"] == "this_process"
+    assert attrs_of(server, "python_mcp_tool_changed")[0]["seen_in"] == "this_process"
     # The definitions are kept for the next run in the spool directory.
     baseline = json.loads((lowlevel.root / "spool" / "mcp-tools.json").read_text())
     assert "lookup" in baseline["server"][LOWLEVEL_NAME]
@@ -492,23 +432,23 @@ def test_stdio_messages_both_sides(stdio: Run) -> None:
     server, client = stdio.one("server.py"), stdio.one("client.py")
     _check_pairs(server, "server")
     _check_pairs(client, "client")
-    methods = {m["message"].get("method") for m in _messages(server, "server_received_request")}
+    methods = {m["message"].get("method") for m in message_events(server, "server_received_request")}
     assert methods == {"initialize", "tools/list", "tools/call", "resources/read", "prompts/get"}
-    assert [m["message"]["method"] for m in _messages(server, "server_received_notification")] == [
+    assert [m["message"]["method"] for m in message_events(server, "server_received_notification")] == [
         "notifications/initialized"
     ]
     # Both sides saw the same requests, in the same order for the sequential ones.
-    sent = [(m["id"], m["message"]["method"]) for m in _messages(client, "client_send_request")]
-    received = [(m["id"], m["message"]["method"]) for m in _messages(server, "server_received_request")]
+    sent = [(m["id"], m["message"]["method"]) for m in message_events(client, "client_send_request")]
+    received = [(m["id"], m["message"]["method"]) for m in message_events(server, "server_received_request")]
     assert sorted(sent, key=str) == sorted(received, key=str)
     assert sent[0] == (1, "initialize")
-    init = _messages(server, "server_received_request")[0]
+    init = message_events(server, "server_received_request")[0]
     assert init["message"]["params"]["clientInfo"]["name"] == "mcp"
 
     for events, side in ((server, "server"), (client, "client")):
-        messages = _messages(events)
-        created = _sessions(events, "python_mcp_session_created")
-        terminated = _sessions(events, "python_mcp_session_terminated")
+        messages = message_events(events)
+        created = attrs_of(events, "python_mcp_session_created")
+        terminated = attrs_of(events, "python_mcp_session_terminated")
         assert len(created) == 1 and len(terminated) == 1, side
         sid = created[0]["session_id"]
         assert HEX32.match(sid), sid
@@ -527,7 +467,7 @@ def test_stdio_messages_both_sides(stdio: Run) -> None:
             "python_mcp_event"
         )
     # stdio has no protocol session id: each side names its own.
-    assert _messages(server)[0]["session_id"] != _messages(client)[0]["session_id"]
+    assert message_events(server)[0]["session_id"] != message_events(client)[0]["session_id"]
 
 
 def test_stdio_server_to_client_request(stdio: Run) -> None:
@@ -542,7 +482,7 @@ def test_stdio_server_to_client_request(stdio: Run) -> None:
     assert sent[0]["event"]["context"]["mcp"]["target"] == "ping_client"
     answer = _response_to(server, attrs(sent[0]))
     assert answer["event"] == "server_received_response" and answer["source"] == SRC_CLIENT
-    received = _messages(client, "client_received_request")
+    received = message_events(client, "client_received_request")
     assert [m["message"]["method"] for m in received] == ["ping"]
     assert received[0]["id"] == attrs(sent[0])["id"]
     reply = _response_to(client, received[0])
@@ -556,12 +496,12 @@ def test_stdio_errors(stdio: Run) -> None:
 
 def test_stdio_attribution(stdio: Run) -> None:
     server = stdio.one("server.py")
-    sid = _sessions(server, "python_mcp_session_created")[0]["session_id"]
+    sid = attrs_of(server, "python_mcp_session_created")[0]["session_id"]
     _check_attribution(stdio.outputs["client"], server, sid, "stdio")
 
 
 def test_stdio_client_connect(stdio: Run, mcp2: McpVenv) -> None:
-    connects = _sessions(stdio.one("client.py"), "python_mcp_client_connect")
+    connects = attrs_of(stdio.one("client.py"), "python_mcp_client_connect")
     assert [c["server"] for c in connects] == [
         {"type": "stdio", "command": mcp2.bluepython, "args": [SERVER, "stdio"]}
     ]
@@ -603,33 +543,33 @@ def _of_session(
 
 def test_http_stateful_session(http: Run) -> None:
     client = _clients(http)[0]
-    created = _sessions(client, "python_mcp_session_created")
+    created = attrs_of(client, "python_mcp_session_created")
     assert len(created) == 1
     sid = created[0]["session_id"]
     assert HEX32.match(sid) and created[0]["transport"] == "streamable-http"
     # The server's session: the same Mcp-Session-Id, begun and ended (the client's DELETE).
     server = _server_events(http)
-    server_created = [s for s in _sessions(server, "python_mcp_session_created") if s["session_id"] == sid]
-    server_ended = [s for s in _sessions(server, "python_mcp_session_terminated") if s["session_id"] == sid]
+    server_created = [s for s in attrs_of(server, "python_mcp_session_created") if s["session_id"] == sid]
+    server_ended = [s for s in attrs_of(server, "python_mcp_session_terminated") if s["session_id"] == sid]
     assert len(server_created) == 1 and len(server_ended) == 1
     assert "stateless" not in server_created[0]
     assert server_created[0]["server_name"] == SERVER_NAME
-    assert [s["session_id"] for s in _sessions(client, "python_mcp_session_terminated")] == [sid]
+    assert [s["session_id"] for s in attrs_of(client, "python_mcp_session_terminated")] == [sid]
 
     mine = _of_session(server, sid)
     _check_pairs(mine, "server")
     assert {attrs(ev)["transport"] for ev in named(mine, "python_mcp_event")} == {"streamable-http"}
-    assert _messages(mine, "server_received_request")[0]["message"]["method"] == "initialize"
+    assert message_events(mine, "server_received_request")[0]["message"]["method"] == "initialize"
     # The client learns the id from the initialize response: its request goes out without one.
-    client_messages = _messages(client)
+    client_messages = message_events(client)
     assert (
         client_messages[0]["message"]["method"] == "initialize" and client_messages[0]["session_id"] is None
     )
     assert {m["session_id"] for m in client_messages[1:]} == {sid}
     _check_pairs(client, "client")
     # Every request the client sent, the server received (same ids).
-    assert sorted(str(m["id"]) for m in _messages(client, "client_send_request")) == sorted(
-        str(m["id"]) for m in _messages(mine, "server_received_request")
+    assert sorted(str(m["id"]) for m in message_events(client, "client_send_request")) == sorted(
+        str(m["id"]) for m in message_events(mine, "server_received_request")
     )
     _check_errors(mine, "server")
     _check_errors(client, "client")
@@ -637,7 +577,7 @@ def test_http_stateful_session(http: Run) -> None:
 
 def test_http_stateful_attribution(http: Run) -> None:
     client = _clients(http)[0]
-    sid = _sessions(client, "python_mcp_session_created")[0]["session_id"]
+    sid = attrs_of(client, "python_mcp_session_created")[0]["session_id"]
     _check_attribution(
         http.outputs["session"], _of_session(_server_events(http), sid), sid, "streamable-http"
     )
@@ -649,7 +589,7 @@ def test_http_client_connect(http: Run, http_stateless: Run) -> None:
         (http_stateless, (f"http://127.0.0.1:{http_stateless.server_port}/mcp?token=REDACTED", True)),
     ):
         client = _clients(run)[0]
-        connects = _sessions(client, "python_mcp_client_connect")
+        connects = attrs_of(client, "python_mcp_client_connect")
         assert [c["server"] for c in connects] == [{"type": "streamable-http", "url": url, "auth": auth}]
     # The secret in the URL is in no MCP event (argv has it: that is the command line).
     for events in http_stateless.every():
@@ -662,22 +602,22 @@ def test_http_modern_client(http: Run) -> None:
     one POST per request, no handshake, no session."""
     client = _clients(http)[1]
     server = _of_session(_server_events(http), None, client_name="mcp")
-    assert _sessions(client, "python_mcp_session_created") == []
-    messages = _messages(client)
+    assert attrs_of(client, "python_mcp_session_created") == []
+    messages = message_events(client)
     assert messages[0]["message"]["method"] == "server/discover"
     assert {m["session_id"] for m in messages} == {None}
     assert {m["protocol_version"] for m in messages} == {MODERN}
     assert {m["transport"] for m in messages} == {"streamable-http"}
     _check_pairs(client, "client")
     modern = server
-    assert {m["protocol_version"] for m in _messages(modern)} == {MODERN}
+    assert {m["protocol_version"] for m in message_events(modern)} == {MODERN}
     _check_pairs(modern, "server")
-    server_messages = _messages(modern)
+    server_messages = message_events(modern)
     assert {m["client_name"] for m in server_messages} == {"mcp"}
     assert {m["server_name"] for m in server_messages} == {SERVER_NAME}
     assert "initialize" not in {m["message"].get("method") for m in server_messages}
-    assert sorted(str(m["id"]) for m in _messages(client, "client_send_request")) == sorted(
-        str(m["id"]) for m in _messages(modern, "server_received_request")
+    assert sorted(str(m["id"]) for m in message_events(client, "client_send_request")) == sorted(
+        str(m["id"]) for m in message_events(modern, "server_received_request")
     )
     _check_errors(modern, "server")
     _check_errors(client, "client")
@@ -704,11 +644,11 @@ def test_http_raw_modern_requests(scenario: str, request: pytest.FixtureRequest)
     out = run.outputs["raw"]
     assert out["missing"] == -32601 and out["fail"] is True
     server = _raw_exchanges(_server_events(run))
-    messages = _messages(server)
+    messages = message_events(server)
     assert {m["protocol_version"] for m in messages} == {MODERN}
     assert {m["client_version"] for m in messages if "notification" not in m["event"]} == {"9.9"}
     assert {m["session_id"] for m in messages} == {None}
-    received = _messages(server, "server_received_request")
+    received = message_events(server, "server_received_request")
     assert [m["message"]["method"] for m in received] == [
         "tools/list",
         "tools/call",
@@ -738,7 +678,7 @@ def test_http_raw_modern_requests(scenario: str, request: pytest.FixtureRequest)
     assert out["progress"]["call"]["request_id"] == received[4]["id"]
     # A POSTed notification: acknowledged and dropped by the SDK, reported as received.
     assert out["notification_status"] == 202
-    posted = _messages(server, "server_received_notification")
+    posted = message_events(server, "server_received_notification")
     assert [m["message"] for m in posted] == [
         {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 999}}
     ]
@@ -747,10 +687,10 @@ def test_http_raw_modern_requests(scenario: str, request: pytest.FixtureRequest)
 
 def test_http_stateless_sessions(http_stateless: Run) -> None:
     server = _server_events(http_stateless)
-    handshake = [m for m in _messages(server) if m["protocol_version"] != MODERN]
+    handshake = [m for m in message_events(server) if m["protocol_version"] != MODERN]
     assert handshake, "no handshake-era message"
-    created = _sessions(server, "python_mcp_session_created")
-    terminated = _sessions(server, "python_mcp_session_terminated")
+    created = attrs_of(server, "python_mcp_session_created")
+    terminated = attrs_of(server, "python_mcp_session_terminated")
     # One short-lived session per POST, each with its own id.
     assert len(created) == len(terminated) >= 3
     assert all(s["stateless"] is True for s in created)
@@ -761,15 +701,15 @@ def test_http_stateless_sessions(http_stateless: Run) -> None:
         if m["event"] == "server_received_request":
             assert _response_to(server, m)["duration_ms"] >= 0
     # The server required a bearer token: its OAuth client is on every message it saw.
-    assert {m["oauth_client_id"] for m in _messages(server)} == {"fixture-client"}
+    assert {m["oauth_client_id"] for m in message_events(server)} == {"fixture-client"}
     # client_id is the client's name from initialize, as on every transport.
-    assert all(m["client_id"] == m.get("client_name") for m in _messages(server))
+    assert all(m["client_id"] == m.get("client_name") for m in message_events(server))
     client = _clients(http_stateless)[0]
     _check_pairs(client, "client")
-    assert {m.get("oauth_client_id") for m in _messages(client)} == {None}
+    assert {m.get("oauth_client_id") for m in message_events(client)} == {None}
     # No Mcp-Session-Id: the client names its session itself, once initialize is answered.
-    assert [m["session_id"] for m in _messages(client)[:2]] == [None, None]
-    client_sids = {m["session_id"] for m in _messages(client)[2:]}
+    assert [m["session_id"] for m in message_events(client)[:2]] == [None, None]
+    client_sids = {m["session_id"] for m in message_events(client)[2:]}
     assert len(client_sids) == 1 and not (client_sids & set(ids))
 
 
@@ -782,14 +722,14 @@ def test_sse(sse: Run) -> None:
     assert sse.outputs["session"]["echo"] == "ping"
     for events, side in ((server, "server"), (client, "client")):
         _check_pairs(events, side)
-        created = _sessions(events, "python_mcp_session_created")
+        created = attrs_of(events, "python_mcp_session_created")
         assert len(created) == 1 and created[0]["transport"] == "sse"
-        assert {m["session_id"] for m in _messages(events)} == {created[0]["session_id"]}
-        assert {m["transport"] for m in _messages(events)} == {"sse"}
-        assert len(_sessions(events, "python_mcp_session_terminated")) == 1
+        assert {m["session_id"] for m in message_events(events)} == {created[0]["session_id"]}
+        assert {m["transport"] for m in message_events(events)} == {"sse"}
+        assert len(attrs_of(events, "python_mcp_session_terminated")) == 1
     echo = _tool_request(server, "server_received_request", "echo")
     assert _response_to(server, echo)["message"]["result"]["content"][0]["text"] == "ping"
-    connects = _sessions(client, "python_mcp_client_connect")
+    connects = attrs_of(client, "python_mcp_client_connect")
     assert [c["server"] for c in connects] == [
         {"type": "sse", "url": f"http://127.0.0.1:{sse.server_port}/sse", "auth": False}
     ]
@@ -801,14 +741,14 @@ def test_modern_stdio(modern_stdio: Run) -> None:
     assert modern_stdio.outputs["client"]["protocol_version"] == MODERN
     for events, side in ((server, "server"), (client, "client")):
         _check_pairs(events, side)
-        messages = _messages(events)
+        messages = message_events(events)
         assert messages[0]["message"]["method"] == "server/discover"
         assert {m["session_id"] for m in messages} == {None}
         assert {m["protocol_version"] for m in messages} == {MODERN}
         assert {m["transport"] for m in messages} == {"stdio"}
         assert named(events, "python_mcp_session_created") == []
         assert named(events, "python_mcp_session_terminated") == []
-    assert {m["client_name"] for m in _messages(server)} == {"mcp"}
+    assert {m["client_name"] for m in message_events(server)} == {"mcp"}
     echo = _tool_request(server, "server_received_request", "echo")
     assert _response_to(server, echo)["server_name"] == SERVER_NAME
 
@@ -819,7 +759,7 @@ def test_in_process_client(in_process: Run) -> None:
     runs both sides over in-memory streams in this one process."""
     events = in_process.one("in_process.py")
     out = in_process.outputs["client"]
-    connects = _sessions(events, "python_mcp_client_connect")
+    connects = attrs_of(events, "python_mcp_client_connect")
     assert [c["server"] for c in connects] == [{"type": "memory"}, {"type": "memory"}]
     assert {c["server_name"] for c in connects} == {SERVER_NAME}
 
@@ -830,7 +770,7 @@ def test_in_process_client(in_process: Run) -> None:
 
     legacy = out["legacy"]["call"]
     server_sessions = [
-        s for s in _sessions(events, "python_mcp_session_created") if s["source"] == SRC_SERVER
+        s for s in attrs_of(events, "python_mcp_session_created") if s["source"] == SRC_SERVER
     ]
     assert [s["session_id"] for s in server_sessions] == [legacy["session_id"]]
     assert legacy["transport"] == "memory" and legacy["target"] == "whoami"
@@ -844,4 +784,4 @@ def test_in_process_client(in_process: Run) -> None:
     sent = _tool_request(events, "client_send_request", "whoami")
     assert sent["id"] == request["id"] and sent["session_id"] != request["session_id"]
     # Every message of the process is the legacy connection's: the direct mode framed none.
-    assert {m["protocol_version"] for m in _messages(events)} == {HANDSHAKE}
+    assert {m["protocol_version"] for m in message_events(events)} == {HANDSHAKE}

@@ -5,18 +5,16 @@ client connect, sessions and every message on both sides."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from conftest import (
     FIXTURES,
     McpVenv,
     Sandbox,
     attrs,
-    free_port,
+    attrs_of,
     named,
     processes,
-    stop_server,
-    wait_port,
+    serve,
 )
 
 SERVER = str(FIXTURES / "websocket_v1" / "server.py")
@@ -24,20 +22,13 @@ CLIENT = str(FIXTURES / "websocket_v1" / "client.py")
 
 
 def test_websocket_transport(sandbox: Sandbox, mcp1: McpVenv) -> None:
-    port = free_port()
+    argv = [mcp1.bluepython, SERVER]
     log = sandbox.root / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [mcp1.bluepython, SERVER, str(port)], env=sandbox.env, cwd=sandbox.cwd, stdout=out, stderr=out
-        )
-    try:
-        wait_port(server, port, log)
-        url = f"ws://127.0.0.1:{port}/ws"
+    with serve(lambda port: [*argv, str(port)], sandbox.env, sandbox.cwd, log) as server:
+        url = server.at("/ws", scheme="ws")
         proc = sandbox.run([mcp1.bluepython, CLIENT, url])
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")
         assert json.loads(proc.stdout) == {"text": "5"}
-    finally:
-        stop_server(server)
 
     by_process = list(processes(sandbox.spool).values())
     assert len(by_process) == 2
@@ -49,10 +40,10 @@ def test_websocket_transport(sandbox: Sandbox, mcp1: McpVenv) -> None:
 
     for events, side in ((client_events, "client"), (server_events, "server")):
         assert not named(events, "python_internal_exception"), side
-        sessions = [attrs(e) for e in named(events, "python_mcp_session_created")]
+        sessions = attrs_of(events, "python_mcp_session_created")
         assert len(sessions) == 1 and sessions[0]["transport"] == "websocket", (side, sessions)
         assert len(named(events, "python_mcp_session_terminated")) == 1, side
-        messages = [attrs(e) for e in named(events, "python_mcp_event")]
+        messages = attrs_of(events, "python_mcp_event")
         assert messages and {m["transport"] for m in messages} == {"websocket"}, side
         assert {m["session_id"] for m in messages} == {sessions[0]["session_id"]}, side
         kinds = {(m["event"], m.get("method") or m.get("request_method")) for m in messages}

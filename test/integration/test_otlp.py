@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, named, warning_lines
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, attrs_of, named, wait_for, warning_lines
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -163,7 +163,7 @@ def test_a_dead_collector_changes_nothing_for_the_app(sandbox: Sandbox) -> None:
     assert len(warnings) == 1 and "OTLP export failing" in warnings[0], res.stderr.decode()
     events = sandbox.events()
     assert events[-1]["event"]["meta"]["name"] == "sensor_shutdown"
-    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    faults = attrs_of(events, "python_internal_exception")
     assert faults and faults[0]["where"] == "otlp_export"
 
 
@@ -246,14 +246,6 @@ def test_a_forked_child_exports_as_its_own_process(sandbox: Sandbox, receiver: R
     assert "sensor_startup" in by_pid[child]
 
 
-def _wait_for(predicate: Any, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
-
-
 def test_export_happens_while_the_app_runs(sandbox: Sandbox, receiver: Receiver) -> None:
     """Batches go out every batch delay, not only at exit."""
     proc = subprocess.Popen([sandbox.bluepython, "-c", "import sys, time; open('a.txt','w').close(); "
@@ -261,7 +253,8 @@ def test_export_happens_while_the_app_runs(sandbox: Sandbox, receiver: Receiver)
                             env=export_env(sandbox, receiver.endpoint), cwd=sandbox.cwd,
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: any(r["eventName"] == "python_file_open" for _, r in receiver.log_records()))
+        wait_for(lambda: any(r["eventName"] == "python_file_open" for _, r in receiver.log_records()),
+                 "python_file_open at the receiver")
     finally:
         proc.communicate(b"", timeout=TIMEOUT)
     assert proc.returncode == 0

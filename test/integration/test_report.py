@@ -12,29 +12,8 @@ from typing import Any
 
 from conftest import FIXTURES, Sandbox
 
-_SERVER = r"""
-import subprocess, sys
-from mcp.server.fastmcp import FastMCP
-server = FastMCP("report")
-
-@server.tool()
-async def touch(path: str) -> str:
-    open(path, "w").close()
-    return "ok"
-
-@server.tool()
-async def spawn(path: str) -> str:
-    subprocess.run([sys.executable, "-c", f"open({path!r}, 'w').close()"], check=True)
-    return "ok"
-
-@server.tool()
-def boom() -> str:
-    raise RuntimeError("no")
-
-server.run("stdio")
-"""
-
 _CALL_TOOLS = FIXTURES / "call_tools.py"
+_SERVER = json.dumps([str(FIXTURES / "tools_server.py"), "report"])
 _CALLS = json.dumps([["touch", {"path": f"t{i}.txt"}] for i in range(3)]
                     + [["spawn", {"path": "from-child.txt"}], ["boom", {}]])
 
@@ -47,8 +26,7 @@ def report(sandbox: Sandbox, *args: str) -> Any:
 
 
 def test_tool_calls_latency_errors_and_side_effects_per_session(sandbox: Sandbox, mcp1: Any) -> None:
-    sandbox.write("server.py", _SERVER)
-    res = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, '["server.py"]', _CALLS])
+    res = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, _SERVER, _CALLS])
     assert res.returncode == 0, res.stderr.decode()
     r = report(sandbox)
     server = next(p for p in r["processes"] if p["servers"] == ["report"])
@@ -112,8 +90,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: Any, tmp_path: Path) -> None:
-    sandbox.write("server.py", _SERVER)
-    client = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, '["server.py"]', _CALLS])
+    client = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, _SERVER, _CALLS])
     assert client.returncode == 0, client.stderr.decode()
     page = tmp_path / "report.html"
     res = sandbox.run([sandbox.bluepython, "report", "--html", str(page), "--spool-dir",

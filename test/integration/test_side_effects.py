@@ -8,13 +8,21 @@ from __future__ import annotations
 import http.server
 import json
 import marshal
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Callable
 
 import pytest
-from conftest import FIXTURES, McpVenv, Sandbox, attrs, check_stream, free_port, named, stop_server, wait_port
+from conftest import (
+    FIXTURES,
+    McpVenv,
+    Sandbox,
+    attrs,
+    attrs_of,
+    check_stream,
+    named,
+    serve,
+)
 
 _PROCESSES = r"""
 import os, pathlib, subprocess, sys
@@ -47,7 +55,7 @@ def test_process_events_carry_what_ran_and_never_env_values(sandbox: Sandbox) ->
         execd = any(attrs(e)["via"] == "os.exec" for e in named(evs, "python_process_spawn"))
         check_stream(evs, shutdown=not execd)
     events = sandbox.events()
-    spawns = [attrs(e) for e in named(events, "python_process_spawn")]
+    spawns = attrs_of(events, "python_process_spawn")
     by_via: dict[str, list[dict]] = {}
     for a in spawns:
         by_via.setdefault(a["via"], []).append(a)
@@ -455,19 +463,13 @@ def test_concurrent_calls_each_side_effect_attributed_to_its_call(sandbox: Sandb
     threading.Thread(target=web.serve_forever, daemon=True).start()
     work = sandbox.root / "work-files"
     work.mkdir()
-    port = free_port()
-    log = sandbox.root / "server.err"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [mcp1.bluepython, str(FIXTURES / "side_effects" / "server.py"), str(port), str(work)],
-            env=sandbox.env, cwd=sandbox.cwd, stdout=subprocess.DEVNULL, stderr=err,
-        )
+    server = [mcp1.bluepython, str(FIXTURES / "side_effects" / "server.py")]
     try:
-        wait_port(proc, port, log)
-        res = sandbox.run([mcp1.python, str(FIXTURES / "side_effects" / "client.py"),
-                           f"http://127.0.0.1:{port}/mcp", str(web.server_port), str(calls)])
+        with serve(lambda port: [*server, str(port), str(work)], sandbox.env, sandbox.cwd,
+                   sandbox.root / "server.log") as served:
+            res = sandbox.run([mcp1.python, str(FIXTURES / "side_effects" / "client.py"),
+                               served.url, str(web.server_port), str(calls)])
     finally:
-        stop_server(proc)
         web.shutdown()
     assert res.returncode == 0, res.stderr.decode()[-3000:]
     results = json.loads(res.stdout)
@@ -608,18 +610,10 @@ async def app(scope, receive, send):
 
 def _serve_and_hit(sandbox: Sandbox, label: str, argv_for: Callable[[int], list[str]], hits: int = 4) -> None:
     """Starts a worker-manager server on a free port, GETs / `hits` times, stops it."""
-    port = free_port()
-    log = sandbox.root / f"{label}.err"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(argv_for(port), env=sandbox.env, cwd=sandbox.cwd,
-                                stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        wait_port(proc, port, log)
+    with serve(argv_for, sandbox.env, sandbox.cwd, sandbox.root / f"{label}.log") as served:
         for _ in range(hits):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+            with urllib.request.urlopen(served.at("/"), timeout=10) as response:
                 assert response.read() == b"ok"
-    finally:
-        stop_server(proc)
 
 
 def test_uvicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> None:
@@ -662,7 +656,7 @@ def test_multiprocessing_spawn_is_reported_without_mcp(sandbox: Sandbox) -> None
     assert res.returncode == 0, res.stderr.decode()
     procs = list(sandbox.processes().values())
     root = next(evs for evs in procs if evs[0]["event"]["parent"] is None)
-    spawns = [attrs(e) for e in named(root, "python_process_spawn")]
+    spawns = attrs_of(root, "python_process_spawn")
     # the resource tracker and the worker
     assert [a["via"] for a in spawns] == ["_posixsubprocess.fork_exec"] * 2, spawns
     assert any("spawn_main" in " ".join(map(str, a["argv"])) for a in spawns)
@@ -724,7 +718,7 @@ def test_forkserver_workers_link_to_the_process_and_call_that_asked(sandbox: San
         # forked by the fork server, not by the requester
         assert evs[0]["event"]["parent"]["via"] == "fork"
         assert evs[0]["event"]["parent"]["pid"] != root_pid
-        links = [attrs(e) for e in named(evs, "python_process_link")]
+        links = attrs_of(evs, "python_process_link")
         assert len(links) == 1, (path, links)
         assert links[0]["via"] == "multiprocessing.forkserver"
         assert links[0]["parent"]["pid"] == root_pid and links[0]["parent"]["uuid"] == root_uuid

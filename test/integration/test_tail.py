@@ -4,6 +4,7 @@ against spools real bluepython processes wrote."""
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -78,47 +79,62 @@ def test_colour_is_forced_or_refused_on_request(sandbox: Sandbox) -> None:
     assert "\x1b[" not in tail(sandbox, "--color", "never").stdout.decode()
 
 
+class _Output:
+    """What a running process has printed so far, read as it comes."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.seen = b""
+
+    def wait_for(self, needle: bytes, timeout: float) -> bool:
+        """Reads until `needle` has been printed (True) or `timeout` has passed (False)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                chunk = os.read(self.fd, 65536)
+                assert chunk, f"the process ended; it printed {self.seen!r}"
+                self.seen += chunk
+        return True
+
+
 def test_follow_prints_new_processes_as_they_write(sandbox: Sandbox) -> None:
     spool = sandbox.env["BLUEPYTHON_SPOOL_DIR"]
     Path(spool).mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([sandbox.bluepython, "tail", "-f", "-n", "0", "--spool-dir", spool,
                              "--filter", "name=python_file_open"],
                             env=sandbox.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = _Output(proc)
     try:
-        time.sleep(0.3)  # tail is reading the (empty) spool; a hang detector bounds what follows
-        assert sandbox.bp("-c", "open('followed.txt', 'w').close()").returncode == 0
-        seen = b""
+        # Nothing tells when tail's first scan of the spool is done, and what is written before
+        # it is history (none shown: -n 0). So processes that open a file are run until tail
+        # prints one of them: from then on it follows, and any process started later is new to
+        # it. (A primer tail has not printed yet is not lost either: it is looked for again.)
         deadline = time.monotonic() + TIMEOUT
-        while b"followed.txt" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                seen += os.read(proc.stdout.fileno(), 65536)
-        assert b"followed.txt" in seen, seen
+        primers = 0
+        while True:
+            assert time.monotonic() < deadline, f"tail printed none of {primers} primers: {out.seen!r}"
+            assert sandbox.bp("-c", f"open('primer-{primers}.txt', 'w').close()").returncode == 0
+            primers += 1
+            if out.wait_for(b"primer-", timeout=2):
+                break
+        assert sandbox.bp("-c", "open('followed.txt', 'w').close()").returncode == 0
+        assert out.wait_for(b"followed.txt", timeout=TIMEOUT), out.seen
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=TIMEOUT)
+        rest, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 0, err.decode()
-    assert b"python_import" not in seen + out  # the filter applies while following too
-
-
-_MCP_SERVER = r"""
-from mcp.server.fastmcp import FastMCP
-server = FastMCP("tail")
-
-@server.tool()
-async def touch(path: str) -> str:
-    open(path, "w").close()
-    return "ok"
-
-server.run("stdio")
-"""
-
+    assert b"python_import" not in out.seen + rest  # the filter applies while following too
 
 
 def test_tool_filter_shows_a_tool_call_and_what_it_did(sandbox: Sandbox, mcp1: Any) -> None:
-    sandbox.write("server.py", _MCP_SERVER)
+    server = json.dumps([str(FIXTURES / "tools_server.py"), "tail"])
     calls = '[["touch", {"path": "from-tool.txt"}]]'
-    res = sandbox.run([mcp1.python, str(FIXTURES / "call_tools.py"), mcp1.bluepython, '["server.py"]', calls])
+    res = sandbox.run([mcp1.python, str(FIXTURES / "call_tools.py"), mcp1.bluepython, server, calls])
     assert res.returncode == 0, res.stderr.decode()
     lines = tail(sandbox, "-n", "1000", "--filter", "tool=touch").stdout.decode().splitlines()
     kinds = [line.split()[2] for line in lines]

@@ -24,12 +24,14 @@ from conftest import (
     McpVenv,
     Sandbox,
     check_stream,
-    clean_env,
     named,
     processes,
     read_spool,
+    sandbox_at,
+    serve,
 )
-from node_tools import NODE, describe, free_port, mcp_messages, require_npm, serve
+from mcp_traffic import describe, mcp_messages
+from node_tools import NODE, require_npm
 
 CLIENT = FIXTURES / "ts" / "client.mjs"
 SERVERS = {"mcp1": FIXTURES / "ts" / "server_v1.py", "mcp2": FIXTURES / "ts" / "server_v2.py"}
@@ -61,9 +63,8 @@ def _run_client(world: Sandbox, venv: McpVenv, transport: str, interpreter: str)
             timeout=TIMEOUT,
         )
     else:
-        port = free_port()
         log = world.root / f"{tag}.server.log"
-        with serve([exe, server, "http", str(port)], env, world.cwd, log, port) as served:
+        with serve(lambda port: [exe, server, "http", str(port)], env, world.cwd, log) as served:
             res = subprocess.run(
                 [str(NODE), str(CLIENT), "http", served.url],
                 env=env,
@@ -81,13 +82,7 @@ def _run_client(world: Sandbox, venv: McpVenv, transport: str, interpreter: str)
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, bluepython: str, ref_python: str) -> Sandbox:
-    root = tmp_path_factory.mktemp("ts-client")
-    home = root / "home"
-    home.mkdir()
-    env = clean_env()
-    env["HOME"] = str(home)
-    env["BLUEPYTHON_SPOOL_DIR"] = str(root / "spool")
-    return Sandbox(root, env, bluepython, ref_python)
+    return sandbox_at(tmp_path_factory.mktemp("ts-client"), bluepython, ref_python)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,18 @@ import signal
 import time
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_envelope, check_stream, name, named
+from conftest import (
+    FIXTURES,
+    TIMEOUT,
+    Sandbox,
+    attrs,
+    check_envelope,
+    check_stream,
+    name,
+    named,
+    parse_line,
+    wait_for,
+)
 
 APP = FIXTURES / "reliability" / "crash_app.py"
 FLUSH_MS = 50
@@ -48,6 +59,26 @@ def _prefix_stream(sb: Sandbox) -> list[dict]:
 
 def _app_indexes(events: list[dict]) -> list[int]:
     return [attrs(ev)["i"] for ev in named(events, "app_event")]
+
+
+def _last_app_index_on_disk(sb: Sandbox) -> int:
+    """The index of the last app_event in the one spool file (-1 before there is one)."""
+    files = list(sb.spool.glob("*.ndjson"))
+    if len(files) != 1:
+        return -1
+    with files[0].open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 65536))
+        lines = f.read().split(b"\n")[1:-1]  # whole lines only
+    for line in reversed(lines):
+        if b'"app_event"' in line:
+            return attrs(parse_line(line))["i"]
+    return -1
+
+
+def _wait_written_beyond(sb: Sandbox, index: int) -> None:
+    """Waits until the writer has put app_event `index` (or a later one) on disk."""
+    wait_for(lambda: _last_app_index_on_disk(sb) >= index, f"app_event {index} on disk")
 
 
 _THREAD = re.compile(rb"0x[0-9a-f]+")
@@ -109,16 +140,18 @@ def test_crash_in_a_thread_while_others_emit(crash: Sandbox) -> None:
     code = """
 import ctypes, os, threading, time, _bluepython
 stop = threading.Event()
+started = [threading.Event() for _ in range(3)]
 def hammer(t):
     i = 0
     while not stop.is_set():
         _bluepython.emit("app_event", {"i": i, "t": t})
         i += 1
         if i % 100 == 0:
+            started[t].set()
             time.sleep(0.001)
 threads = [threading.Thread(target=hammer, args=(t,)) for t in range(3)]
 for t in threads: t.start()
-time.sleep(0.2)
+assert all(e.wait(60) for e in started)  # every thread is emitting
 def crash():
     ctypes.string_at(0)
 threading.Thread(target=crash).start()
@@ -158,7 +191,7 @@ def test_sigkill_mid_stream_loses_at_most_the_last_flush_interval(crash: Sandbox
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"ready\n"
-        time.sleep(0.5)  # well into the stream: several flushes have happened
+        _wait_written_beyond(crash, 2 * 2000)  # well into the stream: several flushes have happened
         killed_at = time.monotonic()  # CLOCK_MONOTONIC, the clock the app stamps with
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=TIMEOUT)

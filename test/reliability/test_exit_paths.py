@@ -9,12 +9,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_gone
+from conftest import FIXTURES, TIMEOUT, Sandbox, attrs, check_stream, name, named, wait_for, wait_gone
 
 N = 2000
 APP = "app.py"
@@ -97,17 +96,16 @@ _SYSCALLS = {"x86_64": {"read": 0, "pause": 34}, "aarch64": {"read": 63, "pause"
 def wait_blocked(pid: int, call: str) -> None:
     """Waits until the main thread of `pid` sleeps in `call`, so a signal lands there."""
     number = _SYSCALLS.get(os.uname().machine, {}).get(call)
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+
+    def blocked() -> bool:
         try:
             state = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             current = Path(f"/proc/{pid}/task/{pid}/syscall").read_text().split()[0]
         except (OSError, IndexError):
-            return  # gone or not inspectable: let the caller's assertions speak
-        if state == "S" and (number is None or current == str(number)):
-            return
-        time.sleep(0.002)
-    raise AssertionError(f"process {pid} never blocked in {call}")
+            return True  # gone or not inspectable: let the caller's assertions speak
+        return state == "S" and (number is None or current == str(number))
+
+    wait_for(blocked, f"process {pid} to block in {call}", every=0.002)
 
 
 def _signal_both(sb: Sandbox, mode: str, signo: int):
@@ -163,27 +161,25 @@ def test_sigterm_during_exit_keeps_the_events(app: Sandbox) -> None:
     assert last["written"] == len(events) - 1
 
 
-def test_sigterm_with_app_handler(app: Sandbox) -> None:
-    py, bp = _signal_both(app, "sigterm_handler", signal.SIGTERM)
-    assert py.returncode == 0
-    assert py.stdout == b"ready\nhandled 15\n"
+@pytest.mark.parametrize(
+    ("mode", "returncode", "stdout", "reason"),
+    [
+        ("sigterm_handler", 0, b"ready\nhandled 15\n", "exit"),
+        # uvicorn's way out: handler, restore SIG_DFL, raise the signal again.
+        ("sigterm_reraise", -signal.SIGTERM, b"ready\nhandled 15 previous 0\n", "SIGTERM"),
+    ],
+    ids=["handled", "handled_then_reraised_with_the_default"],
+)
+def test_sigterm_with_app_handler(
+    app: Sandbox, mode: str, returncode: int, stdout: bytes, reason: str
+) -> None:
+    py, bp = _signal_both(app, mode, signal.SIGTERM)
+    assert py.returncode == returncode
+    assert py.stdout == stdout
     assert_same_outcome(app, py, bp)
     (f,) = app.files()
     check_stream(f.events)
-    assert attrs(f.events[-1])["reason"] == "exit"
-    assert_exactly_once(app, "main", N, f.pid)
-    assert_exactly_once(app, "handler", 3, f.pid)
-
-
-def test_sigterm_handled_then_reraised_with_the_default(app: Sandbox) -> None:
-    """uvicorn's way out: handler, restore SIG_DFL, raise the signal again."""
-    py, bp = _signal_both(app, "sigterm_reraise", signal.SIGTERM)
-    assert py.returncode == -signal.SIGTERM
-    assert py.stdout == b"ready\nhandled 15 previous 0\n"
-    assert_same_outcome(app, py, bp)
-    (f,) = app.files()
-    check_stream(f.events)
-    assert attrs(f.events[-1])["reason"] == "SIGTERM"
+    assert attrs(f.events[-1])["reason"] == reason
     assert_exactly_once(app, "main", N, f.pid)
     assert_exactly_once(app, "handler", 3, f.pid)
 

@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, check_stream, named, warning_lines
+from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, attrs_of, check_stream, named, warning_lines
 
 SERVER = str(FIXTURES / "reliability" / "hostile_server.py")
 MAX_STRING, MAX_DEPTH, MAX_ITEMS = 64 * 1024, 64, 10000
@@ -222,4 +222,4 @@ def test_hostile_input_answered_as_under_python(sandbox: Sandbox, mcp_venv: McpV
         value = big["message"]["params"]["arguments"]["value"]
         assert value.startswith("sss") and value.endswith(f"{TRUNCATED}{50 << 20} bytes]")
     if os.environ.get("BLUEPYTHON_TEST_SHOW_SPOOL"):
-        print(json.dumps([attrs(e) for e in named(events, "python_mcp_event")])[:5000])
+        print(json.dumps(attrs_of(events, "python_mcp_event"))[:5000])

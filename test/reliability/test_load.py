@@ -16,11 +16,10 @@ from conftest import (
     attrs,
     check_envelope,
     check_stream,
-    free_port,
     name,
     named,
+    serve,
 )
-from node_tools import serve
 
 SESSIONS, CALLS = 50, 200
 
@@ -28,9 +27,9 @@ SESSIONS, CALLS = 50, 200
 def test_50_sessions_x_200_calls_every_effect_attributed_to_its_call(sandbox: Sandbox, mcp1: McpVenv) -> None:
     work = sandbox.root / "files"
     work.mkdir()
-    port = free_port()
-    argv = [mcp1.bluepython, str(FIXTURES / "reliability" / "load_server.py"), str(port), str(work)]
-    with serve(argv, sandbox.env, sandbox.cwd, sandbox.root / "server.log", port) as server:
+    argv = [mcp1.bluepython, str(FIXTURES / "reliability" / "load_server.py")]
+    log = sandbox.root / "server.log"
+    with serve(lambda port: [*argv, str(port), str(work)], sandbox.env, sandbox.cwd, log) as server:
         client = [mcp1.python, str(FIXTURES / "reliability" / "load_client.py"), server.url]
         res = sandbox.run([*client, str(SESSIONS), str(CALLS)], timeout=600)
     assert res.returncode == 0, res.stderr.decode()[-3000:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import FIXTURES, Sandbox, attrs, check_stream, named, wait_gone
+from conftest import FIXTURES, Sandbox, attrs, attrs_of, check_stream, wait_gone
 
 N = 500
 
@@ -35,7 +35,7 @@ def test_three_levels_deep_each_process_complete_and_linked(sandbox: Sandbox) ->
     assert set(levels) <= set(by_pid)
     for pid, proc in levels.items():
         evs = by_pid[pid]
-        mine = [attrs(e) for e in named(evs, "app_event")]
+        mine = attrs_of(evs, "app_event")
         assert [(a["level"], a["i"], a["pid"]) for a in mine] == [(proc["level"], i, pid) for i in range(N)]
     root = next(p for p in out if p["level"] == 0)
     assert attrs(by_pid[root["pid"]][0])["parent"] is None

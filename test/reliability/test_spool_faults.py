@@ -18,6 +18,7 @@ from conftest import (
     Sandbox,
     SpoolFile,
     attrs,
+    attrs_of,
     check_envelope,
     check_stream,
     name,
@@ -145,7 +146,7 @@ def test_spool_file_deleted_while_running(sandbox: Sandbox) -> None:
     ids = [e["event"]["meta"]["source_event_id"] for e in events]
     assert ids == list(range(ids[0], ids[0] + len(ids))), "ids continue without gaps in the new file"
     assert ids[0] == first.events[-1]["event"]["meta"]["source_event_id"] + 1
-    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    faults = attrs_of(events, "python_internal_exception")
     assert any(f["where"] == "spool" and "removed" in f["message"] for f in faults)
 
 
@@ -297,7 +298,7 @@ def test_disk_full_then_space_again(sandbox: Sandbox, small_fs: Path) -> None:
     fills = [attrs(e)["i"] for e in named(events, "fill")]
     assert len(fills) < 2000
     assert [attrs(e)["i"] for e in named(events, "after")] == list(range(20))
-    faults = [attrs(e) for e in named(events, "python_internal_exception")]
+    faults = attrs_of(events, "python_internal_exception")
     assert any(f["where"] == "spool" and "No space left" in f["message"] for f in faults), faults
     assert shutdown["dropped_spool"] > 0
     assert shutdown["dropped"] == shutdown["dropped_spool"] and shutdown["dropped_queue_full"] == 0
