@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Emitting events and failing open: the one place the hooks hand events to
-the native side (``_bluepython``), and the attribute shapes of the server
-events.
+the native side (``_bluepython``), the ``python_mcp_event`` sub-type table
+every SDK version uses, and the attribute shapes of the server events.
 
 Every public function here is safe to call from a hook: none raises into the
 app. Faults become one ``python_internal_exception`` event (and at most one
@@ -16,6 +16,39 @@ import _bluepython
 
 SERVER = 0  # `source`: the message or session belongs to the server side
 CLIENT = 1  # ... to the client side
+
+# JSON-RPC message kinds, as the native observer numbers them
+# (_bluepython.McpObserver's `kinds` dict maps message classes to these).
+REQUEST, NOTIFICATION, RESPONSE, ERROR = 0, 1, 2, 3
+
+# python_mcp_event sub-types, at side * 8 + received * 4 + kind (errors are
+# responses): the order of kEvents in launcher/core/mcp_observer.cpp.
+_EVENT_ORDER = (
+    "server_send_request",
+    "server_send_notification",
+    "server_send_response",
+    "server_send_response",
+    "server_received_request",
+    "server_received_notification",
+    "server_received_response",
+    "server_received_response",
+    "client_send_request",
+    "client_send_notification",
+    "client_send_response",
+    "client_send_response",
+    "client_received_request",
+    "client_received_notification",
+    "client_received_response",
+    "client_received_response",
+)
+# (side of the session, received?, kind) -> python_mcp_event sub-type
+EVENT_NAMES: dict[tuple[int, bool, int], str] = {
+    (side, received, kind): _EVENT_ORDER[side * 8 + received * 4 + kind]
+    for side in (SERVER, CLIENT)
+    for received in (False, True)
+    for kind in (REQUEST, NOTIFICATION, RESPONSE, ERROR)
+}
+
 
 def emit(
     name: str, attrs: dict[str, Any], *, actionable: bool = True, summarize_binary: bool = False
@@ -92,7 +125,7 @@ def message_event(
 ) -> None:
     """``python_mcp_event``: one JSON-RPC message. ``body`` is the whole
     JSON-RPC message (an SDK object or a dict); ``event`` is one of
-    server_received_request, server_send_response, ... (see docs/events.md). ``client_name`` is
+    :data:`EVENT_NAMES` (see docs/events.md). ``client_name`` is
     ``client_id`` (clientInfo.name). ``method`` and ``error`` (JSON-RPC code,
     or ``tool_error``) come from the body; the native side encodes the event
     from these parts, with no attribute dict."""

@@ -43,7 +43,7 @@ from typing import Any
 
 import _bluepython
 
-from .. import _core
+from .. import _core, _emit
 
 SERVER = _core.SERVER
 CLIENT = _core.CLIENT
@@ -58,7 +58,7 @@ building: contextvars.ContextVar[tuple[str, Any] | None] = contextvars.ContextVa
 _TRANSPORT_TAG = "_bluepython_transport"  # on a transport's read stream: (transport, session id or getter)
 
 # JSON-RPC message kinds, by the class of SessionMessage.message.root
-_REQUEST, _NOTIFICATION, _RESPONSE = 0, 1, 2
+_REQUEST, _NOTIFICATION, _RESPONSE = _emit.REQUEST, _emit.NOTIFICATION, _emit.RESPONSE
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _perf_counter = time.perf_counter
 _enter_mcp_call = _bluepython.enter_mcp_call
@@ -85,22 +85,6 @@ _KINDS = {
     "JSONRPCResponse": _RESPONSE,
     "JSONRPCError": _RESPONSE,
 }
-# (side of the session, inbound?, kind) -> python_mcp_event sub-type
-_EVENTS = {
-    (SERVER, True, _REQUEST): "server_received_request",
-    (SERVER, True, _NOTIFICATION): "server_received_notification",
-    (SERVER, True, _RESPONSE): "server_received_response",
-    (SERVER, False, _REQUEST): "server_send_request",
-    (SERVER, False, _NOTIFICATION): "server_send_notification",
-    (SERVER, False, _RESPONSE): "server_send_response",
-    (CLIENT, True, _REQUEST): "client_received_request",
-    (CLIENT, True, _NOTIFICATION): "client_received_notification",
-    (CLIENT, True, _RESPONSE): "client_received_response",
-    (CLIENT, False, _REQUEST): "client_send_request",
-    (CLIENT, False, _NOTIFICATION): "client_send_notification",
-    (CLIENT, False, _RESPONSE): "client_send_response",
-}
-
 
 def install(patcher: _core.Patcher, when_imported: Any) -> None:
     def shared_session(module: Any) -> None:
@@ -502,9 +486,9 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
         if type(body) is not dict:
             body = _core.dump(body)
         _mcp_message(
-            _EVENTS[(side, inbound, kind)], body, source, request_id, state.session_id, state.client_id,
-            state.server_name, duration, state.transport, state.protocol_version, request_method,
-            state.client_version, None,
+            _emit.EVENT_NAMES[(side, inbound, kind)], body, source, request_id, state.session_id,
+            state.client_id, state.server_name, duration, state.transport, state.protocol_version,
+            request_method, state.client_version, None,
         )
         if request_method == "tools/list":
             result = getattr(root, "result", None)

@@ -73,7 +73,7 @@ from typing import Any
 
 import _bluepython
 
-from .. import _core
+from .. import _core, _emit
 
 _FRAMEWORK_LOWLEVEL = "mcp"
 _FRAMEWORK_MCPSERVER = "mcp.mcpserver"
@@ -101,28 +101,12 @@ _TARGET_KEY = {
 }
 
 # JSON-RPC message kinds, keyed by mcp_types class at install.
-_REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = 0, 1, 2, 3
+_REQUEST, _NOTIFICATION, _RESPONSE, _ERROR = _emit.REQUEST, _emit.NOTIFICATION, _emit.RESPONSE, _emit.ERROR
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _enter_mcp_call = _bluepython.enter_mcp_call
 _perf_counter = time.perf_counter
 _Observer = _bluepython.McpObserver
 _KINDS: dict[type, int] = {}  # the native observer's too (same kind numbers)
-
-# python_mcp_event sub-type, by (side, received, kind).
-_EVENT_NAMES = {
-    (_SERVER, True, _REQUEST): "server_received_request",
-    (_SERVER, True, _NOTIFICATION): "server_received_notification",
-    (_SERVER, True, _RESPONSE): "server_received_response",
-    (_SERVER, False, _REQUEST): "server_send_request",
-    (_SERVER, False, _NOTIFICATION): "server_send_notification",
-    (_SERVER, False, _RESPONSE): "server_send_response",
-    (_CLIENT, True, _REQUEST): "client_received_request",
-    (_CLIENT, True, _NOTIFICATION): "client_received_notification",
-    (_CLIENT, True, _RESPONSE): "client_received_response",
-    (_CLIENT, False, _REQUEST): "client_send_request",
-    (_CLIENT, False, _NOTIFICATION): "client_send_notification",
-    (_CLIENT, False, _RESPONSE): "client_send_response",
-}
 
 
 def install(patcher: _core.Patcher, when_imported: Any) -> None:
@@ -761,7 +745,7 @@ def _observe(link: _Link, msg: Any, received: bool) -> None:
     if client is None:
         client = _NO_CLIENT
     _mcp_message(
-        _EVENT_NAMES[(link.side, received, _RESPONSE if kind == _ERROR else kind)],
+        _emit.EVENT_NAMES[(link.side, received, kind)],
         body,
         (_CLIENT if link.side == _SERVER else _SERVER) if received else link.side,
         request_id,
@@ -930,6 +914,13 @@ _make_on_request = _core.attributed(_enter_call, "hooks: mcp: attribution")
 # The 2026-07-28 single-exchange HTTP entry (no dispatcher, no session)
 
 
+# The server's python_mcp_event sub-types here (the one table, _emit.EVENT_NAMES).
+_RECEIVED_REQUEST = _emit.EVENT_NAMES[(_SERVER, True, _REQUEST)]
+_RECEIVED_NOTIFICATION = _emit.EVENT_NAMES[(_SERVER, True, _NOTIFICATION)]
+_SEND_NOTIFICATION = _emit.EVENT_NAMES[(_SERVER, False, _NOTIFICATION)]
+_SEND_RESPONSE = _emit.EVENT_NAMES[(_SERVER, False, _RESPONSE)]
+
+
 class _Exchange:
     __slots__ = ("client", "client_id", "method", "pv", "request_id", "server_name", "started")
 
@@ -976,7 +967,7 @@ def _modern_classify_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any
                 headers = kwargs.get("headers") or {}
                 exchange.pv = (meta or {}).get(_PROTOCOL_VERSION_KEY) or headers.get("mcp-protocol-version")
                 exchange.client = _info((meta or {}).get(_CLIENT_INFO_KEY))
-                _modern_event("server_received_request", body, exchange, _CLIENT)
+                _modern_event(_RECEIVED_REQUEST, body, exchange, _CLIENT)
         except Exception as exc:
             _core.internal_error("hooks: mcp: 2026-07-28 http", exc)
     return wrapped(*args, **kwargs)
@@ -995,7 +986,7 @@ def _modern_notification_wrapper(wrapped: Any, instance: Any, args: Any, kwargs:
                 meta = _meta_of(body.get("params")) or {}
                 exchange.pv = meta.get(_PROTOCOL_VERSION_KEY) or headers.get("mcp-protocol-version")
                 exchange.client = _info(meta.get(_CLIENT_INFO_KEY))
-                _modern_event("server_received_notification", body, exchange, _CLIENT)
+                _modern_event(_RECEIVED_NOTIFICATION, body, exchange, _CLIENT)
         except Exception as exc:
             _core.internal_error("hooks: mcp: 2026-07-28 http", exc)
     return wrapped(*args, **kwargs)
@@ -1017,7 +1008,7 @@ def _modern_event(
         transport="streamable-http",
         protocol_version=exchange.pv,
         client_version=exchange.client[1],
-        request_method=exchange.method if event == "server_send_response" else None,
+        request_method=exchange.method if event == _SEND_RESPONSE else None,
     )
 
 
@@ -1028,14 +1019,14 @@ def _modern_outbound(msg: Any) -> None:
         return
     body = _body(msg, kind)
     if kind == _NOTIFICATION:
-        _modern_event("server_send_notification", body, exchange, _SERVER)
+        _modern_event(_SEND_NOTIFICATION, body, exchange, _SERVER)
         return
     if kind == _REQUEST:
         return
     duration = None
     if exchange.started is not None and msg.id == exchange.request_id:
         duration = round((time.perf_counter() - exchange.started) * 1000.0, 3)
-    _modern_event("server_send_response", body, exchange, _SERVER, duration)
+    _modern_event(_SEND_RESPONSE, body, exchange, _SERVER, duration)
     if kind == _RESPONSE and exchange.method == "tools/list":
         _core.tools_listed(exchange.server_name, msg.result.get("tools"), source=_SERVER, session_id=None)
 
