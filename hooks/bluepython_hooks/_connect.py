@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``python_mcp_client_connect``: what a client connects to (stdio command,
-redacted URL, whether the connection carries credentials)."""
+"""``python_mcp_client_connect``: what a client connects to, read the same
+way by every SDK version's hooks (stdio command, redacted URL, whether the
+connection carries credentials)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ._emit import emit
+from ._patcher import arg
 
 
 def redact_url(url: Any) -> str | None:
@@ -49,3 +51,38 @@ def client_connect(
     attrs: dict[str, Any] = {"server": server}
     attrs.update({k: v for k, v in extra.items() if v is not None})
     emit("python_mcp_client_connect", attrs)
+
+
+def has_auth(auth: Any, headers: Any) -> bool:
+    """Whether a connection carries credentials: an auth handler (httpx
+    ``Auth``) or an ``Authorization`` header (any case)."""
+    if auth is not None:
+        return True
+    try:
+        return bool(headers) and any(str(k).lower() == "authorization" for k in headers)
+    except Exception:
+        return False
+
+
+def sse_auth(args: Any, kwargs: Any) -> bool:
+    """``sse_client(url, headers, timeout, sse_read_timeout, httpx_client_factory, auth, ...)``
+    (mcp 1.x and 2.x): the auth handler or an Authorization header."""
+    return has_auth(arg(args, kwargs, 5, "auth"), arg(args, kwargs, 1, "headers"))
+
+
+def http_client_auth(kwargs: Any) -> bool:
+    """``streamable_http_client(url, *, http_client=...)``: credentials on the
+    httpx client it is given (the deprecated ``streamablehttp_client`` builds
+    one from its headers and auth); none without a client."""
+    client = kwargs.get("http_client")
+    return client is not None and has_auth(getattr(client, "auth", None), getattr(client, "headers", None))
+
+
+def stdio_fields(params: Any) -> dict[str, Any]:
+    """The connect fields of a ``StdioServerParameters``: command, args, cwd."""
+    cwd = getattr(params, "cwd", None)
+    return {
+        "command": getattr(params, "command", None),
+        "args": getattr(params, "args", None),
+        "cwd": None if cwd is None else str(cwd),
+    }

@@ -115,3 +115,10 @@ def guarded(where: str, fn: Any) -> Any:
             internal_error(where, exc)
 
     return hook
+
+
+def arg(args: Any, kwargs: Any, index: int, name: str, default: Any = None) -> Any:
+    """A wrapped call's argument, given by position or by name."""
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)

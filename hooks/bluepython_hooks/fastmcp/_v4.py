@@ -28,7 +28,8 @@ from typing import Any
 
 import _bluepython
 
-from .. import _core
+from .. import _connect, _core
+from .._patcher import arg as _arg
 
 _FRAMEWORK = "fastmcp"
 
@@ -228,27 +229,17 @@ def _memory_connect(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _stdio_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
-        params = args[0] if args else kwargs.get("server")
-        _core.client_connect(
-            "stdio",
-            command=getattr(params, "command", None),
-            args=getattr(params, "args", None),
-            cwd=str(params.cwd) if getattr(params, "cwd", None) is not None else None,
-            framework=_FRAMEWORK,
-        )
+        fields = _connect.stdio_fields(_arg(args, kwargs, 0, "server"))
+        _core.client_connect("stdio", **fields, framework=_FRAMEWORK)
     except Exception as exc:
         _core.internal_error("hooks: fastmcp: client_connect", exc)
     return wrapped(*args, **kwargs)
 
 
-_redact_url = _core.redact_url
-
-
 def _streamable_http_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
-        url = _redact_url(args[0] if args else kwargs.get("url"))
-        http_client = kwargs.get("http_client")
-        auth = getattr(http_client, "auth", None) is not None if http_client is not None else False
+        url = _arg(args, kwargs, 0, "url")
+        auth = _connect.http_client_auth(kwargs)
         _core.client_connect("streamable-http", url=url, auth=auth, framework=_FRAMEWORK)
     except Exception as exc:
         _core.internal_error("hooks: fastmcp: client_connect", exc)
@@ -257,8 +248,8 @@ def _streamable_http_client(wrapped: Any, instance: Any, args: Any, kwargs: Any)
 
 def _sse_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
-        url = _redact_url(args[0] if args else kwargs.get("url"))
-        _core.client_connect("sse", url=url, auth=kwargs.get("auth") is not None, framework=_FRAMEWORK)
+        url = _arg(args, kwargs, 0, "url")
+        _core.client_connect("sse", url=url, auth=_connect.sse_auth(args, kwargs), framework=_FRAMEWORK)
     except Exception as exc:
         _core.internal_error("hooks: fastmcp: client_connect", exc)
     return wrapped(*args, **kwargs)

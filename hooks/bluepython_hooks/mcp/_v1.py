@@ -43,7 +43,7 @@ from typing import Any
 
 import _bluepython
 
-from .. import _core, _emit
+from .. import _connect, _core, _emit
 
 SERVER = _core.SERVER
 CLIENT = _core.CLIENT
@@ -751,42 +751,19 @@ def _client_transport(wrapped: Any, call_args: Any, call_kwargs: Any, transport:
 
 
 def _stdio_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    params = _arg(args, kwargs, 0, "server")
-    return _client_transport(
-        wrapped,
-        args,
-        kwargs,
-        "stdio",
-        command=getattr(params, "command", None),
-        args=getattr(params, "args", None),
-        cwd=str(params.cwd) if getattr(params, "cwd", None) is not None else None,
-    )
-
-
-def _has_auth(auth: Any, headers: Any) -> bool:
-    if auth is not None:
-        return True
-    try:
-        return headers is not None and any(str(k).lower() == "authorization" for k in headers)
-    except Exception:
-        return False
+    fields = _connect.stdio_fields(_arg(args, kwargs, 0, "server"))
+    return _client_transport(wrapped, args, kwargs, "stdio", **fields)
 
 
 def _sse_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    auth = _arg(args, kwargs, 5, "auth")
-    headers = _arg(args, kwargs, 1, "headers")
-    return _client_transport(
-        wrapped, args, kwargs, "sse", url=_arg(args, kwargs, 0, "url"), auth=_has_auth(auth, headers)
-    )
+    auth = _connect.sse_auth(args, kwargs)
+    return _client_transport(wrapped, args, kwargs, "sse", url=_arg(args, kwargs, 0, "url"), auth=auth)
 
 
 def _streamable_http_client(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     # streamablehttp_client (deprecated) builds an httpx client with its
     # headers/auth and calls this: one connect event, auth seen on the client.
-    http_client = kwargs.get("http_client")
-    auth = False
-    if http_client is not None:
-        auth = _has_auth(getattr(http_client, "auth", None), getattr(http_client, "headers", None))
+    auth = _connect.http_client_auth(kwargs)
     return _client_transport(
         wrapped, args, kwargs, "streamable-http", url=_arg(args, kwargs, 0, "url"), auth=auth
     )

@@ -73,7 +73,7 @@ from typing import Any
 
 import _bluepython
 
-from .. import _core, _emit
+from .. import _connect, _core, _emit
 
 _FRAMEWORK_LOWLEVEL = "mcp"
 _FRAMEWORK_MCPSERVER = "mcp.mcpserver"
@@ -362,38 +362,16 @@ def _connect_target(kind: str, instance: Any, args: Any, kwargs: Any) -> str | N
     return None
 
 
-def _has_authorization(headers: Any) -> bool:
-    if not headers:
-        return False
-    try:
-        return any(str(k).lower() == "authorization" for k in headers)
-    except Exception:
-        return False
-
-
 def _client_connect(transport: _Transport, args: Any, kwargs: Any) -> None:
     kind = transport.kind
     if kind == "stdio":
-        server = _arg(args, kwargs, 0, "server")
-        cwd = getattr(server, "cwd", None)
-        _core.client_connect(
-            "stdio",
-            command=getattr(server, "command", None),
-            args=getattr(server, "args", None),
-            cwd=None if cwd is None else str(cwd),
-            framework=_FRAMEWORK_LOWLEVEL,
-        )
+        fields = _connect.stdio_fields(_arg(args, kwargs, 0, "server"))
+        _core.client_connect("stdio", **fields, framework=_FRAMEWORK_LOWLEVEL)
     elif kind == "sse":
-        auth = _arg(args, kwargs, 5, "auth") is not None or _has_authorization(
-            _arg(args, kwargs, 1, "headers")
-        )
+        auth = _connect.sse_auth(args, kwargs)
         _core.client_connect("sse", url=transport.target, auth=auth, framework=_FRAMEWORK_LOWLEVEL)
     elif kind == "streamable-http":
-        http_client = kwargs.get("http_client")
-        auth = http_client is not None and (
-            getattr(http_client, "auth", None) is not None
-            or _has_authorization(getattr(http_client, "headers", None))
-        )
+        auth = _connect.http_client_auth(kwargs)
         _core.client_connect(
             "streamable-http", url=transport.target, auth=auth, framework=_FRAMEWORK_LOWLEVEL
         )
