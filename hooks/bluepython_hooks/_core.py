@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The shared machinery of the MCP hooks, split by concern: ``_emit``
-(events, failing open, payloads), ``_patcher`` (Patcher), ``_connect``
-(client connects), ``_sessions`` (session ids and events, latency, trace
-context), ``_attribution`` (the call in effect), ``_baseline`` (tool
-definitions). Re-exported here for the version modules that still import
-``_core``.
+"""The former home of the shared machinery, now split by concern (``_emit``,
+``_patcher``, ``_connect``, ``_sessions``, ``_attribution``, ``_baseline``).
+Kept only for code outside the hooks that still imports it from here (the
+integration tests import ``is_ours``; the C++ unit test of the embedded
+module table names this module); the hooks themselves never import it.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from ._patcher import Patcher, guarded
 
 class Framework:
     """One instrumented library: its distribution name and, per major
-    version, the module of hooks for it (``_v1``, ``_v2``, ...). Each such
+    version, the module of hooks for it (``v1``, ``v2``, ...). Each such
     module has ``install(patcher, when_imported)``."""
 
     def __init__(self, package: str, dist: str, modules: dict[int, str]) -> None:

@@ -1,13 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Putting the hooks in place and taking them out again: everything applied
-is recorded by the framework's :class:`Patcher`, so ``unwrap_all`` undoes it,
-in reverse."""
+"""Putting the hooks in place and taking them out again.
+
+Each version module declares what it hooks as a table of :class:`Target`
+rows (``wrap``, ``replace``, ``prepare``) and installs it with
+:func:`install_targets`: one post-import hook per SDK module, applying that
+module's rows in order. Everything applied is recorded by the framework's
+:class:`Patcher`, so ``unwrap_all`` undoes exactly the table, in reverse.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._emit import internal_error, library_version
 
@@ -115,6 +120,58 @@ def guarded(where: str, fn: Any) -> Any:
             internal_error(where, exc)
 
     return hook
+
+
+# ---------------------------------------------------------------------------
+# Declarative target tables
+
+
+class Target(NamedTuple):
+    """One row of a version module's table: when ``module`` is imported,
+    ``how`` ("wrap": a wrapt wrapper; "replace": ``Patcher.replace`` with the
+    maker ``hook``; "prepare": ``hook(module)`` runs first, e.g. to learn the
+    module's classes) is applied to ``attribute`` (``"Class.method"`` or
+    ``"function"``)."""
+
+    module: str
+    attribute: str
+    hook: Any
+    how: str
+
+
+def wrap(module: str, attribute: str, wrapper: Any) -> Target:
+    return Target(module, attribute, wrapper, "wrap")
+
+
+def replace(module: str, attribute: str, make: Any) -> Target:
+    return Target(module, attribute, make, "replace")
+
+
+def prepare(module: str, fn: Any) -> Target:
+    """``fn(module)`` when ``module`` is imported, before the rows after it
+    (a fault skips that module's remaining rows and is reported)."""
+    return Target(module, "", fn, "prepare")
+
+
+def install_targets(patcher: Patcher, when_imported: Any, targets: tuple[Target, ...]) -> None:
+    """Registers one post-import hook per module of ``targets`` (in the order
+    the modules first appear), applying its rows in order. Undone, row for
+    row, by ``patcher.unwrap_all()``."""
+    by_module: dict[str, list[Target]] = {}
+    for target in targets:
+        by_module.setdefault(target.module, []).append(target)
+    for name, rows in by_module.items():
+        when_imported(name, functools.partial(_apply, patcher, tuple(rows)))
+
+
+def _apply(patcher: Patcher, rows: tuple[Target, ...], module: Any) -> None:
+    for row in rows:
+        if row.how == "prepare":
+            row.hook(module)
+        elif row.how == "replace":
+            patcher.replace(module, row.attribute, row.hook)
+        else:
+            patcher.wrap(module, row.attribute, row.hook)
 
 
 def arg(args: Any, kwargs: Any, index: int, name: str, default: Any = None) -> Any:
