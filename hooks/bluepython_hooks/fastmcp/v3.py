@@ -30,7 +30,7 @@ from typing import Any
 from .._attribution import call_context
 from .._emit import internal_error
 from .._patcher import Patcher, install_targets, replace, wrap
-from ..mcp.v1 import building
+from ..mcp.v1 import build_as, building
 from ._common import FRAMEWORK, attribute, memory_connect, refine, server_add
 
 _KINDS = {"tool": "tool", "resource": "resource", "template": "resource_template", "prompt": "prompt"}
@@ -41,16 +41,7 @@ _KINDS = {"tool": "tool", "resource": "resource", "template": "resource_template
 
 
 def _fastmcp_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    token = None
-    try:
-        token = building.set((FRAMEWORK, instance))
-    except Exception as exc:
-        internal_error("hooks: fastmcp: FastMCP", exc)
-    try:
-        result = wrapped(*args, **kwargs)
-    finally:
-        if token is not None:
-            building.reset(token)
+    result = build_as(FRAMEWORK, "hooks: fastmcp: FastMCP", wrapped, instance, args, kwargs)
     try:
         provider = getattr(instance, "_local_provider", None)
         if provider is not None:

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..._patcher import Patcher, install_targets, replace, wrap
 from . import _servers, _session, _transports
-from ._servers import building
+from ._servers import build_as, building
 
 TARGETS = (
     wrap("mcp.shared.session", "BaseSession.__aenter__", _session._session_aenter),
@@ -93,4 +93,4 @@ def install(patcher: Patcher, when_imported: Any) -> None:
     install_targets(patcher, when_imported, TARGETS)
 
 
-__all__ = ["TARGETS", "building", "install"]
+__all__ = ["TARGETS", "build_as", "building", "install"]

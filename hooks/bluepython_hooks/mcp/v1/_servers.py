@@ -84,17 +84,23 @@ def _lowlevel_server_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -
     return result
 
 
-def _fastmcp_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def build_as(framework: str, where: str, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Runs a FastMCP constructor (``wrapped``) with ``building`` set to
+    (``framework``, ``instance``); a fault of ours is reported under ``where``."""
     token = None
     try:
-        token = building.set(("mcp.fastmcp", instance))
+        token = building.set((framework, instance))
     except Exception as exc:
-        internal_error("hooks: mcp: FastMCP", exc)
+        internal_error(where, exc)
     try:
-        result = wrapped(*args, **kwargs)
+        return wrapped(*args, **kwargs)
     finally:
         if token is not None:
             building.reset(token)
+
+
+def _fastmcp_init(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    result = build_as("mcp.fastmcp", "hooks: mcp: FastMCP", wrapped, instance, args, kwargs)
     try:
         name = instance.name
         for manager in ("_tool_manager", "_resource_manager", "_prompt_manager"):

@@ -97,8 +97,8 @@ TARGETS = (
     wrap(f"{_MCPSERVER}.prompts.manager", "PromptManager.add_prompt", _servers._add_wrapper("prompt")),
     wrap(_MODERN, "handle_modern_request", _modern._modern_request_wrapper),
     wrap(_MODERN, "classify_inbound_request", _modern._modern_classify_wrapper),
-    wrap(_MODERN, "_write", _modern._modern_write_wrapper),
-    wrap(_MODERN, "_sse_event", _modern._modern_sse_event_wrapper),
+    wrap(_MODERN, "_write", _modern._modern_outbound_wrapper),
+    wrap(_MODERN, "_sse_event", _modern._modern_outbound_wrapper),
     wrap(_MODERN, "_acknowledge_notification", _modern._modern_notification_wrapper),
     # Transports: each registers the streams it yields, so a dispatcher over
     # them knows its transport (and, for a Streamable HTTP client, where the

@@ -141,15 +141,8 @@ def _modern_outbound(msg: Any) -> None:
         tools_listed(exchange.server_name, msg.result.get("tools"), source=SERVER, session_id=None)
 
 
-def _modern_write_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    try:
-        _modern_outbound(arg(args, kwargs, 0, "msg"))
-    except Exception as exc:
-        internal_error("hooks: mcp: 2026-07-28 http", exc)
-    return wrapped(*args, **kwargs)
-
-
-def _modern_sse_event_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _modern_outbound_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``_write(msg, ...)`` and ``_sse_event(msg, ...)``: what the exchange sends."""
     try:
         _modern_outbound(arg(args, kwargs, 0, "msg"))
     except Exception as exc:
