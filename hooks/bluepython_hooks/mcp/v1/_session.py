@@ -26,8 +26,6 @@ from ..._sessions import (
 )
 from ._transports import TRANSPORT_TAG
 
-# JSON-RPC message kinds, by the class of SessionMessage.message.root
-_REQUEST, _NOTIFICATION, _RESPONSE = REQUEST, NOTIFICATION, RESPONSE
 _mcp_message = _bluepython.mcp_message  # the per-message emit (native)
 _perf_counter = time.perf_counter
 _Observer = _bluepython.McpObserver
@@ -47,11 +45,12 @@ def _message_classes() -> dict[type, int]:
     return _class_kinds
 
 
+# JSON-RPC message kinds, by the class name of SessionMessage.message.root
 _KINDS = {
-    "JSONRPCRequest": _REQUEST,
-    "JSONRPCNotification": _NOTIFICATION,
-    "JSONRPCResponse": _RESPONSE,
-    "JSONRPCError": _RESPONSE,
+    "JSONRPCRequest": REQUEST,
+    "JSONRPCNotification": NOTIFICATION,
+    "JSONRPCResponse": RESPONSE,
+    "JSONRPCError": RESPONSE,
 }
 
 
@@ -348,7 +347,7 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
         request_id = getattr(root, "id", None)
         duration = None
         request_method = None
-        if kind == _REQUEST:
+        if kind == REQUEST:
             method = root.method
             pending = state.inbound if inbound else state.outbound
             pending[request_id] = (_perf_counter(), method)
@@ -356,7 +355,7 @@ def _observe(state: _Session, item: Any, inbound: bool) -> None:
                 forget_oldest(pending)
             if method == "initialize":
                 _initialize_request(state, root.params, inbound)
-        elif kind == _RESPONSE:
+        elif kind == RESPONSE:
             pending = state.outbound if inbound else state.inbound
             entry = pending.pop(request_id, None)
             if entry is None and type(request_id) is str and request_id.isdigit():
