@@ -20,17 +20,18 @@ def activate() -> None:
     if _activated:
         return
     _activated = True
-    from . import _core, _threads, fastmcp, mcp
+    from . import _threads, fastmcp, mcp
+    from ._emit import internal_error
 
     try:
         _threads.install()
     except Exception as exc:
-        _core.internal_error("hooks: threads", exc)
+        internal_error("hooks: threads", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()
         except Exception as exc:
-            _core.internal_error(f"hooks: activate {framework.__name__}", exc)
+            internal_error(f"hooks: activate {framework.__name__}", exc)
 
 
 def deactivate() -> None:

@@ -6,19 +6,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import _core
+from ._emit import internal_error, library_version
+from ._patcher import Patcher, guarded
 
 
 class Framework:
     """One instrumented library: its distribution name and, per major
-    version, the module of hooks for it (``_v1``, ``_v2``, ...). Each such
+    version, the module of hooks for it (``v1``, ``v2``, ...). Each such
     module has ``install(patcher, when_imported)``."""
 
     def __init__(self, package: str, dist: str, modules: dict[int, str]) -> None:
         self.package = package  # the bluepython_hooks subpackage
         self.dist = dist
         self.modules = modules
-        self.patcher = _core.Patcher(dist)
+        self.patcher = Patcher(dist)
         self.patched = False
         self.version: str | None = None
 
@@ -28,7 +29,7 @@ class Framework:
         if self.patched:
             return
         self.patched = True
-        self.version = _core.library_version(self.dist)
+        self.version = library_version(self.dist)
         if self.version is None:
             return  # not installed: nothing to observe
         try:
@@ -38,7 +39,7 @@ class Framework:
         module_name = self.modules.get(major)
         if module_name is None:
             supported = ", ".join(f"{m}.x" for m in sorted(self.modules))
-            _core.internal_error(
+            internal_error(
                 f"hooks: {self.dist}",
                 f"{self.dist} {self.version} is not supported (hooks exist for {supported}); "
                 "its MCP traffic is not observed",
@@ -47,13 +48,13 @@ class Framework:
         from ._wrapt import wrapt
 
         def when_imported(target: str, fn: Any) -> None:
-            wrapt.register_post_import_hook(_core.guarded(f"hooks: {self.dist}: {target}", fn), target)
+            wrapt.register_post_import_hook(guarded(f"hooks: {self.dist}: {target}", fn), target)
 
         try:
             hooks = importlib.import_module(f"{self.package}.{module_name}")
             hooks.install(self.patcher, when_imported)
         except Exception as exc:
-            _core.internal_error(f"hooks: {self.dist} {self.version}", exc)
+            internal_error(f"hooks: {self.dist} {self.version}", exc)
 
     def unpatch(self) -> None:
         self.patcher.unwrap_all()

@@ -23,7 +23,7 @@ from typing import Any
 
 import _bluepython
 
-from . import _core
+from ._emit import internal_error
 
 _current_call = _bluepython.current_call
 _originals: dict[str, Any] = {}
@@ -36,7 +36,7 @@ def _start(self: Any, *args: Any, **kwargs: Any) -> Any:
             run = self.run  # the bound method (a subclass's override included)
             self.run = functools.partial(context.run, run)  # this thread object only
     except Exception as exc:
-        _core.internal_error("hooks: threads: Thread.start", exc)
+        internal_error("hooks: threads: Thread.start", exc)
     return _originals["start"](self, *args, **kwargs)
 
 
@@ -45,7 +45,7 @@ def _submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         if _current_call() is not None:
             fn = functools.partial(contextvars.copy_context().run, fn)
     except Exception as exc:
-        _core.internal_error("hooks: threads: ThreadPoolExecutor.submit", exc)
+        internal_error("hooks: threads: ThreadPoolExecutor.submit", exc)
     return _originals["submit"](self, fn, *args, **kwargs)
 
 

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""mcp 2.x attribution: ``ServerRunner._on_request``, the kernel every
+transport runs each request through, makes the request's call current."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _bluepython
+
+from ..._attribution import attributed
+from ..._patcher import arg
+from ..._sessions import traceparent_of
+from ._shared import _LINK
+
+_enter_mcp_call = _bluepython.enter_mcp_call
+
+# Request methods whose params name the handler's target.
+_TARGET_KEY = {
+    "tools/call": "name",
+    "prompts/get": "name",
+    "resources/read": "uri",
+    "resources/subscribe": "uri",
+    "resources/unsubscribe": "uri",
+}
+
+
+def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
+    """Makes the request's call current (_bluepython.enter_mcp_call); returns
+    the token to leave it with."""
+    if len(args) >= 3:
+        dctx, method, params = args[0], args[1], args[2]
+    else:
+        dctx = arg(args, kwargs, 0, "dctx")
+        method = arg(args, kwargs, 1, "method")
+        params = arg(args, kwargs, 2, "params")
+    target = None
+    key = _TARGET_KEY.get(method)
+    if key is not None and params:
+        value = params.get(key)
+        if value is not None:
+            target = str(value)
+    dispatcher = getattr(dctx, "_dispatcher", None)
+    if dispatcher is None:
+        inner = getattr(dctx, "_inner", None)  # the 2026-07-28 era's no-server-requests wrapper
+        dispatcher = getattr(inner, "_dispatcher", None)
+    link = None if dispatcher is None else dispatcher.__dict__.get(_LINK)
+    transport = None
+    session_id = None
+    if link is not None:
+        session_id = link.sid if link.connection is not None else None
+        transport = link.kind
+    if transport is None:
+        # The 2026-07-28 wrapper context's `transport` property copies a
+        # dataclass on every access: read the inner context's.
+        inner = getattr(dctx, "_inner", None)
+        transport_ctx = getattr(inner if inner is not None else dctx, "transport", None)
+        kind = getattr(transport_ctx, "kind", None)
+        if kind not in (None, "jsonrpc"):
+            transport = "memory" if kind == "direct" else kind
+    return _enter_mcp_call(
+        session_id, getattr(dctx, "request_id", None), method, target, transport, runner.server.name,
+        traceparent_of(params) if params else None,
+    )
+
+
+_make_on_request = attributed(_enter_call, "hooks: mcp: attribution")
