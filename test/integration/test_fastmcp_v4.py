@@ -5,7 +5,7 @@ resource or prompt, and fastmcp Client connects, over stdio, Streamable HTTP,
 SSE and the in-memory transport. Real fixture servers and clients
 (test/fixtures/fastmcp_v4/) in subprocesses; nothing is mocked.
 
-The SDK-level hooks (mcp/_v2.py) see the JSON-RPC traffic; these tests hold
+The SDK-level hooks (mcp/v2/) see the JSON-RPC traffic; these tests hold
 with and without them, and check that traffic only when they exist."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ FIXTURE_DIR = FIXTURES / "fastmcp_v4"
 SERVER = str(FIXTURE_DIR / "server.py")
 CLIENT = str(FIXTURE_DIR / "client.py")
 IN_PROCESS = str(FIXTURE_DIR / "in_process.py")
-SDK_HOOKS = REPO / "hooks" / "bluepython_hooks" / "mcp" / "_v2.py"
+SDK_HOOKS = REPO / "hooks" / "bluepython_hooks" / "mcp" / "v2" / "__init__.py"
 
 MAIN = "fixture-v4"
 CHILD = "fixture-child"
@@ -427,7 +427,7 @@ def test_in_process(mcp2: McpVenv, tmp_path: Path) -> None:
 # With the SDK hooks: the JSON-RPC traffic of a fastmcp server
 
 
-@pytest.mark.skipif(not SDK_HOOKS.exists(), reason="mcp 2.x SDK hooks (mcp/_v2.py) not there yet")
+@pytest.mark.skipif(not SDK_HOOKS.exists(), reason="mcp 2.x SDK hooks (mcp/v2/) not there yet")
 def test_sdk_hooks_see_fastmcp_traffic(stdio_run: dict[str, Any], http_run: dict[str, Any]) -> None:
     for run, program in ((stdio_run, "server.py stdio"), (http_run, "server.py http")):
         events = run["events"][program]

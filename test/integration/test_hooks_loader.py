@@ -277,7 +277,7 @@ PATCH_SCRIPT = textwrap.dedent(
     import fastmcp
     import bluepython_hooks
     from bluepython_hooks import fastmcp as fm_hooks, mcp as mcp_hooks
-    from bluepython_hooks._core import is_ours
+    from bluepython_hooks._patcher import is_ours
 
     def current(owner, attribute):
         return owner.__dict__[attribute]

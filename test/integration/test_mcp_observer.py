@@ -42,13 +42,14 @@ _V1 = r"""
 import json, sys
 import mcp.types as t
 from mcp.shared.message import SessionMessage
-from bluepython_hooks.mcp import _v1
+from bluepython_hooks._emit import SERVER
+from bluepython_hooks.mcp.v1 import _session as _v1
 Request, Notification = t.JSONRPCRequest, t.JSONRPCNotification
 Response, Error = t.JSONRPCResponse, t.JSONRPCError
 """ + _MESSAGES + r"""
 wrap = lambda m: SessionMessage(t.JSONRPCMessage(m))
 def session():
-    st = _v1._Session(_v1.SERVER, object())
+    st = _v1._Session(SERVER, object())
     st.session_id, st.client_id, st.client_version = "s-1", "cli", "2.0"
     st.server_name, st.transport, st.protocol_version = "srv", "stdio", "2025-06-18"
     st.unchecked_headers = False
@@ -76,12 +77,15 @@ _V2 = r"""
 import json, sys, types
 import mcp.shared.jsonrpc_dispatcher  # applies the hooks (and their message classes)
 import mcp_types as t
-from bluepython_hooks.mcp import _v2
+from bluepython_hooks._emit import SERVER
+from bluepython_hooks.mcp.v2._links import _Link
+from bluepython_hooks.mcp.v2._messages import _observe
+from bluepython_hooks.mcp.v2._shared import _PROTOCOL_VERSION_KEY
 Request, Notification = t.JSONRPCRequest, t.JSONRPCNotification
 Response, Error = t.JSONRPCResponse, t.JSONRPCError
 """ + _MESSAGES + r"""
 def link():
-    ln = _v2._Link(_v2._SERVER)
+    ln = _Link(SERVER)
     ln.connection = types.SimpleNamespace(
         protocol_version="2025-11-25", session_id=None,
         client_params=types.SimpleNamespace(client_info={"name": "cli", "version": "2.0"}))
@@ -89,20 +93,20 @@ def link():
     return ln
 out = {}
 ln = link()
-_v2._observe(ln, bare, True)  # the Python path settles the link (the reference run reports it too)
+_observe(ln, bare, True)  # the Python path settles the link (the reference run reports it too)
 out["settled"] = ln.obs.fast
 out["native"] = [ln.obs.observe(m, r) for m, r in SEQUENCE]
 out["pending_after"] = [len(ln.inbound), len(ln.outbound)]
 ln = link()
-_v2._observe(ln, bare, True)
+_observe(ln, bare, True)
 for m, r in SEQUENCE:
-    _v2._observe(ln, m, r)
+    _observe(ln, m, r)
 ln = link()
-_v2._observe(ln, bare, True)
+_observe(ln, bare, True)
 ln.obs.observe(list_tools, True)
 ln.obs.observe(req, True)
 enveloped = Request(jsonrpc="2.0", id=8, method="tools/call", params={
-    "name": "x", "_meta": {_v2._PROTOCOL_VERSION_KEY: "2026-07-28"}})
+    "name": "x", "_meta": {_PROTOCOL_VERSION_KEY: "2026-07-28"}})
 out["declined"] = [ln.obs.observe(m, r) for m, r in
                    [(listed, False), (init, True), (err, False), (str_echo, False), (enveloped, True)]]
 out["pending_kept"] = sorted(map(str, ln.inbound))

@@ -16,7 +16,7 @@ TEST_CASE("the hooks package, its importer and the private wrapt are built in", 
     CHECK(m->is_package);
     CHECK(std::string(m->name) == name);
   }
-  for (const char* name : {"_bluepython_importer", "bluepython_hooks._core", "bluepython_hooks._vendor.wrapt.importer"}) {
+  for (const char* name : {"_bluepython_importer", "bluepython_hooks._emit", "bluepython_hooks._vendor.wrapt.importer"}) {
     INFO(name);
     const auto* m = find_embedded_module(name);
     REQUIRE(m != nullptr);

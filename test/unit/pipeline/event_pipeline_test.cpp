@@ -16,7 +16,7 @@
 
 #include "pipeline/clock.hpp"
 #include "pipeline/spool_writer.hpp"
-#include "test_sink.hpp"
+#include "pipeline/test_sink.hpp"
 
 using namespace bluepython;
 using bluepython::testing::test_sink;
