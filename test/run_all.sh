@@ -7,6 +7,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 step() { printf '\n=== %s\n' "$*"; }
 
+step "layering: no subsystem includes one above it (docs/ARCHITECTURE.md)"
+python3 test/check_layers.py
+
 step "build"
 bash packaging/build.sh
 PY=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)

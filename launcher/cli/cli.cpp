@@ -128,157 +128,178 @@ bool is_subcommand(const std::string& arg) noexcept {
   return arg == "run" || arg == "version" || arg == "help" || arg == "tail" || arg == "report";
 }
 
+namespace {
+
+// bluepython's own command line: every subcommand and what its flags set.
+struct command_line {
+  CLI::App app{"bluepython: a drop-in python that records what MCP servers do.\n"
+               "  bluepython [python args]            run exactly like python\n"
+               "  bluepython run [options] -- [python args]",
+               "bluepython"};
+  config_flags flags;
+  std::vector<std::string> enable;
+  std::vector<std::string> disable;
+  CLI::App* run = nullptr;
+  CLI::App* version = nullptr;
+  bool version_json = false;
+  CLI::App* tail = nullptr;
+  tail::options tail_options;
+  std::vector<std::string> tail_filters;
+  std::string tail_color = "auto";
+  CLI::App* report = nullptr;
+  report::options report_options;
+};
+
+void add_spool_flags(CLI::App& cmd, config_flags& flags) {
+  cmd.add_option_function<std::string>(
+         "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
+      ->type_name("FILE");
+  cmd.add_option_function<std::string>(
+         "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
+         "spool directory (default: as bluepython run would use)")
+      ->type_name("DIR");
+}
+
+void add_tail(command_line& c) {
+  c.tail = c.app.add_subcommand("tail", "show events as they are written, one line each (docs/tail.md)");
+  c.tail->add_flag("-f,--follow", c.tail_options.follow, "keep reading: new events and new processes' spool files");
+  c.tail->add_option("-n,--lines", c.tail_options.lines, "show the last N matching events first (default 10)")
+      ->type_name("N");
+  c.tail->add_option("--filter", c.tail_filters,
+                     "KEY=VALUE, KEY!=VALUE or KEY~TEXT; KEY: name (shell patterns), tool, session, pid, scope, "
+                     "call, method; repeat to require all")
+      ->type_name("EXPR")
+      ->take_all();
+  c.tail->add_option("--color", c.tail_color, "auto (a terminal and no NO_COLOR), always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  add_spool_flags(*c.tail, c.flags);
+  c.tail->add_option("files", c.tail_options.files, "spool files to read instead of the directory")->type_name("FILE");
+}
+
+void add_report(command_line& c) {
+  c.report = c.app.add_subcommand("report", "summarize a spool per process and session (docs/report.md)");
+  c.report->add_flag("--json", c.report_options.json, "machine-readable output");
+  c.report->add_option("--html", c.report_options.html,
+                       "write a self-contained HTML page (per-session timelines, filterable by tool) to FILE")
+      ->type_name("FILE");
+  add_spool_flags(*c.report, c.flags);
+  c.report->add_option("paths", c.report_options.paths, "spool directories or files instead")->type_name("PATH");
+}
+
+void define(command_line& c) {
+  c.app.require_subcommand(1);
+  c.app.set_help_flag("-h,--help", "print this help and exit");
+  c.run = c.app.add_subcommand("run", "run python with bluepython options (python's args after --)");
+  add_config_flags(*c.run, c.flags, c.enable, c.disable);
+  c.version = c.app.add_subcommand("version", "print bluepython's version, the embedded Python and categories");
+  c.version->add_flag("--json", c.version_json, "machine-readable output");
+  add_config_flags(*c.version, c.flags, c.enable, c.disable);
+  c.app.add_subcommand("help", "print this help");
+  add_tail(c);
+  add_report(c);
+}
+
+// `run`: bluepython's options come first and end at "--" or at the first
+// argument that is not one of them (the script); everything from there on is
+// python's, untouched, even a later "--". Python options before "--" are an
+// error rather than a guess. Returns the index of python's first argument.
+int split_run_arguments(int argc, char** argv, std::vector<std::string>& ours) {
+  static const std::vector<std::string> with_value = {"--config", "--spool-dir", "--enable", "--disable"};
+  static const std::vector<std::string> without_value = {"--events-to-stderr", "-h", "--help"};
+  auto is_one_of = [](const std::string& name, const std::vector<std::string>& names) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  int i = 2;
+  while (i < argc) {
+    const std::string arg = argv[i];
+    if (arg == "--") return i + 1;
+    if (arg.size() < 2 || arg[0] != '-') break;  // the script (or "-": stdin)
+    const std::string name = arg.substr(0, arg.find('='));
+    if (is_one_of(name, with_value)) {
+      ours.push_back(arg);
+      if (name == arg && i + 1 < argc) ours.emplace_back(argv[++i]);
+      ++i;
+    } else if (is_one_of(name, without_value)) {
+      ours.push_back(arg);
+      ++i;
+    } else {
+      throw launcher_error::usage(fmt::format(
+          "bluepython run: unknown option '{}' (python's own options go after --: "
+          "bluepython run [options] -- {} ...)",
+          arg, arg));
+    }
+  }
+  return i;
+}
+
+// Parses `ours` (argv[1] and bluepython's options); false when help was printed.
+bool parse(command_line& c, const std::vector<std::string>& ours) {
+  std::vector<std::string> reversed(ours.rbegin(), ours.rend());
+  try {
+    c.app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    const CLI::App* asked = &c.app;
+    for (const CLI::App* sub : {c.run, c.version, c.tail, c.report}) {
+      if (c.app.got_subcommand(sub)) asked = sub;
+    }
+    std::cout << asked->help() << std::flush;
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw launcher_error::usage(fmt::format("bluepython: {}", e.what()));
+  }
+  c.flags.enable = c.enable;
+  c.flags.disable = c.disable;
+  return true;
+}
+
+int run_tail(command_line& c, const config& cfg) {
+  for (const auto& expr : c.tail_filters) c.tail_options.filters.push_back(tail::parse_filter(expr));
+  c.tail_options.spool_dir = cfg.spool.dir;
+  const char* no_color = std::getenv("NO_COLOR");
+  c.tail_options.color = c.tail_color == "always" || (c.tail_color == "auto" && ::isatty(STDOUT_FILENO) == 1 &&
+                                                      (no_color == nullptr || *no_color == '\0'));
+  return tail::run(c.tail_options);
+}
+
+}  // namespace
+
 int run_main(int argc, char** argv) {
   std::vector<std::string> all(argv, argv + argc);
-  const std::string argv0 = argc > 0 ? argv[0] : "bluepython";
-
   if (argc < 2 || !is_subcommand(argv[1])) {
     // Drop-in python: every argument is CPython's.
     const auto inherited = inherit_from_parent();
     const config cfg = load_config({}, process_env, inherited ? &*inherited : nullptr);
     return run_interpreter(cfg, all, all);
   }
-
-  CLI::App app{"bluepython: a drop-in python that records what MCP servers do.\n"
-               "  bluepython [python args]            run exactly like python\n"
-               "  bluepython run [options] -- [python args]",
-               "bluepython"};
-  app.require_subcommand(1);
-  app.set_help_flag("-h,--help", "print this help and exit");
-
-  config_flags flags;
-  std::vector<std::string> enable;
-  std::vector<std::string> disable;
-  auto* run = app.add_subcommand("run", "run python with bluepython options (python's args after --)");
-  add_config_flags(*run, flags, enable, disable);
-
-  bool version_json = false;
-  auto* version = app.add_subcommand("version", "print bluepython's version, the embedded Python and categories");
-  version->add_flag("--json", version_json, "machine-readable output");
-  add_config_flags(*version, flags, enable, disable);
-  app.add_subcommand("help", "print this help");
-
-  tail::options tail_options;
-  std::vector<std::string> tail_filters;
-  std::string tail_color = "auto";
-  auto* tail_cmd = app.add_subcommand("tail", "show events as they are written, one line each (docs/tail.md)");
-  tail_cmd->add_flag("-f,--follow", tail_options.follow, "keep reading: new events and new processes' spool files");
-  tail_cmd->add_option("-n,--lines", tail_options.lines, "show the last N matching events first (default 10)")
-      ->type_name("N");
-  tail_cmd->add_option("--filter", tail_filters,
-                       "KEY=VALUE, KEY!=VALUE or KEY~TEXT; KEY: name (shell patterns), tool, session, pid, scope, "
-                       "call, method; repeat to require all")
-      ->type_name("EXPR")
-      ->take_all();
-  tail_cmd->add_option("--color", tail_color, "auto (a terminal and no NO_COLOR), always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
-  tail_cmd->add_option_function<std::string>(
-             "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
-      ->type_name("FILE");
-  tail_cmd->add_option_function<std::string>(
-             "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
-             "spool directory (default: as bluepython run would use)")
-      ->type_name("DIR");
-  tail_cmd->add_option("files", tail_options.files, "spool files to read instead of the directory")->type_name("FILE");
-
-  report::options report_options;
-  auto* report_cmd = app.add_subcommand("report", "summarize a spool per process and session (docs/report.md)");
-  report_cmd->add_flag("--json", report_options.json, "machine-readable output");
-  report_cmd->add_option("--html", report_options.html,
-                         "write a self-contained HTML page (per-session timelines, filterable by tool) to FILE")
-      ->type_name("FILE");
-  report_cmd->add_option_function<std::string>(
-               "--config", [&flags](const std::string& v) { flags.config_file = v; }, "JSON config file (its spool.dir)")
-      ->type_name("FILE");
-  report_cmd->add_option_function<std::string>(
-               "--spool-dir", [&flags](const std::string& v) { flags.spool_dir = v; },
-               "spool directory (default: as bluepython run would use)")
-      ->type_name("DIR");
-  report_cmd->add_option("paths", report_options.paths, "spool directories or files instead")->type_name("PATH");
-
+  command_line c;
+  define(c);
   if (std::string(argv[1]) == "help") {
-    std::cout << app.help() << std::flush;
+    std::cout << c.app.help() << std::flush;
     return 0;
   }
-
-  // `run`: bluepython's options come first and end at "--" or at the first
-  // argument that is not one of them (the script); everything from there on
-  // is python's, untouched, even a later "--". Python options before "--"
-  // are an error rather than a guess.
-  std::vector<std::string> ours{argv[1]};
-  std::vector<std::string> python_args;
-  int i = 2;
+  std::vector<std::string> ours;
+  int python_from = argc;
   if (std::string(argv[1]) == "run") {
-    static const std::vector<std::string> with_value = {"--config", "--spool-dir", "--enable", "--disable"};
-    static const std::vector<std::string> without_value = {"--events-to-stderr", "-h", "--help"};
-    auto is_one_of = [](const std::string& name, const std::vector<std::string>& names) {
-      return std::find(names.begin(), names.end(), name) != names.end();
-    };
-    while (i < argc) {
-      const std::string arg = argv[i];
-      if (arg == "--") {
-        ++i;
-        break;
-      }
-      if (arg.size() < 2 || arg[0] != '-') break;  // the script (or "-": stdin)
-      const std::string name = arg.substr(0, arg.find('='));
-      if (is_one_of(name, with_value)) {
-        ours.push_back(arg);
-        if (name == arg && i + 1 < argc) ours.emplace_back(argv[++i]);
-        ++i;
-      } else if (is_one_of(name, without_value)) {
-        ours.push_back(arg);
-        ++i;
-      } else {
-        throw launcher_error::usage(fmt::format(
-            "bluepython run: unknown option '{}' (python's own options go after --: "
-            "bluepython run [options] -- {} ...)",
-            arg, arg));
-      }
-    }
-    python_args.assign(argv + i, argv + argc);
+    ours.emplace_back("run");
+    python_from = split_run_arguments(argc, argv, ours);
   } else {
     ours.assign(argv + 1, argv + argc);
   }
-  std::vector<std::string> reversed(ours.rbegin(), ours.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << (app.got_subcommand(run)       ? run->help()
-                  : app.got_subcommand(version) ? version->help()
-                  : app.got_subcommand(tail_cmd) ? tail_cmd->help()
-                  : app.got_subcommand(report_cmd) ? report_cmd->help()
-                                                 : app.help())
-              << std::flush;
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    throw launcher_error::usage(fmt::format("bluepython: {}", e.what()));
-  }
-  flags.enable = enable;
-  flags.disable = disable;
-  const auto inherited =
-      app.got_subcommand(version) || app.got_subcommand(tail_cmd) || app.got_subcommand(report_cmd)
-          ? std::nullopt
-          : inherit_from_parent();
-  const config cfg = load_config(flags, process_env, inherited ? &*inherited : nullptr);
+  if (!parse(c, ours)) return 0;
 
-  if (app.got_subcommand(version)) return print_version(cfg, version_json);
-  if (app.got_subcommand(report_cmd)) {
-    report_options.spool_dir = cfg.spool.dir;
-    return report::run(report_options);
+  const bool reads_only = c.app.got_subcommand(c.version) || c.app.got_subcommand(c.tail) || c.app.got_subcommand(c.report);
+  const auto inherited = reads_only ? std::nullopt : inherit_from_parent();
+  const config cfg = load_config(c.flags, process_env, inherited ? &*inherited : nullptr);
+  if (c.app.got_subcommand(c.version)) return print_version(cfg, c.version_json);
+  if (c.app.got_subcommand(c.report)) {
+    c.report_options.spool_dir = cfg.spool.dir;
+    return report::run(c.report_options);
   }
-  if (app.got_subcommand(tail_cmd)) {
-    for (const auto& expr : tail_filters) tail_options.filters.push_back(tail::parse_filter(expr));
-    tail_options.spool_dir = cfg.spool.dir;
-    const char* no_color = std::getenv("NO_COLOR");
-    tail_options.color = tail_color == "always" ||
-                         (tail_color == "auto" && ::isatty(STDOUT_FILENO) == 1 && (no_color == nullptr || *no_color == '\0'));
-    return tail::run(tail_options);
-  }
+  if (c.app.got_subcommand(c.tail)) return run_tail(c, cfg);
 
-  std::vector<std::string> python_argv{argv0};
-  python_argv.insert(python_argv.end(), python_args.begin(), python_args.end());
-  export_flags_to_children(flags, cfg);
+  std::vector<std::string> python_argv{all[0]};
+  python_argv.insert(python_argv.end(), argv + python_from, argv + argc);
+  export_flags_to_children(c.flags, cfg);
   return run_interpreter(cfg, all, python_argv);
 }
 

@@ -16,6 +16,7 @@
 #include "embed/bluepython_module.hpp"
 #include "config/error.hpp"
 #include "pipeline/fd_util.hpp"
+#include "runtime/interpreter_support.hpp"
 #include "runtime/sensor.hpp"
 
 namespace bluepython {
@@ -78,8 +79,22 @@ std::string virtual_env_to_emulate(const std::string& executable, const char* vi
   return venv;
 }
 
+interpreter_traits embedded_interpreter() noexcept {
+  interpreter_traits traits;
+  traits.version_hex = PY_VERSION_HEX;
+#ifdef Py_GIL_DISABLED
+  traits.gil_disabled = true;
+#endif
+#ifndef Py_ENABLE_SHARED
+  traits.shared_library = false;
+#endif
+  return traits;
+}
+
 int run_interpreter(const config& cfg, const std::vector<std::string>& bluepython_argv,
                     const std::vector<std::string>& python_argv) {
+  // Before anything runs: an interpreter we cannot serve is refused, never run unsafely.
+  if (auto problem = unsupported_interpreter(embedded_interpreter())) throw launcher_error::usage(*problem);
   std::vector<char*> argv;
   argv.reserve(python_argv.size() + 1);
   for (const auto& a : python_argv) argv.push_back(const_cast<char*>(a.c_str()));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "runtime/interpreter_support.hpp"
 
 namespace bluepython {
 
@@ -15,6 +16,9 @@ namespace bluepython {
 // process exit code (the same code python would exit with).
 int run_interpreter(const config& cfg, const std::vector<std::string>& bluepython_argv,
                     const std::vector<std::string>& python_argv);
+
+// What the headers bluepython was built against say about that CPython.
+interpreter_traits embedded_interpreter() noexcept;
 
 // Where the venv that should be in effect lives, or "" (see docs: a
 // bluepython outside a venv honours $VIRTUAL_ENV). Exposed for tests.
