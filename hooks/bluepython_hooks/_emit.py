@@ -22,25 +22,9 @@ CLIENT = 1  # ... to the client side
 REQUEST, NOTIFICATION, RESPONSE, ERROR = 0, 1, 2, 3
 
 # python_mcp_event sub-types, at side * 8 + received * 4 + kind (errors are
-# responses): the order of kEvents in launcher/core/mcp_observer.cpp.
-_EVENT_ORDER = (
-    "server_send_request",
-    "server_send_notification",
-    "server_send_response",
-    "server_send_response",
-    "server_received_request",
-    "server_received_notification",
-    "server_received_response",
-    "server_received_response",
-    "client_send_request",
-    "client_send_notification",
-    "client_send_response",
-    "client_send_response",
-    "client_received_request",
-    "client_received_notification",
-    "client_received_response",
-    "client_received_response",
-)
+# responses). The one table of the names is native (kEventNames in
+# launcher/capture/mcp_observer.hpp), shared with the native per-message path.
+_EVENT_ORDER: tuple[str, ...] = _bluepython.MCP_EVENT_NAMES
 # (side of the session, received?, kind) -> python_mcp_event sub-type
 EVENT_NAMES: dict[tuple[int, bool, int], str] = {
     (side, received, kind): _EVENT_ORDER[side * 8 + received * 4 + kind]

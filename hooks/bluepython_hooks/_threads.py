@@ -9,7 +9,7 @@ there would look like background work. While a call is current, these two run
 the new work in a copy of the caller's context, as ``asyncio.to_thread`` does;
 outside a call nothing changes. (Children started through
 ``_posixsubprocess.fork_exec`` get the call in their environment: bluepython
-wraps it natively, see launcher/core/side_effects.cpp.) Installed when the MCP
+wraps it natively, see launcher/capture/spawn_wrappers.cpp.) Installed when the MCP
 hooks are activated.
 """
 

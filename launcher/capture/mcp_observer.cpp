@@ -38,14 +38,7 @@ struct observer_object {
   char fast;    // the fields are settled: observe() may report messages
 };
 
-// python_mcp_event sub-types, at side * 8 + received * 4 + kind; errors are
-// responses.
-constexpr std::array<const char*, 16> kEvents = {
-    "server_send_request",     "server_send_notification",     "server_send_response",     "server_send_response",
-    "server_received_request", "server_received_notification", "server_received_response", "server_received_response",
-    "client_send_request",     "client_send_notification",     "client_send_response",     "client_send_response",
-    "client_received_request", "client_received_notification", "client_received_response", "client_received_response",
-};
+constexpr const auto& kEvents = kEventNames;
 
 PyObject* interned(const char* text) noexcept {
   PyObject* s = PyUnicode_InternFromString(text);

@@ -4,6 +4,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <array>
+
 namespace bluepython::mcp_observer {
 
 // The type `_bluepython.McpObserver`: the per-message path of the MCP hooks,
@@ -17,6 +19,17 @@ namespace bluepython::mcp_observer {
 // path: the handshake (initialize), tools/list results, errors, 2026-07-28
 // envelopes, anything unexpected.
 extern PyTypeObject type;
+
+// The python_mcp_event sub-types (docs/events.md), at side * 8 + received * 4
+// + kind (side: 0 server, 1 client; kind: request, notification, response,
+// error: errors are responses). The one table of these names: the Python hooks
+// read it as _bluepython.MCP_EVENT_NAMES.
+inline constexpr std::array<const char*, 16> kEventNames = {
+    "server_send_request",     "server_send_notification",     "server_send_response",     "server_send_response",
+    "server_received_request", "server_received_notification", "server_received_response", "server_received_response",
+    "client_send_request",     "client_send_notification",     "client_send_response",     "client_send_response",
+    "client_received_request", "client_received_notification", "client_received_response", "client_received_response",
+};
 
 // How many unanswered requests a direction keeps (the oldest are forgotten
 // beyond this; the Python path does the forgetting).

@@ -19,6 +19,7 @@
 #include "runtime/sensor.hpp"
 #include "pipeline/sha256.hpp"
 #include "pyapi/call_context.hpp"
+#include "pyapi/py_ref.hpp"
 #include "capture/folding.hpp"
 #include "capture/spawn_wrappers.hpp"
 #include "version.hpp"
@@ -664,6 +665,23 @@ bool wrap_signal(PyObject* signal_module) {
 
 }  // namespace
 
+namespace {
+
+// MCP_EVENT_NAMES: the python_mcp_event names in the observer's order, so
+// the hooks and the native path share one table.
+bool add_event_names(PyObject* mod) noexcept {
+  py_ref names(PyTuple_New(static_cast<Py_ssize_t>(mcp_observer::kEventNames.size())));
+  if (!names) return false;
+  for (std::size_t i = 0; i < mcp_observer::kEventNames.size(); ++i) {
+    PyObject* name = PyUnicode_InternFromString(mcp_observer::kEventNames[i]);
+    if (name == nullptr) return false;
+    PyTuple_SET_ITEM(names.get(), static_cast<Py_ssize_t>(i), name);
+  }
+  return PyModule_AddObjectRef(mod, "MCP_EVENT_NAMES", names.get()) == 0;
+}
+
+}  // namespace
+
 PyObject* init() {
   PyObject* mod = PyModule_Create(&module_def);
   if (mod == nullptr) return nullptr;
@@ -684,7 +702,7 @@ PyObject* init() {
   if (PyModule_AddObject(mod, "ImportMonitor", reinterpret_cast<PyObject*>(&import_monitor::type)) < 0 ||
       PyModule_AddObject(mod, "McpObserver", reinterpret_cast<PyObject*>(&mcp_observer::type)) < 0 ||
       PyModule_AddIntConstant(mod, "MCP_PENDING_LIMIT", mcp_observer::kPendingLimit) < 0 ||
-      PyModule_AddStringConstant(mod, "__version__", kVersion) < 0) {
+      PyModule_AddStringConstant(mod, "__version__", kVersion) < 0 || !add_event_names(mod)) {
     Py_DECREF(mod);
     return nullptr;
   }
