@@ -54,6 +54,16 @@ run_pytest() {
   if [[ $rc -ne 0 ]]; then exit $rc; fi
 }
 
+step "hooks unit layer (pytest under bluepython, on the real SDKs of both lines)"
+for line in mcp1 mcp2; do
+  ln -sfn "$ROOT/build/bluepython" "build/test-venv-$line/bin/bluepython"
+  spool=$(mktemp -d)
+  rc=0
+  BLUEPYTHON_SPOOL_DIR="$spool" "build/test-venv-$line/bin/bluepython" -m pytest test/hooks -q -p no:cacheprovider || rc=$?
+  rm -rf "$spool"
+  if [[ $rc -ne 0 ]]; then exit $rc; fi
+done
+
 step "integration tests"
 run_pytest test/integration
 
