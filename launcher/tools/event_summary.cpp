@@ -10,7 +10,7 @@ namespace bluepython::tools {
 
 using json = nlohmann::json;
 
-const json& field(const json& object, const char* key) noexcept {
+const json& field(const json& object, const char* key) {
   static const json null_value;
   if (!object.is_object()) return null_value;
   const auto it = object.find(key);

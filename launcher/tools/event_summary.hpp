@@ -15,7 +15,7 @@ namespace bluepython::tools {
 // malformed events (missing or mistyped fields read as empty).
 
 // object[key], or a null value when `object` is not an object or lacks `key`.
-const nlohmann::json& field(const nlohmann::json& object, const char* key) noexcept;
+const nlohmann::json& field(const nlohmann::json& object, const char* key);
 // A string's text, "" for null, the compact JSON for anything else.
 std::string text(const nlohmann::json& v);
 // argv arrays joined by spaces (text() of anything else).
