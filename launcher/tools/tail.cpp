@@ -17,22 +17,13 @@
 #include <fmt/format.h>
 
 #include "config/error.hpp"
+#include "tools/event_summary.hpp"
 
 namespace bluepython::tail {
 namespace {
 
-const nlohmann::json& at(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json null_value;
-  if (!object.is_object()) return null_value;
-  const auto it = object.find(key);
-  return it == object.end() ? null_value : *it;
-}
-
-std::string text(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return {};
-  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+using tools::field;
+using tools::text;
 
 std::string clip(std::string s, std::size_t max) {
   for (auto& c : s) {
@@ -45,90 +36,6 @@ std::string clip(std::string s, std::size_t max) {
   }
   return s;
 }
-
-std::string argv_text(const nlohmann::json& argv) {
-  if (!argv.is_array()) return text(argv);
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += text(a);
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string summary_of(const std::string& name, const nlohmann::json& e) {
-  if (name == "python_mcp_event") {
-    std::string s = text(at(e, "event"));
-    const std::string method = text(at(e, "method")).empty() ? text(at(e, "request_method")) : text(at(e, "method"));
-    if (!method.empty()) s += " " + method;
-    const std::string target = text(at(at(at(e, "message"), "params"), "name"));
-    if (!target.empty()) s += " " + target;
-    if (!at(e, "id").is_null()) s += " #" + text(at(e, "id"));
-    if (at(e, "duration_ms").is_number()) s += fmt::format(" {:.1f} ms", at(e, "duration_ms").get<double>());
-    if (at(e, "error").is_object()) s += " error " + text(at(at(e, "error"), "type"));
-    return s;
-  }
-  if (name == "python_mcp_session_created" || name == "python_mcp_session_terminated") {
-    std::string s = at(e, "source") == 0 ? "server" : "client";
-    s += " session " + text(at(e, "session_id")).substr(0, 12);
-    for (const char* key : {"server_name", "transport", "client_name"}) {
-      if (!at(e, key).is_null()) s += " " + text(at(e, key));
-    }
-    if (at(e, "duration_ms").is_number()) s += fmt::format(" {:.0f} ms", at(e, "duration_ms").get<double>());
-    return s;
-  }
-  if (name == "python_mcp_server_init") return text(at(at(e, "server"), "name")) + " (" + text(at(e, "framework")) + ")";
-  if (name == "python_mcp_server_add") {
-    return text(at(at(e, "element"), "type")) + " " + text(at(at(e, "element"), "name")) + " on " +
-           text(at(e, "server_name"));
-  }
-  if (name == "python_mcp_client_connect") {
-    const nlohmann::json& server = at(e, "server");
-    const std::string where = at(server, "url").is_null() ? text(at(server, "command")) + " " + argv_text(at(server, "args"))
-                                                           : text(at(server, "url"));
-    return text(at(server, "type")) + " " + where;
-  }
-  if (name == "python_file_open") return text(at(e, "access")) + " " + text(at(e, "path"));
-  if (name == "python_file_change") {
-    std::string s = text(at(e, "op")) + " " + text(at(e, "path"));
-    if (!at(e, "target").is_null()) s += " <- " + text(at(e, "target"));
-    return s;
-  }
-  if (name == "python_process_spawn") return argv_text(at(e, "argv"));
-  if (name == "python_process_signal") return "pid " + text(at(e, "pid")) + " signal " + text(at(e, "signal"));
-  if (name == "python_process_link") return "asked for by pid " + text(at(at(e, "parent"), "pid"));
-  if (name.rfind("python_net_", 0) == 0) {
-    if (!at(e, "url").is_null()) return text(at(e, "method")) + " " + text(at(e, "url"));
-    std::string s = text(at(e, "host"));
-    if (!at(e, "port").is_null()) s += ":" + text(at(e, "port"));
-    if (s.empty()) s = text(at(e, "address"));
-    return s;
-  }
-  if (name == "python_code_dynamic") {
-    if (!at(e, "module").is_null()) return text(at(e, "module")) + "." + text(at(e, "name"));
-    if (!at(e, "source").is_null()) return text(at(e, "via")) + ": " + text(at(e, "source"));
-    return text(at(e, "via"));
-  }
-  if (name == "python_code_native_load") return text(at(e, "library"));
-  if (name == "python_import") {
-    std::string s = text(at(e, "fullname"));
-    if (at(e, "hash_changed") == true) s += " (hash changed)";
-    if (at(e, "record_match") == false) s += " (RECORD mismatch)";
-    return s;
-  }
-  if (name == "sensor_startup") return argv_text(at(e, "python_argv"));
-  if (name == "sensor_shutdown") return text(at(e, "reason"));
-  if (name == "python_internal_exception") return text(at(e, "where")) + ": " + text(at(e, "message"));
-  nlohmann::json rest = nlohmann::json::object();
-  for (const auto& [k, v] : e.items()) {
-    if (k != "meta" && k != "context") rest[k] = v;
-  }
-  return text(rest);
-}
-
-namespace {
 
 const char* colour_of(const std::string& name) {
   if (name == "python_internal_exception") return "\x1b[1;31m";
@@ -150,20 +57,8 @@ struct source {
   std::string partial;
 };
 
-bool is_spool_file(const std::filesystem::path& p) {
-  const std::string n = p.filename().string();
-  return n.rfind("bluepython-", 0) == 0 && n.size() > 7 && n.substr(n.size() - 7) == ".ndjson";
-}
-
 std::vector<std::string> spool_files(const options& o) {
-  if (!o.files.empty()) return o.files;
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(o.spool_dir, ec)) {
-    if (entry.is_regular_file(ec) && is_spool_file(entry.path())) out.push_back(entry.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return o.files.empty() ? tools::spool_files_in(o.spool_dir) : o.files;
 }
 
 // New complete lines of `path` since the last read.
@@ -231,27 +126,27 @@ filter parse_filter(std::string_view expr) {
 
 view view_of(const nlohmann::json& line) {
   view v;
-  const nlohmann::json& event = at(line, "event");
-  const nlohmann::json& context = at(event, "context");
-  const nlohmann::json& mcp = at(context, "mcp");
-  v.sort_key = text(at(line, "ts"));
+  const nlohmann::json& event = field(line, "event");
+  const nlohmann::json& context = field(event, "context");
+  const nlohmann::json& mcp = field(context, "mcp");
+  v.sort_key = text(field(line, "ts"));
   v.ts = v.sort_key.size() >= 23 ? v.sort_key.substr(11, 12) : v.sort_key;
-  if (const auto& pid = at(at(context, "process"), "pid"); pid.is_number_integer()) v.pid = pid.get<long long>();
-  v.name = text(at(at(event, "meta"), "name"));
-  v.scope = text(at(context, "scope"));
-  v.tool = text(at(mcp, "target"));
-  v.session = text(at(mcp, "session_id"));
-  v.call = text(at(mcp, "call_id"));
-  v.method = text(at(mcp, "method"));
+  if (const auto& pid = field(field(context, "process"), "pid"); pid.is_number_integer()) v.pid = pid.get<long long>();
+  v.name = text(field(field(event, "meta"), "name"));
+  v.scope = text(field(context, "scope"));
+  v.tool = text(field(mcp, "target"));
+  v.session = text(field(mcp, "session_id"));
+  v.call = text(field(mcp, "call_id"));
+  v.method = text(field(mcp, "method"));
   if (v.name == "python_mcp_event") {
-    if (v.session.empty()) v.session = text(at(event, "session_id"));
-    const std::string method = text(at(event, "method"));
-    if (v.method.empty()) v.method = method.empty() ? text(at(event, "request_method")) : method;
-    if (v.tool.empty()) v.tool = text(at(at(at(event, "message"), "params"), "name"));
+    if (v.session.empty()) v.session = text(field(event, "session_id"));
+    const std::string method = text(field(event, "method"));
+    if (v.method.empty()) v.method = method.empty() ? text(field(event, "request_method")) : method;
+    if (v.tool.empty()) v.tool = text(field(field(field(event, "message"), "params"), "name"));
   } else if (v.name.rfind("python_mcp_session", 0) == 0 && v.session.empty()) {
-    v.session = text(at(event, "session_id"));
+    v.session = text(field(event, "session_id"));
   }
-  v.summary = summary_of(v.name, event);
+  v.summary = tools::summary_of(v.name, event);
   return v;
 }
 

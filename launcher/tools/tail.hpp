@@ -47,9 +47,8 @@ struct view {
   std::string summary;
 };
 
+// Its summary is tools::summary_of() (tools/event_summary.hpp).
 view view_of(const nlohmann::json& line);
-// What an event says, in a few words ("write notes.txt", "uname -sr", ...).
-std::string summary_of(const std::string& name, const nlohmann::json& event);
 bool matches(const view& v, const std::vector<filter>& filters);
 // One display line (no newline); ANSI colours when `color`.
 std::string format(const view& v, bool color);

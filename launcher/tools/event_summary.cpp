@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tools/event_summary.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace bluepython::tools {
+
+using json = nlohmann::json;
+
+const json& field(const json& object, const char* key) {
+  static const json null_value;
+  if (!object.is_object()) return null_value;
+  const auto it = object.find(key);
+  return it == object.end() ? null_value : *it;
+}
+
+std::string text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return {};
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string argv_text(const json& argv) {
+  if (!argv.is_array()) return text(argv);
+  std::string out;
+  for (const auto& a : argv) {
+    if (!out.empty()) out += ' ';
+    out += text(a);
+  }
+  return out;
+}
+
+std::string name_of_line(const json& line) { return text(field(field(field(line, "event"), "meta"), "name")); }
+
+bool is_side_effect(std::string_view name) noexcept {
+  return name.rfind("python_process_", 0) == 0 || name.rfind("python_file_", 0) == 0 ||
+         name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0;
+}
+
+namespace {
+
+std::string mcp_summary(const std::string& name, const json& e) {
+  if (name == "python_mcp_event") {
+    std::string s = text(field(e, "event"));
+    const std::string method = text(field(e, "method")).empty() ? text(field(e, "request_method")) : text(field(e, "method"));
+    if (!method.empty()) s += " " + method;
+    const std::string target = text(field(field(field(e, "message"), "params"), "name"));
+    if (!target.empty()) s += " " + target;
+    if (!field(e, "id").is_null()) s += " #" + text(field(e, "id"));
+    if (field(e, "duration_ms").is_number()) s += fmt::format(" {:.1f} ms", field(e, "duration_ms").get<double>());
+    if (field(e, "error").is_object()) s += " error " + text(field(field(e, "error"), "type"));
+    return s;
+  }
+  if (name == "python_mcp_session_created" || name == "python_mcp_session_terminated") {
+    std::string s = field(e, "source") == 0 ? "server" : "client";
+    s += " session " + text(field(e, "session_id")).substr(0, 12);
+    for (const char* key : {"server_name", "transport", "client_name"}) {
+      if (!field(e, key).is_null()) s += " " + text(field(e, key));
+    }
+    if (field(e, "duration_ms").is_number()) s += fmt::format(" {:.0f} ms", field(e, "duration_ms").get<double>());
+    return s;
+  }
+  if (name == "python_mcp_server_init") return text(field(field(e, "server"), "name")) + " (" + text(field(e, "framework")) + ")";
+  if (name == "python_mcp_server_add") {
+    return text(field(field(e, "element"), "type")) + " " + text(field(field(e, "element"), "name")) + " on " +
+           text(field(e, "server_name"));
+  }
+  // python_mcp_client_connect
+  const json& server = field(e, "server");
+  const std::string where = field(server, "url").is_null()
+                                ? text(field(server, "command")) + " " + argv_text(field(server, "args"))
+                                : text(field(server, "url"));
+  return text(field(server, "type")) + " " + where;
+}
+
+std::string side_effect_summary(const std::string& name, const json& e) {
+  if (name == "python_file_open") return text(field(e, "access")) + " " + text(field(e, "path"));
+  if (name == "python_file_change") {
+    std::string s = text(field(e, "op")) + " " + text(field(e, "path"));
+    if (!field(e, "target").is_null()) s += " <- " + text(field(e, "target"));
+    return s;
+  }
+  if (name == "python_process_spawn") return argv_text(field(e, "argv"));
+  if (name == "python_process_signal") return "pid " + text(field(e, "pid")) + " signal " + text(field(e, "signal"));
+  if (name == "python_process_link") return "asked for by pid " + text(field(field(e, "parent"), "pid"));
+  if (name.rfind("python_net_", 0) == 0) {
+    if (!field(e, "url").is_null()) return text(field(e, "method")) + " " + text(field(e, "url"));
+    std::string s = text(field(e, "host"));
+    if (!field(e, "port").is_null()) s += ":" + text(field(e, "port"));
+    if (s.empty()) s = text(field(e, "address"));
+    return s;
+  }
+  // python_code_dynamic
+  if (!field(e, "module").is_null()) return text(field(e, "module")) + "." + text(field(e, "name"));
+  if (!field(e, "source").is_null()) return text(field(e, "via")) + ": " + text(field(e, "source"));
+  return text(field(e, "via"));
+}
+
+bool is_summarised_side_effect(const std::string& name) {
+  return name == "python_file_open" || name == "python_file_change" || name == "python_process_spawn" ||
+         name == "python_process_signal" || name == "python_process_link" || name.rfind("python_net_", 0) == 0 ||
+         name == "python_code_dynamic";
+}
+
+bool is_summarised_mcp(const std::string& name) {
+  return name == "python_mcp_event" || name == "python_mcp_session_created" || name == "python_mcp_session_terminated" ||
+         name == "python_mcp_server_init" || name == "python_mcp_server_add" || name == "python_mcp_client_connect";
+}
+
+}  // namespace
+
+std::string summary_of(const std::string& name, const json& e) {
+  if (is_summarised_mcp(name)) return mcp_summary(name, e);
+  if (is_summarised_side_effect(name)) return side_effect_summary(name, e);
+  if (name == "python_code_native_load") return text(field(e, "library"));
+  if (name == "python_import") {
+    std::string s = text(field(e, "fullname"));
+    if (field(e, "hash_changed") == true) s += " (hash changed)";
+    if (field(e, "record_match") == false) s += " (RECORD mismatch)";
+    return s;
+  }
+  if (name == "sensor_startup") return argv_text(field(e, "python_argv"));
+  if (name == "sensor_shutdown") return text(field(e, "reason"));
+  if (name == "python_internal_exception") return text(field(e, "where")) + ": " + text(field(e, "message"));
+  json rest = json::object();
+  for (const auto& [k, v] : e.items()) {
+    if (k != "meta" && k != "context") rest[k] = v;
+  }
+  return text(rest);
+}
+
+bool is_spool_file_name(std::string_view n) noexcept {
+  constexpr std::string_view prefix = "bluepython-";
+  constexpr std::string_view suffix = ".ndjson";
+  return n.rfind(prefix, 0) == 0 && n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix;
+}
+
+std::vector<std::string> spool_files_in(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && is_spool_file_name(entry.path().filename().string())) {
+      out.push_back(entry.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace bluepython::tools

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace bluepython::report {
+
+// What `bluepython report` knows about a spool (docs/report.md), read from its
+// event lines; the views (text, JSON, HTML) only format it. Values copied
+// verbatim from events stay JSON so that the views print them as they came.
+
+// Side effects of one kind and summary that one call caused, its child
+// processes' included.
+struct side_effect {
+  std::string event;    // meta.name
+  std::string summary;  // tools::summary_of()
+  std::uint64_t count = 0;  // events, plus their "repeated" counts
+  long long pid = 0;        // the process that had them (the last one seen)
+  std::string first_ts;
+};
+
+// One request the server received, and its response when there was one.
+struct call {
+  nlohmann::json request_id;
+  std::string session_id;
+  std::string method;
+  std::string target;  // params.name, else params.uri
+  std::string ts;
+  std::string call_id;  // "" when no event inside the call carried one
+  nlohmann::json duration_ms;
+  nlohmann::json error;
+  bool answered = false;
+  std::vector<side_effect> side_effects;  // by (event, summary)
+
+  bool failed() const noexcept { return error.is_object(); }
+};
+
+// Calls of one (method, target) in a session.
+struct operation {
+  std::string method;
+  std::string target;
+  std::uint64_t calls = 0;
+  std::uint64_t errors = 0;
+  std::optional<double> p50_ms;  // nearest rank, rounded to 3 decimals; empty without durations
+  std::optional<double> p95_ms;
+};
+
+struct session {
+  std::string session_id;
+  std::string side;  // "server" or "client"
+  nlohmann::json info = nlohmann::json::object();  // server_name, client_name, transport, ...
+  std::string start;
+  std::string end;
+  nlohmann::json duration_ms;
+  std::vector<call> calls;            // in request order
+  std::vector<operation> operations;  // by (method, target)
+};
+
+struct fault {  // python_internal_exception events of one (where, message)
+  std::string where;
+  std::string message;
+  std::uint64_t count = 0;
+};
+
+struct process {
+  long long pid = 0;
+  std::string uuid;
+  std::string start;  // first and last event timestamps
+  std::string end;
+  nlohmann::json argv;      // sensor_startup's python_argv
+  nlohmann::json parent;    // sensor_startup's parent (with .call when started inside a call)
+  nlohmann::json exit;      // sensor_shutdown's reason; null when there was none
+  nlohmann::json counters = nlohmann::json::object();  // sensor_shutdown's counters
+  std::vector<std::string> servers;
+  std::vector<session> sessions;
+  std::map<std::string, std::uint64_t> side_effects_outside_calls;  // by scope
+  std::uint64_t imports = 0;
+  std::vector<nlohmann::json> hash_changed;     // {fullname, file, pkg, version}
+  std::vector<nlohmann::json> record_mismatch;  // ... and record_sha256, sha256
+  std::vector<fault> faults;                    // by (where, message)
+};
+
+struct totals {
+  std::uint64_t processes = 0;
+  std::uint64_t sessions = 0;
+  std::uint64_t tool_calls = 0;  // tools/call requests
+  std::uint64_t tool_errors = 0;
+  std::uint64_t events = 0;
+};
+
+struct model {
+  std::vector<process> processes;  // in order of their first event
+  report::totals totals;
+};
+
+// The model of spool lines ({"ts": ..., "event": {...}}) sorted by time.
+// Malformed fields read as empty; never throws but for allocation failure.
+model read_model(const std::vector<nlohmann::json>& events);
+
+// Nearest-rank percentile `p` (0..100] of ascending `sorted`; 0 when empty.
+double percentile(const std::vector<double>& sorted, double p) noexcept;
+
+}  // namespace bluepython::report
