@@ -257,7 +257,7 @@ constexpr schema_row row(std::string_view path, emit when = emit::always, std::u
   } else if constexpr (std::is_integral_v<T>) {
     kind = value_kind::integer;
     // Evaluated at compile time (the table is constexpr): a range the member cannot hold does not build.
-    if (min > max || max > std::numeric_limits<T>::max()) throw std::logic_error("bad range");
+    if (min > max || max == 0 || max > std::numeric_limits<T>::max()) throw std::logic_error("bad range");
   } else if constexpr (std::is_same_v<T, std::string>) {
     kind = value_kind::string;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
