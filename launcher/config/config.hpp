@@ -3,7 +3,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "export/otlp/otel_environment.hpp"  // otlp_options, getenv_fn
 #include "pipeline/json_writer.hpp"
 #include "pipeline/options.hpp"
 
@@ -28,36 +28,6 @@ std::optional<category> category_from_name(std::string_view name) noexcept;
 // Which side effects of a category are reported, by what they name (path,
 // host, URL, executable, file name): shell-style patterns (fnmatch, `*`
 // also matches `/`). Empty include: everything not excluded.
-// OTLP export (docs/export.md). Off unless an endpoint is configured: the
-// config file's "otlp" object, or the standard OTEL_EXPORTER_OTLP_* variables
-// (which take precedence, as for any OpenTelemetry SDK).
-struct otlp_options {
-  bool enable = true;            // false: never export, whatever the endpoints
-  std::string endpoint;          // base URL; /v1/logs, /v1/traces, /v1/metrics are appended
-  std::string logs_endpoint;     // full URLs, each overriding the base for its signal
-  std::string traces_endpoint;
-  std::string metrics_endpoint;
-  bool logs = true;
-  bool traces = true;
-  bool metrics = true;
-  // Not in to_json (nor handed to children through the spool directory):
-  // they may be credentials. Children read OTEL_EXPORTER_OTLP_HEADERS again.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::uint32_t timeout_ms = 10'000;
-  std::uint32_t batch_delay_ms = 1'000;
-  std::uint32_t metric_interval_ms = 60'000;
-  std::uint32_t shutdown_timeout_ms = 1'000;
-  std::uint64_t max_queue_bytes = 16ULL << 20U;
-  bool capture_tool_io = false;  // opt-in: gen_ai.tool.call.arguments / .result on spans
-  std::string service_name;
-  std::vector<std::pair<std::string, std::string>> resource_attributes;
-  std::string problem;  // why export is off although configured (one warning at start)
-
-  // The URL of one signal ("logs", "traces", "metrics"), or "" when not exported.
-  [[nodiscard]] std::string url(std::string_view signal) const;
-  [[nodiscard]] bool active() const;
-};
-
 struct pattern_filter {
   std::vector<std::string> include;
   std::vector<std::string> exclude;
@@ -97,8 +67,6 @@ struct config_flags {
   std::optional<bool> events_to_stderr;
 };
 
-using getenv_fn = std::function<const char*(const char*)>;
-
 // The effective settings of a parent bluepython (see handoff.hpp).
 struct inherited_config {
   nlohmann::json settings;  // config-file schema
@@ -107,7 +75,8 @@ struct inherited_config {
 
 // Layers, lowest first: defaults, the parent's settings when inherited, config
 // file (--config, else BLUEPYTHON_CONFIG, else ~/.bluepython/config.json if
-// present and nothing was inherited), BLUEPYTHON_* environment, flags. Throws launcher_error (exit 2) with a one-line message
+// present and nothing was inherited), BLUEPYTHON_* and OTEL_* environment
+// (export/otlp/otel_environment.hpp), flags. Throws launcher_error (exit 2) with a one-line message
 // naming the file and key for any unknown key, wrong type, bad value or
 // unreadable file.
 config load_config(const config_flags& flags, const getenv_fn& getenv_lookup,
@@ -116,6 +85,17 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup,
 // Applies one JSON document (a config file's contents) onto `cfg`. `origin`
 // names the file in error messages. Exposed for tests.
 void apply_config_json(config& cfg, const nlohmann::json& doc, const std::string& origin);
+
+// The config file's keys ("spool.max_file_bytes") and their JSON types
+// ("boolean", "integer", "string", "array of strings", "object of strings"),
+// from the one table apply_config_json and config::to_json both follow; a
+// category (which may be given as just true/false) is listed by its name too,
+// as "boolean or object". For the test that keeps docs/configuration.md in step.
+struct config_key {
+  std::string path;
+  std::string_view type;
+};
+std::vector<config_key> config_keys();
 
 // Reads and parses a config file (size-limited); throws launcher_error.
 nlohmann::json read_config_file(const std::string& path);

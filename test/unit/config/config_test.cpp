@@ -251,3 +251,114 @@ TEST_CASE("a config document with a key twice or a number out of range is refuse
   CHECK(refused(R"({"files": {"enable": true}, "network": {"enable": true}})").empty());
   CHECK(refused(R"({"x": [{"a": 1}, {"a": 2}]})").empty());
 }
+
+TEST_CASE("OTEL_* variables take precedence over the config file's otlp object", "[config][otlp]") {
+  const std::string file = write_temp(R"({"otlp": {"endpoint": "http://file:4318", "service_name": "from-file",
+      "timeout_ms": 500, "headers": {"x-file": "1"}, "resource_attributes": {"team": "file"}}})");
+  fake_env env{{{"HOME", "/h"}, {"BLUEPYTHON_CONFIG", file}}};
+  config cfg = load_config({}, env.fn());
+  CHECK(cfg.otlp.url("logs") == "http://file:4318/v1/logs");
+  CHECK(cfg.otlp.service_name == "from-file");
+  CHECK(cfg.otlp.timeout_ms == 500);
+
+  env.vars["OTEL_EXPORTER_OTLP_ENDPOINT"] = " http://env:4318/ ";
+  env.vars["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = "http://traces:1/t";
+  env.vars["OTEL_SERVICE_NAME"] = "from-env";
+  env.vars["OTEL_EXPORTER_OTLP_TIMEOUT"] = " 250 ";
+  env.vars["OTEL_EXPORTER_OTLP_HEADERS"] = "authorization=Bearer%20x , bad, =nokey,k%2C=v%3D";
+  env.vars["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment=ci,team=sec%2Cops";
+  env.vars["OTEL_METRICS_EXPORTER"] = " NONE";
+  cfg = load_config({}, env.fn());
+  CHECK(cfg.otlp.endpoint == "http://env:4318/");
+  CHECK(cfg.otlp.url("logs") == "http://env:4318/v1/logs");
+  CHECK(cfg.otlp.url("traces") == "http://traces:1/t");
+  CHECK(cfg.otlp.url("metrics").empty());
+  CHECK(cfg.otlp.service_name == "from-env");
+  CHECK(cfg.otlp.timeout_ms == 250);
+  // Headers replace the file's; resource attributes are added to them.
+  using pairs = std::vector<std::pair<std::string, std::string>>;
+  CHECK(cfg.otlp.headers == pairs{{"authorization", "Bearer x"}, {"k,", "v="}});
+  CHECK(cfg.otlp.resource_attributes ==
+        pairs{{"team", "file"}, {"deployment.environment", "ci"}, {"team", "sec,ops"}});
+  CHECK(cfg.otlp.active());
+  std::remove(file.c_str());
+}
+
+TEST_CASE("OTEL_* values bluepython cannot use are ignored or turn export off, never fatal", "[config][otlp]") {
+  fake_env env{{{"HOME", "/h"}, {"OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318"}}};
+  env.vars["OTEL_EXPORTER_OTLP_TIMEOUT"] = "soon";
+  config cfg = load_config({}, env.fn());
+  CHECK(cfg.otlp.timeout_ms == 10'000);
+  CHECK(cfg.otlp.active());
+  env.vars["OTEL_EXPORTER_OTLP_TIMEOUT"] = "0";
+  CHECK(load_config({}, env.fn()).otlp.timeout_ms == 10'000);
+  env.vars["OTEL_EXPORTER_OTLP_PROTOCOL"] = " HTTP/Protobuf ";
+  CHECK(load_config({}, env.fn()).otlp.active());
+  env.vars["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] = "grpc";
+  cfg = load_config({}, env.fn());
+  CHECK_FALSE(cfg.otlp.active());
+  CHECK(cfg.otlp.url("traces").empty());
+  CHECK(cfg.otlp.problem ==
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=grpc is not supported (bluepython exports OTLP over http/protobuf); "
+        "export is off");
+  env.vars.erase("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL");
+  env.vars["OTEL_SDK_DISABLED"] = "True";
+  cfg = load_config({}, env.fn());
+  CHECK_FALSE(cfg.otlp.enable);
+  CHECK(cfg.otlp.problem.empty());
+  CHECK(cfg.otlp.url("logs").empty());
+  env.vars["OTEL_SDK_DISABLED"] = "";  // empty: unset
+  CHECK(load_config({}, env.fn()).otlp.enable);
+  // Not configured: nothing exported, and the otlp object stays out of to_json (and the digest).
+  fake_env bare{{{"HOME", "/h"}, {"OTEL_SERVICE_NAME", "svc"}}};
+  cfg = load_config({}, bare.fn());
+  CHECK(cfg.otlp.url("logs").empty());
+  CHECK_FALSE(cfg.to_json().contains("otlp"));
+}
+
+TEST_CASE("to_json writes every setting in config-file schema", "[config]") {
+  // Written before the schema table replaced the parallel parse/write code:
+  // the handoff format and the digest of given settings must not change.
+  const json defaults = R"({"enable": true, "debug": false, "events_to_stderr": false,
+      "spool": {"max_file_bytes": 33554432, "max_total_bytes": 268435456, "flush_interval_ms": 50},
+      "queue": {"max_bytes": 4194304},
+      "limits": {"max_string_bytes": 65536, "max_depth": 64, "max_items": 10000},
+      "imports": {"enable": true, "stdlib": true, "hash": true, "fileslist": true, "baseline": true,
+                  "hash_cache": true},
+      "mcp": {"enable": true}, "process": {"enable": true}, "files": {"enable": true},
+      "network": {"enable": true}, "code": {"enable": true}})"_json;
+  CHECK(config{}.to_json() == defaults);
+  CHECK(config{}.digest() == "dafab194b866bb64d44fb5772638cf290d42d3269126465416c74cd3453eac84");
+
+  const json full = R"({"enable": false, "debug": true, "events_to_stderr": true,
+      "spool": {"dir": "/s", "max_file_bytes": 4096, "max_total_bytes": 8192, "flush_interval_ms": 7},
+      "queue": {"max_bytes": 65536},
+      "limits": {"max_string_bytes": 16, "max_depth": 3, "max_items": 5},
+      "imports": {"enable": false, "stdlib": false, "hash": false, "fileslist": false, "baseline": false,
+                  "hash_cache": false},
+      "mcp": {"enable": false}, "process": {"enable": true, "include": ["a"], "exclude": ["b", "c"]},
+      "files": {"enable": false, "exclude": ["/proc/*"]}, "network": {"enable": true, "include": ["h"]},
+      "code": {"enable": true},
+      "otlp": {"enable": false, "endpoint": "http://e", "logs_endpoint": "http://l", "traces_endpoint": "http://t",
+               "metrics_endpoint": "http://m", "logs": false, "traces": false, "metrics": false,
+               "timeout_ms": 1, "batch_delay_ms": 2, "metric_interval_ms": 100, "shutdown_timeout_ms": 0,
+               "max_queue_bytes": 65536, "capture_tool_io": true, "service_name": "svc",
+               "resource_attributes": {"a": "1", "b": "2"}}})"_json;
+  config cfg;
+  json given = full;
+  given["otlp"]["headers"] = {{"authorization", "secret"}};
+  apply_config_json(cfg, given, "full.json");
+  CHECK(cfg.otlp.headers.size() == 1);
+  CHECK(cfg.to_json() == full);  // headers are never written
+  CHECK(cfg.digest() == "2f36e750ac4f717e67dc909342ed331a5beeb77aa95da470110b44070ab82d66");
+  // Only an endpoint makes the otlp object appear.
+  config endpoint_only;
+  apply_config_json(endpoint_only, R"({"otlp": {"metrics_endpoint": "http://m", "service_name": "s"}})"_json, "f");
+  CHECK(endpoint_only.to_json()["otlp"] ==
+        R"({"enable": true, "metrics_endpoint": "http://m", "service_name": "s", "logs": true, "traces": true,
+            "metrics": true, "timeout_ms": 10000, "batch_delay_ms": 1000, "metric_interval_ms": 60000,
+            "shutdown_timeout_ms": 1000, "max_queue_bytes": 16777216, "capture_tool_io": false})"_json);
+  config no_endpoint;
+  apply_config_json(no_endpoint, R"({"otlp": {"service_name": "s", "timeout_ms": 5}})"_json, "f");
+  CHECK_FALSE(no_endpoint.to_json().contains("otlp"));
+}
