@@ -73,7 +73,7 @@ event_pipeline::~event_pipeline() {
 }
 
 void event_pipeline::make_wake_fd() noexcept {
-  wake_fd_ = move_above_stdio(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  wake_fd_ = move_high(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
 std::string event_pipeline::sink_location() const { return sink_->location(); }
