@@ -109,12 +109,12 @@ TEST_CASE("sink_location() may be read on an app thread while the writer thread 
   event_pipeline pipeline({}, std::move(sink), id, nullptr, nullptr);
   pipeline.start();
   location_reader reader(tmp.path, [&pipeline] { return pipeline.sink_location(); });
-  const std::string padding(200, 'p');
+  const std::string attributes = "\"padding\":\"" + std::string(200, 'p') + "\"";
   for (int i = 0; i < 100; ++i) {
     record_view r;
     r.name = "tick";
     r.ts_ns = wall_time_ns();
-    r.attributes = "\"padding\":\"" + padding + "\"";
+    r.attributes = attributes;
     REQUIRE(pipeline.emit(r));
     // Each flush hands one event to the writer thread: one file each.
     REQUIRE(pipeline.flush(5s));
