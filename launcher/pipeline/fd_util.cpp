@@ -30,10 +30,7 @@ int move_high(int fd) noexcept {
   int high = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
   // EMFILE/EINVAL: nothing free up there (the limit changed, or the app
   // filled it); the lowest free number above stdio still keeps 0-2 free.
-  if (high < 0 && fd > 2) {
-    (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return fd;
-  }
+  if (high < 0 && fd > 2) return fd;
   if (high < 0) high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   const int saved = errno;
   ::close(fd);

@@ -27,10 +27,11 @@ inline constexpr int kHighFdFloor = 1000;
 // soft RLIMIT_NOFILE is lower (then a margin below it), never under 3.
 int high_fd_floor() noexcept;
 
-// Moves `fd` (close-on-exec) to a free descriptor >= high_fd_floor(), else
-// to the lowest free one >= 3, closing the old one; an fd already >= the
-// floor stays where it is. Returns the descriptor to use, or -1 (errno set;
-// `fd` is closed then too). Thread-safe.
+// Moves `fd` to a free descriptor >= high_fd_floor(), else to the lowest
+// free one >= 3, closing the old one; an fd already >= the floor (or >= 3
+// when nothing is free up there) stays where it is. `fd` must be opened
+// close-on-exec; a moved copy is too. Returns the descriptor to use, or -1
+// (errno set; `fd` is closed then too). Thread-safe.
 int move_high(int fd) noexcept;
 
 // open(2) with O_CLOEXEC added and the result moved by move_high(); retries
