@@ -40,14 +40,15 @@ class location_reader {
   template <typename Read>
   location_reader(std::string dir, Read read)
       : dir_(std::move(dir)), thread_([this, read] {
-          started_.store(true);
-          while (!stop_.load()) {
+          // At least one read, whatever the scheduler does.
+          do {
             const std::string where = read();
             ++reads_;
             if (where != dir_ && !(where.starts_with(dir_ + "/bluepython-") && where.ends_with(".ndjson"))) {
               ++bad_;
             }
-          }
+            started_.store(true);
+          } while (!stop_.load());
         }) {
     while (!started_.load()) std::this_thread::yield();
   }
