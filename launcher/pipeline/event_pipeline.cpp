@@ -73,7 +73,7 @@ event_pipeline::~event_pipeline() {
 }
 
 void event_pipeline::make_wake_fd() noexcept {
-  wake_fd_ = move_above_stdio(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  wake_fd_ = move_high(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 }
 
 std::string event_pipeline::sink_location() const { return sink_->location(); }
@@ -369,22 +369,31 @@ pipeline_counters event_pipeline::counters() const noexcept {
 }
 
 void event_pipeline::prepare_fork() noexcept {
+  // After shutdown nothing drains any more and the observer is finished:
+  // leave both alone. shut_down_ may change from here on; what the parent
+  // and child handlers release or rebuild is what fork_holder_ says.
   if (shut_down_.load()) return;
   flush(std::chrono::milliseconds(500));
   io_mutex_.lock();
   queue_.lock_for_fork();
   if (observer_) observer_->prepare_fork();
+  fork_holder_.store(std::this_thread::get_id());
 }
 
 void event_pipeline::after_fork_parent() noexcept {
-  if (shut_down_.load()) return;
+  if (fork_holder_.load() != std::this_thread::get_id()) return;
+  // Cleared before the unlock: the next fork's prepare sets it under the lock.
+  fork_holder_.store(std::thread::id());
   if (observer_) observer_->after_fork_parent();
   queue_.unlock_after_fork();
   io_mutex_.unlock();
 }
 
-void event_pipeline::after_fork_child(const process_identity& identity) noexcept {
-  if (shut_down_.load()) return;
+bool event_pipeline::after_fork_child(const process_identity& identity) noexcept {
+  // The forking thread keeps its id in the child. Not holding the locks
+  // means prepare found the pipeline shut down: touch nothing.
+  if (fork_holder_.load() != std::this_thread::get_id()) return false;
+  fork_holder_.store(std::thread::id());
   // One thread exists now; the parent's writer is gone. Rebuild the locks in
   // place (the prepare handler held them), forget the writer thread without
   // touching it, and start clean.
@@ -413,6 +422,7 @@ void event_pipeline::after_fork_child(const process_identity& identity) noexcept
   } catch (...) {
   }
   sink_->reset_in_child(identity_.pid, identity_.start_ns);
+  return true;
 }
 
 }  // namespace bluepython

@@ -84,16 +84,22 @@ class event_pipeline {
   // True once the writer has done what request_fatal_signal asked.
   [[nodiscard]] bool fatal_done() const noexcept { return fatal_done_.load(); }
 
-  // fork(2) protocol (pthread_atfork): prepare flushes and locks; the parent
-  // unlocks; the child gets fresh locks, an empty queue, zeroed counters, a
-  // new identity, and no writer until start().
+  // fork(2) protocol (pthread_atfork): prepare flushes and locks (unless shut
+  // down already) and records that the calling thread holds the locks; the
+  // parent unlocks exactly what prepare locked, and the child rebuilds it and
+  // gets an empty queue, zeroed counters, a new identity, and no writer until
+  // start(). A shutdown() racing the fork cannot change what is released.
   void prepare_fork() noexcept;
   void after_fork_parent() noexcept;
-  void after_fork_child(const process_identity& identity) noexcept;
+  // False when prepare found the pipeline shut down and nothing was reset
+  // (then the observer's child handler must not run either).
+  bool after_fork_child(const process_identity& identity) noexcept;
 
   [[nodiscard]] pipeline_counters counters() const noexcept;
   [[nodiscard]] const process_identity& identity() const noexcept { return identity_; }
   [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+  // True once shutdown() has begun.
+  [[nodiscard]] bool shut_down() const noexcept { return shut_down_.load(); }
   [[nodiscard]] std::string sink_location() const;
 
  private:
@@ -136,6 +142,10 @@ class event_pipeline {
   std::atomic<bool> running_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> shut_down_{false};
+  // The thread whose prepare_fork() holds io_mutex_ and the queue's lock
+  // (default id: none). A thread id, not a flag: with concurrent forks, a
+  // thread whose prepare saw shut_down_ must not release another's locks.
+  std::atomic<std::thread::id> fork_holder_{};
   std::atomic<int> fatal_signal_{0};
   std::atomic<bool> fatal_done_{false};
   int wake_fd_ = -1;

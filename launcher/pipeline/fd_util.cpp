@@ -2,6 +2,7 @@
 #include "pipeline/fd_util.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <limits.h>
 #include <unistd.h>
@@ -13,9 +14,24 @@
 
 namespace bluepython {
 
-int move_above_stdio(int fd) noexcept {
-  if (fd < 0 || fd > 2) return fd;
-  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+int high_fd_floor() noexcept {
+  // Room left below the soft limit for the few descriptors we hold at once.
+  constexpr rlim_t kMargin = 32;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kHighFdFloor;
+  if (limit.rlim_cur >= static_cast<rlim_t>(kHighFdFloor) + kMargin) return kHighFdFloor;
+  return limit.rlim_cur > 3 + kMargin ? static_cast<int>(limit.rlim_cur - kMargin) : 3;
+}
+
+int move_high(int fd) noexcept {
+  if (fd < 0) return fd;
+  const int floor = high_fd_floor();
+  if (fd >= floor) return fd;
+  int high = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
+  // EMFILE/EINVAL: nothing free up there (the limit changed, or the app
+  // filled it); the lowest free number above stdio still keeps 0-2 free.
+  if (high < 0 && fd > 2) return fd;
+  if (high < 0) high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   const int saved = errno;
   ::close(fd);
   errno = saved;
@@ -27,7 +43,7 @@ int open_high(const char* path, int flags, unsigned mode) noexcept {
   do {
     fd = ::open(path, flags | O_CLOEXEC, static_cast<mode_t>(mode));
   } while (fd < 0 && errno == EINTR);
-  return move_above_stdio(fd);
+  return move_high(fd);
 }
 
 DIR* open_dir_high(const char* path) noexcept {

@@ -10,16 +10,32 @@
 
 namespace bluepython {
 
-// Descriptors bluepython opens never take the slots of stdin, stdout or
-// stderr: when the app was started with one of them closed, python leaves
-// sys.stdout (etc.) None and so must we. Every descriptor we open goes
-// through these helpers, which move it to 3 or above, close-on-exec.
+// Descriptors bluepython opens stay out of the app's way. Never 0, 1 or 2:
+// when the app was started with one of them closed, python leaves sys.stdout
+// (etc.) None and so must we. And not among the low numbers the app's own
+// open() calls get (the lowest free one): os.open() must return the same
+// numbers under bluepython as under python. Every descriptor we open goes
+// through these helpers, which move it to kHighFdFloor or above (or, when
+// RLIMIT_NOFILE leaves no room up there, to the lowest free one >= 3),
+// close-on-exec. The low number is taken only for the moment of the move.
 
-// Moves `fd` to the lowest free descriptor >= 3 (closing the old one) when it
-// is 0, 1 or 2. Returns the descriptor to use, or -1 (errno set).
-int move_above_stdio(int fd) noexcept;
+// Where our descriptors go when the soft RLIMIT_NOFILE allows it: far above
+// what apps use, low enough not to grow the kernel's descriptor table much.
+inline constexpr int kHighFdFloor = 1000;
 
-// open(2) with O_CLOEXEC added and the result kept above stdio; retries EINTR.
+// The lowest number move_high() aims for now: kHighFdFloor, less when the
+// soft RLIMIT_NOFILE is lower (then a margin below it), never under 3.
+int high_fd_floor() noexcept;
+
+// Moves `fd` to a free descriptor >= high_fd_floor(), else to the lowest
+// free one >= 3, closing the old one; an fd already >= the floor (or >= 3
+// when nothing is free up there) stays where it is. `fd` must be opened
+// close-on-exec; a moved copy is too. Returns the descriptor to use, or -1
+// (errno set; `fd` is closed then too). Thread-safe.
+int move_high(int fd) noexcept;
+
+// open(2) with O_CLOEXEC added and the result moved by move_high(); retries
+// EINTR.
 int open_high(const char* path, int flags, unsigned mode = 0) noexcept;
 
 // opendir(3) through open_high. nullptr on failure.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include <fmt/format.h>
@@ -70,7 +71,18 @@ spool_writer::spool_writer(spool_options options, int pid, std::int64_t start_ns
 
 spool_writer::~spool_writer() { close_file(); }
 
-std::string spool_writer::location() const { return path_.empty() ? options_.dir : path_; }
+std::string spool_writer::location() const {
+  std::lock_guard lock(path_mutex_);
+  return path_.empty() ? options_.dir : path_;
+}
+
+void spool_writer::set_path(std::string path) noexcept {
+  {
+    std::lock_guard lock(path_mutex_);
+    path_.swap(path);
+  }
+  // The old name is freed here, outside the lock.
+}
 
 void spool_writer::close_file() noexcept {
   if (fd_ >= 0) ::close(fd_);
@@ -83,6 +95,10 @@ void spool_writer::reset_in_child(int pid, std::int64_t start_ns) noexcept {
   pid_ = pid;
   start_ns_ = start_ns;
   seq_ = 0;
+  // An app thread may have been inside location() at the fork: the child's
+  // copy of the lock would stay held. path_ itself is intact (readers only
+  // copy it; the writer was parked by the pipeline's fork handler).
+  new (&path_mutex_) std::mutex();
   path_.clear();
   file_bytes_ = 0;
   next_open_attempt_ns_ = 0;
@@ -110,11 +126,8 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
       return false;
     }
     for (int attempt = 0; attempt < 100; ++attempt) {
-      path_ = fmt::format("{}/bluepython-{}-{}-{}.ndjson", options_.dir, pid_, start_ns_ / 1'000'000, seq_);
-      int fd;
-      {
-        fd = open_high(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOCTTY, 0600);
-      }
+      set_path(fmt::format("{}/bluepython-{}-{}-{}.ndjson", options_.dir, pid_, start_ns_ / 1'000'000, seq_));
+      const int fd = open_high(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOCTTY, 0600);
       if (fd >= 0) {
         fd_ = fd;
         next_open_attempt_ns_ = 0;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "pipeline/options.hpp"
@@ -21,7 +22,7 @@ namespace bluepython {
 // most those intervals, across many. Every batch is written whole or not at
 // all (a failed write is truncated away), so lines are never torn.
 // A deleted file is noticed and replaced by a new one. Not thread-safe: used
-// by the writer thread only.
+// by the writer thread only, except location(), which any thread may call.
 class spool_writer final : public event_sink {
  public:
   spool_writer(spool_options options, int pid, std::int64_t start_ns);
@@ -29,8 +30,11 @@ class spool_writer final : public event_sink {
 
   result write(std::string_view data, std::size_t lines) noexcept override;
   void reset_in_child(int pid, std::int64_t start_ns) noexcept override;
+  // Thread-safe (a copy taken under path_mutex_): app threads ask for it
+  // while the writer thread rotates.
   [[nodiscard]] std::string location() const override;
 
+  // Writer thread only.
   [[nodiscard]] const std::string& current_path() const noexcept { return path_; }
   [[nodiscard]] std::uint64_t files_opened() const noexcept { return files_opened_; }
 
@@ -40,12 +44,16 @@ class spool_writer final : public event_sink {
   std::uint64_t scan_total() noexcept;
   bool make_room(std::uint64_t needed) noexcept;
   bool scan_is_cheap_or_due() noexcept;
+  void set_path(std::string path) noexcept;
 
   spool_options options_;
   int pid_;
   std::int64_t start_ns_;
   int fd_ = -1;
   unsigned seq_ = 0;
+  // Written by the writer thread under path_mutex_; the writer reads it
+  // without the lock (it is the only writer), other threads with it.
+  mutable std::mutex path_mutex_;
   std::string path_;
   std::uint64_t file_bytes_ = 0;
   std::uint64_t others_bytes_ = 0;  // other spool files, as of the last scan

@@ -297,8 +297,10 @@ void atfork_child() {
     id.ppid = ::getppid();
     id.uuid = make_uuid();
     id.start_ns = wall_time_ns();
-    s.pipeline->after_fork_child(id);
-    if (s.exporter != nullptr) s.exporter->after_fork_child(export_resource(s, id));
+    // The exporter was prepared for the fork by the pipeline, or not at all.
+    if (s.pipeline->after_fork_child(id) && s.exporter != nullptr) {
+      s.exporter->after_fork_child(export_resource(s, id));
+    }
     g_fatal_requested.store(false);
     g_deferred_signal.store(0);
     s.warned.store(false);

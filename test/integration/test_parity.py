@@ -43,6 +43,31 @@ print(json.dumps({
 }, sort_keys=True))
 """
 
+# The descriptor numbers the app's first opens get: the lowest free ones, so
+# any descriptor of bluepython's sitting low would shift them (issue 14).
+FD_PROBE = """\
+import os, socket
+def fds():
+    files = [os.open("/dev/null", os.O_RDONLY) for _ in range(4)]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    r, w = os.pipe()
+    return files + [sock.fileno(), r, w]
+"""
+FD_PROBE_MAIN = FD_PROBE + "print(fds())\n"
+FD_PROBE_FORK = FD_PROBE + (
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    print('child', fds(), flush=True)\n"
+    "    os._exit(0)\n"
+    "os.waitpid(pid, 0)\n"
+    "print('parent', fds())\n"
+)
+FD_PROBE_EXEC = (
+    "import subprocess, sys\n"
+    f"kid = subprocess.run([sys.executable, '-c', {FD_PROBE_MAIN!r}], capture_output=True, text=True)\n"
+    "print('exec', kid.stdout, kid.stderr, kid.returncode)\n"
+)
+
 
 @dataclass
 class Case:
@@ -185,6 +210,11 @@ CASES = [
         "sigs = (s.SIGTERM, s.SIGHUP, s.SIGINT, s.SIGPIPE, s.SIGUSR1, s.SIGCHLD)\n"
         "print([str(s.getsignal(n)) for n in sigs])",
     ),
+    # Descriptor numbers: bluepython's own stay out of the app's range.
+    case("first-fds", "-c", FD_PROBE_MAIN),
+    case("first-fds-script", "script.py", files={"script.py": FD_PROBE_MAIN}),
+    case("first-fds-after-fork", "-c", FD_PROBE_FORK),
+    case("first-fds-after-exec", "-c", FD_PROBE_EXEC),
     case(
         "sigpipe-broken-stdout",
         "-c",
