@@ -21,7 +21,7 @@ busy_guard::~busy_guard() {
 bool busy_guard::busy() noexcept { return t_busy; }
 
 PyObject* arg(PyObject* args, Py_ssize_t i) noexcept {
-  if (args == nullptr || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i) return nullptr;
+  if (args == nullptr || i < 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i) return nullptr;
   return PyTuple_GET_ITEM(args, i);
 }
 

@@ -36,7 +36,7 @@ class busy_guard {
   bool entered_;
 };
 
-// args[i] (borrowed) or nullptr when there is no such argument.
+// args[i] (borrowed) or nullptr when there is no such argument (or i < 0).
 PyObject* arg(PyObject* args, Py_ssize_t i) noexcept;
 // The first item of a list/tuple argv, or `v` itself (a single program);
 // empty for an empty sequence. A strong reference: encoding or matching it

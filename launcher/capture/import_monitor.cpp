@@ -9,6 +9,7 @@
 #include "capture/hooks_loader.hpp"
 #include "pipeline/json_writer.hpp"
 #include "pyapi/py_json.hpp"
+#include "pyapi/py_ref.hpp"
 #include "runtime/sensor.hpp"
 
 namespace bluepython::import_monitor {
@@ -248,8 +249,9 @@ bool install(PyObject* /*module*/) {
         PyErr_Clear();
         continue;
       }
-      PyObject* mod = PyDict_GetItemWithError(modules, name);
-      if (mod != nullptr) report_module(name, mod);
+      // Held: the module's __getattr__ (PEP 562) may remove it from sys.modules.
+      const py_ref mod = py_ref::borrow(PyDict_GetItemWithError(modules, name));
+      if (mod) report_module(name, mod.get());
       PyErr_Clear();
       Py_DECREF(name);
     }

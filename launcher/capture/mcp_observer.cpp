@@ -13,6 +13,7 @@
 #include "pipeline/clock.hpp"
 #include "pipeline/json_writer.hpp"
 #include "pyapi/py_json.hpp"
+#include "pyapi/py_ref.hpp"
 #include "runtime/sensor.hpp"
 
 namespace bluepython::mcp_observer {
@@ -80,11 +81,14 @@ bool str_equals(PyObject* s, const char* ascii) noexcept {
   return PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, ascii) == 0;
 }
 
+// `value` is a field of the observer: held while encoded, since str() of a
+// field (or of an earlier one) runs app code that may set a new one.
 void member(json_writer& w, const char* key, PyObject* value, bool omit_none) {
   if (value == nullptr) value = Py_None;  // a field the hooks deleted
   if (omit_none && value == Py_None) return;
   w.key(key);
-  encode_python_value(w, value);
+  const py_ref held = py_ref::borrow(value);
+  encode_python_value(w, held.get());
 }
 
 // The observation proper; false when the Python path must take the message.
@@ -123,7 +127,7 @@ bool observe(observer_object* self, PyObject* item, bool received) {
   ref params(nullptr);
   ref result(nullptr);
   PyObject* pending = nullptr;
-  PyObject* entry = nullptr;  // borrowed from `pending`
+  py_ref entry;  // (time, method) from `pending`; hashing the app's id runs app code
   if (k != response) {
     method.p = attr(msg, k_method);
     params.p = attr(msg, k_params);
@@ -131,9 +135,10 @@ bool observe(observer_object* self, PyObject* item, bool received) {
     if (params.p != Py_None && !PyDict_Check(params.p)) return false;
     if (k == request && str_equals(method.p, "initialize")) return false;
     if (self->meta_key != Py_None && params.p != Py_None) {
-      PyObject* meta = PyDict_GetItemWithError(params.p, k_meta);
-      if (meta == nullptr && PyErr_Occurred() != nullptr) return false;
-      if (meta != nullptr && PyDict_Check(meta) && PyDict_Contains(meta, self->meta_key) != 0) return false;
+      // Held: the lookup in it compares app keys, which may empty `params`.
+      const py_ref meta = py_ref::borrow(PyDict_GetItemWithError(params.p, k_meta));
+      if (!meta && PyErr_Occurred() != nullptr) return false;
+      if (meta && PyDict_Check(meta.get()) && PyDict_Contains(meta.get(), self->meta_key) != 0) return false;
     }
     if (k == request) {
       pending = received ? self->inbound : self->outbound;
@@ -143,12 +148,12 @@ bool observe(observer_object* self, PyObject* item, bool received) {
     result.p = attr(msg, k_result);
     if (!result || !PyDict_Check(result.p)) return false;
     pending = received ? self->outbound : self->inbound;
-    entry = PyDict_GetItemWithError(pending, id.p);
-    if (entry == nullptr) {
+    entry = py_ref::borrow(PyDict_GetItemWithError(pending, id.p));
+    if (!entry) {
       if (PyErr_Occurred() != nullptr || PyUnicode_Check(id.p)) return false;  // a str id may echo an int one
     } else {
-      if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) return false;
-      PyObject* asked = PyTuple_GET_ITEM(entry, 1);
+      if (!PyTuple_Check(entry.get()) || PyTuple_GET_SIZE(entry.get()) != 2) return false;
+      PyObject* asked = PyTuple_GET_ITEM(entry.get(), 1);
       if (str_equals(asked, "initialize") || str_equals(asked, "tools/list")) return false;
     }
   }
@@ -161,11 +166,11 @@ bool observe(observer_object* self, PyObject* item, bool received) {
     ref started(PyFloat_FromDouble(now));
     ref value(started ? PyTuple_Pack(2, started.p, method.p) : nullptr);
     if (!value || PyDict_SetItem(pending, id.p, value.p) < 0) PyErr_Clear();
-  } else if (entry != nullptr) {
-    const double started = PyFloat_Check(PyTuple_GET_ITEM(entry, 0)) ? PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(entry, 0))
-                                                                       : now;
+  } else if (entry) {
+    PyObject* const time = PyTuple_GET_ITEM(entry.get(), 0);
+    const double started = PyFloat_Check(time) ? PyFloat_AS_DOUBLE(time) : now;
     duration_us = std::max(0LL, std::llround((now - started) * 1e6));
-    asked.p = Py_NewRef(PyTuple_GET_ITEM(entry, 1));
+    asked.p = Py_NewRef(PyTuple_GET_ITEM(entry.get(), 1));
     if (PyDict_DelItem(pending, id.p) < 0) PyErr_Clear();
   }
 

@@ -65,13 +65,14 @@ PyObject* env_with_call(PyObject* env, std::string_view call) {
   };
   bool ok = true;
   if (env != nullptr && env != Py_None && (PyList_Check(env) || PyTuple_Check(env))) {
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(env);
-    for (Py_ssize_t i = 0; ok && i < n; ++i) {
-      PyObject* item = PySequence_Fast_GET_ITEM(env, i);
-      if (PyBytes_Check(item)) {
-        ok = add(PyBytes_AS_STRING(item), static_cast<std::size_t>(PyBytes_GET_SIZE(item)));
+    // The size read anew and each item held: an allocation here may run a
+    // collection, and with it app finalizers that change the caller's list.
+    for (Py_ssize_t i = 0; ok && i < PySequence_Fast_GET_SIZE(env); ++i) {
+      const py_ref item = py_ref::borrow(PySequence_Fast_GET_ITEM(env, i));
+      if (PyBytes_Check(item.get())) {
+        ok = add(PyBytes_AS_STRING(item.get()), static_cast<std::size_t>(PyBytes_GET_SIZE(item.get())));
       } else {
-        ok = PyList_Append(out, item) == 0;  // let fork_exec judge it
+        ok = PyList_Append(out, item.get()) == 0;  // let fork_exec judge it
       }
     }
   } else {
@@ -258,9 +259,10 @@ PyObject* prepare(PyObject* original, PyObject* args, PyObject* kwargs) {
     const busy_guard guard;
     const saved_exception saved;
     try {
-      PyObject* item = PyDict_GetItemString(data, kPreparationKey);  // borrowed
+      // Held: its text is read until the event is out.
+      const py_ref item = py_ref::borrow(PyDict_GetItemString(data, kPreparationKey));
       Py_ssize_t size = 0;
-      const char* text = item != nullptr && PyUnicode_Check(item) ? PyUnicode_AsUTF8AndSize(item, &size) : nullptr;
+      const char* text = item && PyUnicode_Check(item.get()) ? PyUnicode_AsUTF8AndSize(item.get(), &size) : nullptr;
       const std::string_view parent = text != nullptr ? std::string_view(text, static_cast<std::size_t>(size))
                                                       : std::string_view{};
       const long pid = requester_pid(parent);

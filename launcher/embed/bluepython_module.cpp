@@ -16,6 +16,7 @@
 #include "pipeline/json_writer.hpp"
 #include "capture/mcp_observer.hpp"
 #include "pyapi/py_json.hpp"
+#include "pyapi/py_ref.hpp"
 #include "runtime/sensor.hpp"
 #include "pipeline/sha256.hpp"
 #include "pyapi/call_context.hpp"
@@ -41,12 +42,13 @@ PyObject* key_object(const char* text) noexcept {
   return key;
 }
 
-// dict[key] (borrowed) or nullptr; never raises.
-PyObject* dict_item(PyObject* dict, PyObject* key) noexcept {
-  if (key == nullptr) return nullptr;
+// dict[key] (a strong reference: str() of anything may run app code that
+// changes the dict) or none; never raises.
+py_ref dict_item(PyObject* dict, PyObject* key) noexcept {
+  if (key == nullptr) return {};
   PyObject* item = PyDict_GetItemWithError(dict, key);
   if (item == nullptr) PyErr_Clear();
-  return item;
+  return py_ref::borrow(item);
 }
 
 PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
@@ -131,35 +133,34 @@ void mcp_error_of(json_writer& w, PyObject* body) {
   static PyObject* const k_message = key_object("message");
   static PyObject* const k_result = key_object("result");
   static PyObject* const k_is_error = key_object("isError");
-  PyObject* error = dict_item(body, k_error);
-  if (error != nullptr) {
-    if (!PyDict_Check(error)) return;
+  const py_ref error = dict_item(body, k_error);
+  if (error) {
+    if (!PyDict_Check(error.get())) return;
     w.key("error");
     w.begin_object();
     w.key("type");
-    PyObject* code = dict_item(error, k_code);
-    if (code == nullptr) {
+    const py_ref code = dict_item(error.get(), k_code);
+    if (!code) {
       w.string("None");  // what str(None) gives, as the Python path did
-    } else if (PyUnicode_Check(code)) {
-      encode_python_value(w, code);
+    } else if (PyUnicode_Check(code.get())) {
+      encode_python_value(w, code.get());
     } else {
-      PyObject* text = PyObject_Str(code);
-      if (text != nullptr) {
-        encode_python_value(w, text);
-        Py_DECREF(text);
+      const py_ref text(PyObject_Str(code.get()));
+      if (text) {
+        encode_python_value(w, text.get());
       } else {
         PyErr_Clear();
         w.null();
       }
     }
     w.key("message");
-    PyObject* message = dict_item(error, k_message);
-    encode_python_value(w, message != nullptr ? message : Py_None);
+    const py_ref message = dict_item(error.get(), k_message);
+    encode_python_value(w, message ? message.get() : Py_None);
     w.end_object();
     return;
   }
-  PyObject* result = dict_item(body, k_result);
-  if (result != nullptr && PyDict_Check(result) && dict_item(result, k_is_error) == Py_True) {
+  const py_ref result = dict_item(body, k_result);
+  if (result && PyDict_Check(result.get()) && dict_item(result.get(), k_is_error).get() == Py_True) {
     w.key("error");
     w.begin_object();
     w.key("type");
@@ -200,11 +201,11 @@ PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     encode_python_value(w, args[6]);
     if (PyDict_Check(body)) {
       static PyObject* const k_method = key_object("method");
-      PyObject* method = dict_item(body, k_method);
-      if (method != nullptr) {
-        if (PyUnicode_Check(method)) {
+      const py_ref method = dict_item(body, k_method);
+      if (method) {
+        if (PyUnicode_Check(method.get())) {
           w.key("method");
-          encode_python_value(w, method);
+          encode_python_value(w, method.get());
         }
       } else {
         mcp_error_of(w, body);  // only responses carry errors

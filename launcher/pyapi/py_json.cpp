@@ -1,53 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pyapi/py_json.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+
+#include "pyapi/py_ref.hpp"
 
 namespace bluepython {
 namespace {
 
-// Keeps an exception that was pending before we ran, and clears ours.
-struct error_guard {
-  PyObject* type = nullptr;
-  PyObject* value = nullptr;
-  PyObject* traceback = nullptr;
-  error_guard() { PyErr_Fetch(&type, &value, &traceback); }
-  ~error_guard() {
-    PyErr_Clear();
-    PyErr_Restore(type, value, traceback);
-  }
-  error_guard(const error_guard&) = delete;
-  error_guard& operator=(const error_guard&) = delete;
-};
-
 void encode(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary);
 
 void encode_str_of(json_writer& w, PyObject* v) {
-  PyObject* s = PyObject_Str(v);
-  if (s == nullptr) {
+  const py_ref s(PyObject_Str(v));
+  if (!s) {
     PyErr_Clear();
     w.string(fmt::format("<unrepresentable {}>", Py_TYPE(v)->tp_name));
     return;
   }
   std::string storage;
-  w.string(python_str_view(s, storage));
-  Py_DECREF(s);
+  w.string(python_str_view(s.get(), storage));
 }
 
+// A list is encoded from a copy of its first items (strong references):
+// str() of an item runs app code, which may shrink the list or drop the
+// last reference to an item still to come. Tuples cannot change.
 void encode_sequence(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary) {
-  PyObject* seq = PySequence_Fast(v, "");
-  if (seq == nullptr) {
+  const auto limit = static_cast<Py_ssize_t>(w.limits().max_items);
+  const Py_ssize_t n = PyList_Check(v) ? PyList_GET_SIZE(v) : PyTuple_GET_SIZE(v);
+  const py_ref items(PyList_Check(v) ? PyList_GetSlice(v, 0, std::min(n, limit)) : Py_NewRef(v));
+  if (!items) {
     PyErr_Clear();
     w.null();
     return;
   }
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-  const auto limit = static_cast<Py_ssize_t>(w.limits().max_items);
+  const Py_ssize_t kept = std::min(PySequence_Fast_GET_SIZE(items.get()), limit);
   w.begin_array();
-  for (Py_ssize_t i = 0; i < n && i < limit; ++i) encode(w, PySequence_Fast_GET_ITEM(seq, i), depth + 1, binary_summary);
+  for (Py_ssize_t i = 0; i < kept; ++i) encode(w, PySequence_Fast_GET_ITEM(items.get(), i), depth + 1, binary_summary);
   if (n > limit) w.string(fmt::format("...[{} more items cut by bluepython]", n - limit));
   w.end_array();
-  Py_DECREF(seq);
 }
 
 // MCP content carries binary data as base64: `data` of image/audio content
@@ -73,6 +65,42 @@ void encode_binary_summary(json_writer& w, PyObject* text) {
   w.integer(static_cast<std::int64_t>(chars));
   w.key("bytes");
   w.integer(static_cast<std::int64_t>(chars / 4 * 3 - padding));
+  w.end_object();
+}
+
+// Each key and value is held strongly while it is encoded: str() of a key or
+// of a value runs app code, which may change the dict (PyDict_Next then goes
+// on from its position in the current table, never past its end).
+void encode_dict(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary) {
+  Py_ssize_t pos = 0;
+  PyObject* borrowed_key = nullptr;
+  PyObject* borrowed_item = nullptr;
+  std::size_t count = 0;
+  w.begin_object();
+  while (PyDict_Next(v, &pos, &borrowed_key, &borrowed_item)) {
+    const py_ref key = py_ref::borrow(borrowed_key);
+    const py_ref item = py_ref::borrow(borrowed_item);
+    if (count++ >= w.limits().max_items) {
+      w.key("...");
+      w.string(fmt::format("[{} more keys cut by bluepython]",
+                           PyDict_GET_SIZE(v) - static_cast<Py_ssize_t>(w.limits().max_items)));
+      break;
+    }
+    std::string storage;
+    if (PyUnicode_Check(key.get())) {
+      w.key(python_str_view(key.get(), storage));
+    } else if (const py_ref s(PyObject_Str(key.get())); s) {
+      w.key(python_str_view(s.get(), storage));
+    } else {
+      PyErr_Clear();
+      w.key("<key>");
+    }
+    if (binary_summary && is_binary_member(v, key.get(), item.get())) {
+      encode_binary_summary(w, item.get());
+    } else {
+      encode(w, item.get(), depth + 1, binary_summary);
+    }
+  }
   w.end_object();
 }
 
@@ -104,38 +132,7 @@ void encode(json_writer& w, PyObject* v, std::size_t depth, bool binary_summary)
   } else if (PyByteArray_Check(v)) {
     w.string(std::string_view(PyByteArray_AS_STRING(v), static_cast<std::size_t>(PyByteArray_GET_SIZE(v))));
   } else if (PyDict_Check(v)) {
-    Py_ssize_t pos = 0;
-    PyObject* key = nullptr;
-    PyObject* item = nullptr;
-    std::size_t count = 0;
-    w.begin_object();
-    while (PyDict_Next(v, &pos, &key, &item)) {
-      if (count++ >= w.limits().max_items) {
-        w.key("...");
-        w.string(fmt::format("[{} more keys cut by bluepython]", PyDict_GET_SIZE(v) - static_cast<Py_ssize_t>(w.limits().max_items)));
-        break;
-      }
-      if (PyUnicode_Check(key)) {
-        std::string storage;
-        w.key(python_str_view(key, storage));
-      } else {
-        PyObject* s = PyObject_Str(key);
-        if (s == nullptr) {
-          PyErr_Clear();
-          w.key("<key>");
-        } else {
-          std::string storage;
-          w.key(python_str_view(s, storage));
-          Py_DECREF(s);
-        }
-      }
-      if (binary_summary && is_binary_member(v, key, item)) {
-        encode_binary_summary(w, item);
-      } else {
-        encode(w, item, depth + 1, binary_summary);
-      }
-    }
-    w.end_object();
+    encode_dict(w, v, depth, binary_summary);
   } else if (PyList_Check(v) || PyTuple_Check(v)) {
     encode_sequence(w, v, depth, binary_summary);
   } else if (PyAnySet_Check(v)) {
@@ -186,7 +183,7 @@ void encode_python_value(json_writer& w, PyObject* value, bool binary_summary) {
     encode(w, value, w.depth(), binary_summary);
     return;
   }
-  error_guard guard;
+  const saved_exception saved;
   // std::bad_alloc propagates: callers discard the whole event.
   encode(w, value, w.depth(), binary_summary);
 }

@@ -19,6 +19,9 @@ namespace bluepython {
 // `binary_summary`: MCP base64 payloads (`data` of a dict whose `type` is
 // image/audio, any `blob` string) are written as {"bluepython_omitted":
 // "base64","base64_chars":N,"bytes":M} instead of their text.
+// Encoding runs app code (str() of objects, of dict keys); lists and dicts
+// changed by it meanwhile are safe. `value` itself must stay alive: pass a
+// strong reference, or an item of an immutable container that is held.
 void encode_python_value(json_writer& w, PyObject* value, bool binary_summary = false);
 
 // UTF-8 view of a str, repairing lone surrogates (lossy). `storage` keeps the

@@ -285,3 +285,38 @@ def test_children_inherit_run_flags(sandbox: Sandbox) -> None:
     for evs in sandbox.processes(c).values():
         check_stream(evs)
         assert "network" not in attrs(evs[0])["categories"]
+
+
+# Spawns on both of subprocess's paths (fork_exec; posix_spawn with
+# close_fds=False) and one the patterns keep.
+_SPAWNS = (
+    "import subprocess\n"
+    "subprocess.run(['/bin/true'], check=True)\n"
+    "subprocess.run(['/bin/true', 'posix-spawn-path'], close_fds=False, check=True)\n"
+    "subprocess.run(['/bin/echo', 'kept'], check=True, capture_output=True)\n"
+)
+
+
+def _spawned_programs(events: list[dict]) -> list[str]:
+    spawns = [attrs(e) for e in named(events, "python_process_spawn")]
+    return [str(a.get("executable")) for a in spawns] + [str((a.get("argv") or [None])[0]) for a in spawns]
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize(
+    "patterns", [{"exclude": ["/bin/true"]}, {"include": ["*/echo"]}], ids=["exclude", "include"]
+)
+def test_process_patterns_filter_every_spawn_path(sandbox: Sandbox, patterns: dict, how: str) -> None:
+    # Issue 14, defect 3: a spawn the patterns left out of subprocess.Popen's
+    # event was reported anyway by the fork_exec wrapper (unfiltered).
+    cfg = sandbox.root / "cfg.json"
+    cfg.write_text(json.dumps({"process": patterns}))
+    sandbox.write("spawns.py", _SPAWNS)
+    if how == "flag":
+        res = sandbox.bp("run", "--config", str(cfg), "--", "spawns.py")
+    else:
+        res = sandbox.bp("spawns.py", env=dict(sandbox.env, BLUEPYTHON_CONFIG=str(cfg)))
+    assert res.returncode == 0, res.stderr.decode()
+    programs = _spawned_programs(sandbox.events())
+    assert "/bin/echo" in programs
+    assert "/bin/true" not in programs, programs

@@ -756,3 +756,134 @@ def test_gunicorn_workers_run_instrumented(sandbox: Sandbox, mcp1: McpVenv) -> N
     assert hits == 4
     # the arbiter reports the forks of its workers
     assert len(named(arbiter, "python_process_fork")) >= 2
+
+
+# App code that runs while bluepython encodes an event (str() of an object in
+# argv, of an environment key, of a dict key) and changes the container being
+# encoded: bluepython must behave as python does, never crash (issue 14,
+# defect 2: a list cleared from __str__ made bluepython exit 139).
+_HOSTILE = {
+    "argv_list_cleared_by_str": r"""
+        import os
+        class P:
+            def __fspath__(self):
+                return "/x"
+            def __str__(self):
+                lst.clear()
+                return "/x"
+        lst = ["/bin/true", P()] + [str(i) * 3 for i in range(50)]
+        os.execv("/bin/true", lst)
+    """,
+    "nested_list_cleared_by_its_item": r"""
+        import subprocess
+        class V:
+            def __str__(self):
+                inner.clear()
+                return "v"
+        inner = [V()] + [str(i) * 3 for i in range(50)]
+        try:
+            subprocess.Popen(["/bin/true", {"k": inner}])  # Popen copies the outer list only
+        except TypeError:
+            pass
+    """,
+    "execve_env_keys_list_cleared_by_key_str": r"""
+        import os
+        class K:
+            def __init__(self, name):
+                self.name = name
+            def __fspath__(self):
+                return self.name
+            def __str__(self):
+                env.kept.clear()
+                return self.name
+        class Env:
+            def __init__(self, keys):
+                self.kept = keys
+            def keys(self):
+                return self.kept  # the list itself: PyMapping_Keys hands it over as is
+            def values(self):
+                return ["v"] * len(self.kept)
+            def __getitem__(self, key):
+                return "v"
+            def __len__(self):
+                return len(self.kept)
+        env = Env([K("A")] + [K("N%d" % i) for i in range(50)])
+        os.execve("/bin/true", ["/bin/true"], env)
+    """,
+    "popen_env_keys_list_cleared_by_key_str": r"""
+        import subprocess
+        class K:
+            def __init__(self, name):
+                self.name = name
+            def __fspath__(self):
+                return self.name
+            def __str__(self):
+                env.kept.clear()
+                return self.name
+        class Env:
+            def __init__(self, keys):
+                self.kept = keys
+                self.pairs = [(k, "v") for k in keys]
+            def keys(self):
+                return self.kept
+            def items(self):
+                return self.pairs
+        env = Env([K("A")] + [K("N%d" % i) for i in range(50)])
+        subprocess.run(["/bin/true"], env=env, check=True)
+    """,
+    "dict_cleared_by_key_str": r"""
+        import subprocess
+        class K:
+            def __str__(self):
+                d.clear()
+                return "k"
+        d = {K(): [str(i) * 5 for i in range(100)], "b": [str(i) * 5 for i in range(100)]}
+        try:
+            subprocess.Popen(["/bin/true", d])
+        except TypeError:
+            pass
+    """,
+    "dict_cleared_by_value_str_that_raises": r"""
+        import subprocess
+        class V:
+            def __str__(self):
+                d.clear()
+                raise RuntimeError("no text")
+        d = {"a": V(), "b": [str(i) * 5 for i in range(100)], "c": [1, 2, 3]}
+        try:
+            subprocess.Popen(["/bin/true", d])
+        except TypeError:
+            pass
+    """,
+    "socket_address_of_hostile_str_and_int": r"""
+        import socket
+        class Host(str):
+            def __str__(self):
+                raise RuntimeError("no text")
+        class Port(int):
+            def __str__(self):
+                raise RuntimeError("no text")
+            def __index__(self):
+                return int(self)
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            with socket.socket() as client:
+                client.connect((Host("127.0.0.1"), Port(server.getsockname()[1])))
+    """,
+}
+
+
+@pytest.mark.parametrize("label", sorted(_HOSTILE))
+def test_app_code_changing_what_is_encoded_does_not_crash(sandbox: Sandbox, label: str) -> None:
+    sandbox.write("hostile.py", _HOSTILE[label])
+    ref = sandbox.py("hostile.py")
+    res = sandbox.bp("hostile.py")
+    assert res.returncode == ref.returncode == 0, (res.returncode, res.stderr.decode(), ref.stderr.decode())
+    events = sandbox.events()
+    assert not named(events, "python_internal_exception")
+    if label.startswith("socket"):
+        (connect,) = attrs_of(events, "python_net_connect")
+        assert connect["host"] == "127.0.0.1"
+    else:
+        assert attrs_of(events, "python_process_spawn")
