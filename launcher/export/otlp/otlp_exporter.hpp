@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "export/otlp/http_client.hpp"
 #include "export/otlp/otlp_encode.hpp"
 #include "export/otlp/otlp_mapper.hpp"
 #include "pipeline/batch_observer.hpp"
@@ -49,9 +50,8 @@ struct otlp_counters {
 // OTLP/HTTP (protobuf) exporter on a thread of its own. The spool writer
 // hands it every batch of event lines it wrote (offer: one copy, bounded,
 // never blocks); the exporter maps them (otlp::mapper), batches, and POSTs
-// with retries and exponential backoff. libcurl is loaded with dlopen the
-// first time a request is made, so a process that does not export never
-// loads it. A dead or slow collector costs the app nothing: the queue has a
+// (otlp::http_client: retries, backoff, libcurl loaded on first use). A
+// dead or slow collector costs the app nothing: the queue has a
 // byte limit, what does not fit is dropped and counted, and a single warning
 // goes to stderr (through `warn`).
 class otlp_exporter final : public batch_observer {
@@ -73,8 +73,11 @@ class otlp_exporter final : public batch_observer {
   // sensor_shutdown's "export" member: requests sent and failed, events dropped.
   void describe(json_writer& w) const override;
 
-  // fork(2): prepare locks, the parent unlocks, the child starts over with an
-  // empty queue and no thread (started again by its first offer).
+  // fork(2): prepare locks the queue, the parent unlocks it, the child
+  // starts over with an empty queue, a fresh mapper and client, and no
+  // thread (started again by its first offer). The parent's mapper and
+  // client, which its thread may have been changing, are left alone
+  // (leaked) in the child: never destroyed there.
   void prepare_fork() noexcept override;
   void after_fork_parent() noexcept override;
   void after_fork_child(otlp::attributes resource) noexcept;
@@ -87,16 +90,31 @@ class otlp_exporter final : public batch_observer {
   [[nodiscard]] std::vector<std::string> take_unreported_faults() override;
 
  private:
+  // What only the exporter thread uses (and the child of a fork replaces
+  // without destroying: see after_fork_child).
+  struct worker {
+    worker(bool capture_tool_io, otlp::http_headers headers, std::uint32_t timeout_ms)
+        : mapper(capture_tool_io), client(std::move(headers), timeout_ms) {}
+    otlp::mapper mapper;
+    otlp::http_client client;
+    std::chrono::steady_clock::time_point next_metrics{};
+  };
+
   void start_locked() noexcept;
   void loop() noexcept;
-  // Maps, encodes and sends; `final` also sends the histograms.
-  void export_pending(std::vector<std::string>& lines, bool metrics, std::chrono::steady_clock::time_point deadline) noexcept;
-  bool post(const std::string& url, const std::string& body, std::chrono::steady_clock::time_point deadline) noexcept;
+  // Maps, encodes and sends; `metrics` also sends the histograms.
+  void export_pending(worker& w, std::vector<std::string>& lines, bool metrics,
+                      std::chrono::steady_clock::time_point deadline) noexcept;
+  bool post(worker& w, const std::string& url, const std::string& body,
+            std::chrono::steady_clock::time_point deadline) noexcept;
   void fail(const std::string& message, std::uint64_t events) noexcept;
+  [[nodiscard]] std::unique_ptr<worker> make_worker() const;
 
   otlp_settings settings_;
   warn_fn warn_;
-  otlp::mapper mapper_;  // exporter thread only
+  // Set at construction and in the fork child (single-threaded then); the
+  // pointee is the exporter thread's, but for client.cancel_at (any thread).
+  std::unique_ptr<worker> worker_;
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
@@ -113,8 +131,6 @@ class otlp_exporter final : public batch_observer {
   std::atomic<bool> warned_{false};
   std::atomic<bool> server_spans_{true};
   std::vector<std::string> unreported_;  // guarded by mutex_
-  void* curl_ = nullptr;  // CURL*, exporter thread only
-  std::chrono::steady_clock::time_point next_metrics_{};
 };
 
 }  // namespace bluepython

@@ -1,103 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "export/otlp/otlp_exporter.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <catch2/catch.hpp>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "http_sink.hpp"
+
 using namespace bluepython;
+using bluepython::test::http_sink;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A loopback HTTP/1.1 endpoint that answers every request with `status`
-// and keeps each request (headers and body). Enough for libcurl's POSTs.
-class http_sink {
- public:
-  explicit http_sink(int status) : status_(status) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-    REQUIRE(::listen(fd_, 8) == 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~http_sink() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    if (const int c = connection_.load(); c >= 0) ::shutdown(c, SHUT_RDWR);  // a kept-alive one
-    thread_.join();
-    ::close(fd_);
-  }
-  http_sink(const http_sink&) = delete;
-  http_sink& operator=(const http_sink&) = delete;
-
-  [[nodiscard]] std::string url(const char* path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  [[nodiscard]] std::vector<std::string> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) return;
-      connection_.store(c);
-      if (stop_) ::shutdown(c, SHUT_RDWR);
-      std::string data;
-      char buf[65536];
-      for (;;) {  // requests on this connection (curl keeps it alive)
-        std::size_t header_end;
-        while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          data.append(buf, static_cast<std::size_t>(n));
-        }
-        if (header_end == std::string::npos) break;
-        std::size_t length = 0;
-        if (const auto at = data.find("Content-Length: "); at != std::string::npos && at < header_end) {
-          length = std::stoul(data.substr(at + 16));
-        }
-        while (data.size() < header_end + 4 + length) {
-          const ssize_t n = ::recv(c, buf, sizeof buf, 0);
-          if (n <= 0) break;
-          data.append(buf, static_cast<std::size_t>(n));
-        }
-        {
-          std::lock_guard lock(mutex_);
-          requests_.push_back(data.substr(0, header_end + 4 + length));
-        }
-        data.erase(0, header_end + 4 + length);
-        const std::string reply = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: 0\r\n\r\n";
-        if (::send(c, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) break;
-      }
-      connection_.store(-1);
-      ::close(c);
-    }
-  }
-
-  int status_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connection_{-1};
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-};
 
 std::string event_line(int n) {
   return R"({"ts":"2026-11-22T03:03:39.720138Z","event":{"meta":{"name":"python_file_open","type":"event"},)"
