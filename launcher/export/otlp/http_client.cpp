@@ -2,6 +2,7 @@
 #include "export/otlp/http_client.hpp"
 
 #include <dlfcn.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "pipeline/clock.hpp"
+#include "pipeline/fd_util.hpp"
 #include "version.hpp"
 
 namespace bluepython::otlp {
@@ -42,6 +44,13 @@ struct curl_api {
   CURLMsg* (*multi_info_read)(CURLM*, int*) = nullptr;
   CURLMcode (*multi_cleanup)(CURLM*) = nullptr;
 };
+
+// The sockets of our connections, like every descriptor of ours, go above
+// the range the app's own open()/socket()/pipe() get (pipeline/fd_util.hpp).
+curl_socket_t open_high_socket(void* /*clientp*/, curlsocktype /*purpose*/, curl_sockaddr* address) {
+  const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  return fd < 0 ? CURL_SOCKET_BAD : move_high(fd);
+}
 
 bool load_symbols(void* lib, curl_api& api) {
   auto sym = [&](auto& fn, const char* name) {
@@ -239,6 +248,7 @@ http_client::outcome http_client::post(const std::string& url, const std::string
       api->easy_setopt(curl, CURLOPT_TIMEOUT_MS, std::max(timeout, 1L));
       api->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::max(std::min(timeout, 5000L), 1L));
       api->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+      api->easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, &open_high_socket);
       api->easy_setopt(curl, CURLOPT_WRITEFUNCTION, &discard_body);
       api->easy_setopt(curl, CURLOPT_HEADERFUNCTION, &header_line);
       api->easy_setopt(curl, CURLOPT_HEADERDATA, &retry_after);
