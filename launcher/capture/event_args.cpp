@@ -4,26 +4,6 @@
 #include "pyapi/py_json.hpp"
 
 namespace bluepython::capture {
-namespace {
-
-thread_local bool t_busy = false;
-
-}  // namespace
-
-busy_guard::busy_guard() noexcept : entered_(!t_busy) {
-  if (entered_) t_busy = true;
-}
-
-busy_guard::~busy_guard() {
-  if (entered_) t_busy = false;
-}
-
-bool busy_guard::busy() noexcept { return t_busy; }
-
-PyObject* arg(PyObject* args, Py_ssize_t i) noexcept {
-  if (args == nullptr || i < 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i) return nullptr;
-  return PyTuple_GET_ITEM(args, i);
-}
 
 py_ref first_of(PyObject* v) noexcept {
   if (v != nullptr && (PyList_Check(v) || PyTuple_Check(v))) {

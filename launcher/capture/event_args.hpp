@@ -22,22 +22,32 @@ inline constexpr std::size_t kAttrsReserve = 512;
 // an environment mapping), which can raise audit events of its own: those are
 // ours, not the app's, and are not reported. A guard marks the thread busy
 // for its life; `entered` is false when it already was.
+// Inline: it runs for every side-effect event.
 class busy_guard {
  public:
-  busy_guard() noexcept;
+  busy_guard() noexcept : entered_(!t_busy_) {
+    if (entered_) t_busy_ = true;
+  }
   busy_guard(const busy_guard&) = delete;
   busy_guard& operator=(const busy_guard&) = delete;
-  ~busy_guard();
+  ~busy_guard() {
+    if (entered_) t_busy_ = false;
+  }
   [[nodiscard]] bool entered() const noexcept { return entered_; }
   // Whether this thread is inside a guard now.
-  [[nodiscard]] static bool busy() noexcept;
+  [[nodiscard]] static bool busy() noexcept { return t_busy_; }
 
  private:
+  static inline thread_local bool t_busy_ = false;
   bool entered_;
 };
 
 // args[i] (borrowed) or nullptr when there is no such argument (or i < 0).
-PyObject* arg(PyObject* args, Py_ssize_t i) noexcept;
+inline PyObject* arg(PyObject* args, Py_ssize_t i) noexcept {
+  if (args == nullptr || i < 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i) return nullptr;
+  return PyTuple_GET_ITEM(args, i);
+}
+
 // The first item of a list/tuple argv, or `v` itself (a single program);
 // empty for an empty sequence. A strong reference: encoding or matching it
 // can run app code that empties the list.
