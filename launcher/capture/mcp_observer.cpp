@@ -68,15 +68,6 @@ PyObject* attr(PyObject* obj, PyObject* name) noexcept {
   return value;
 }
 
-struct ref {
-  PyObject* p = nullptr;
-  explicit ref(PyObject* o) noexcept : p(o) {}
-  ref(const ref&) = delete;
-  ref& operator=(const ref&) = delete;
-  ~ref() { Py_XDECREF(p); }
-  explicit operator bool() const noexcept { return p != nullptr; }
-};
-
 bool str_equals(PyObject* s, const char* ascii) noexcept {
   return PyUnicode_Check(s) && PyUnicode_CompareWithASCIIString(s, ascii) == 0;
 }
@@ -91,161 +82,191 @@ void member(json_writer& w, const char* key, PyObject* value, bool omit_none) {
   encode_python_value(w, held.get());
 }
 
-// The observation proper; false when the Python path must take the message.
-// Nothing is changed before every reason to decline has been ruled out.
-bool observe(observer_object* self, PyObject* item, bool received) {
+// What observe() read from one message; the references are held, since
+// reading further runs app code (properties, __eq__ and __hash__ of ids).
+struct message_parts {
+  long kind = request;
+  py_ref outer;  // item.message.root (mcp 1.x)
+  PyObject* msg = nullptr;
+  py_ref jsonrpc, id, method, params, result;
+  PyObject* pending = nullptr;  // the dict of unanswered requests this message touches
+  py_ref entry;                 // a response's (time, method) from `pending`
+};
+
+// A request or notification: false for what the Python path must take.
+bool read_request(observer_object* self, bool received, message_parts& m) {
+  static PyObject* const k_method = interned("method");
+  static PyObject* const k_params = interned("params");
+  static PyObject* const k_meta = interned("_meta");
+  m.method.reset(attr(m.msg, k_method));
+  m.params.reset(attr(m.msg, k_params));
+  if (!m.method || !m.params || !PyUnicode_Check(m.method.get())) return false;
+  PyObject* params = m.params.get();
+  if (params != Py_None && !PyDict_Check(params)) return false;
+  if (m.kind == request && str_equals(m.method.get(), "initialize")) return false;
+  if (self->meta_key != Py_None && params != Py_None) {
+    // Held: the lookup in it compares app keys, which may empty `params`.
+    const py_ref meta = py_ref::borrow(PyDict_GetItemWithError(params, k_meta));
+    if (!meta && PyErr_Occurred() != nullptr) return false;
+    if (meta && PyDict_Check(meta.get()) && PyDict_Contains(meta.get(), self->meta_key) != 0) return false;
+  }
+  if (m.kind == request) {
+    m.pending = received ? self->inbound : self->outbound;
+    if (PyDict_GET_SIZE(m.pending) >= kPendingLimit) return false;
+  }
+  return true;
+}
+
+// A response: false for what the Python path must take (handshake and
+// tools/list results, an unknown str id that may echo an int one).
+bool read_response(observer_object* self, bool received, message_parts& m) {
+  static PyObject* const k_result = interned("result");
+  m.result.reset(attr(m.msg, k_result));
+  if (!m.result || !PyDict_Check(m.result.get())) return false;
+  m.pending = received ? self->outbound : self->inbound;
+  m.entry = py_ref::borrow(PyDict_GetItemWithError(m.pending, m.id.get()));
+  if (!m.entry) return PyErr_Occurred() == nullptr && !PyUnicode_Check(m.id.get());
+  if (!PyTuple_Check(m.entry.get()) || PyTuple_GET_SIZE(m.entry.get()) != 2) return false;
+  PyObject* asked = PyTuple_GET_ITEM(m.entry.get(), 1);
+  return !str_equals(asked, "initialize") && !str_equals(asked, "tools/list");
+}
+
+// Reads everything observe() reports, changing nothing; false: decline.
+bool read_message(observer_object* self, PyObject* item, bool received, message_parts& m) {
   static PyObject* const k_message = interned("message");
   static PyObject* const k_root = interned("root");
   static PyObject* const k_id = interned("id");
   static PyObject* const k_jsonrpc = interned("jsonrpc");
-  static PyObject* const k_method = interned("method");
-  static PyObject* const k_params = interned("params");
-  static PyObject* const k_result = interned("result");
-  static PyObject* const k_meta = interned("_meta");
-  static PyObject* const k_is_error = interned("isError");
-
-  ref outer(nullptr);
-  PyObject* msg = item;
+  m.msg = item;
   if (self->unwrap != 0) {
-    ref message(attr(item, k_message));
+    const py_ref message(attr(item, k_message));
     if (!message) return false;
-    outer.p = attr(message.p, k_root);
-    if (!outer) return false;
-    msg = outer.p;
+    m.outer.reset(attr(message.get(), k_root));
+    if (!m.outer) return false;
+    m.msg = m.outer.get();
   }
-  PyObject* kind_obj = PyDict_GetItemWithError(self->kinds, reinterpret_cast<PyObject*>(Py_TYPE(msg)));
+  PyObject* kind_obj = PyDict_GetItemWithError(self->kinds, reinterpret_cast<PyObject*>(Py_TYPE(m.msg)));
   if (kind_obj == nullptr || !PyLong_Check(kind_obj)) return false;
-  const long k = PyLong_AsLong(kind_obj);
-  if (k < request || k > response) return false;  // errors: the Python path dumps the ErrorData model
-  const int source = received ? 1 - self->side : self->side;
+  m.kind = PyLong_AsLong(kind_obj);
+  if (m.kind < request || m.kind > response) return false;  // errors: the Python path dumps the ErrorData model
+  m.jsonrpc.reset(attr(m.msg, k_jsonrpc));
+  if (!m.jsonrpc) return false;
+  m.id.reset(m.kind == notification ? Py_NewRef(Py_None) : attr(m.msg, k_id));
+  if (!m.id) return false;
+  return m.kind != response ? read_request(self, received, m) : read_response(self, received, m);
+}
 
-  ref jsonrpc(attr(msg, k_jsonrpc));
-  if (!jsonrpc) return false;
-  ref id(k == notification ? Py_NewRef(Py_None) : attr(msg, k_id));
-  if (!id) return false;
-  ref method(nullptr);
-  ref params(nullptr);
-  ref result(nullptr);
-  PyObject* pending = nullptr;
-  py_ref entry;  // (time, method) from `pending`; hashing the app's id runs app code
-  if (k != response) {
-    method.p = attr(msg, k_method);
-    params.p = attr(msg, k_params);
-    if (!method || !params || !PyUnicode_Check(method.p)) return false;
-    if (params.p != Py_None && !PyDict_Check(params.p)) return false;
-    if (k == request && str_equals(method.p, "initialize")) return false;
-    if (self->meta_key != Py_None && params.p != Py_None) {
-      // Held: the lookup in it compares app keys, which may empty `params`.
-      const py_ref meta = py_ref::borrow(PyDict_GetItemWithError(params.p, k_meta));
-      if (!meta && PyErr_Occurred() != nullptr) return false;
-      if (meta && PyDict_Check(meta.get()) && PyDict_Contains(meta.get(), self->meta_key) != 0) return false;
-    }
-    if (k == request) {
-      pending = received ? self->inbound : self->outbound;
-      if (PyDict_GET_SIZE(pending) >= kPendingLimit) return false;
+// The request clock: a request is remembered with its time and method; a
+// response ends its request. Returns the latency in µs (-1 without a
+// request) and, for a response, the method asked.
+long long settle_clock(message_parts& m, py_ref& asked) {
+  const double now = static_cast<double>(monotonic_ns()) / 1e9;
+  if (m.kind == request) {
+    const py_ref started(PyFloat_FromDouble(now));
+    const py_ref value(started ? PyTuple_Pack(2, started.get(), m.method.get()) : nullptr);
+    if (!value || PyDict_SetItem(m.pending, m.id.get(), value.get()) < 0) PyErr_Clear();
+    return -1;
+  }
+  if (!m.entry) return -1;
+  PyObject* const time = PyTuple_GET_ITEM(m.entry.get(), 0);
+  const double started = PyFloat_Check(time) ? PyFloat_AS_DOUBLE(time) : now;
+  asked = py_ref::borrow(PyTuple_GET_ITEM(m.entry.get(), 1));
+  if (PyDict_DelItem(m.pending, m.id.get()) < 0) PyErr_Clear();
+  return std::max(0LL, std::llround((now - started) * 1e6));
+}
+
+// Milliseconds with up to 3 decimals, as Python's repr(round(ms, 3)).
+void write_duration(json_writer& w, long long duration_us) {
+  std::array<char, 32> digits{};
+  auto* end = std::to_chars(digits.data(), digits.data() + digits.size(), duration_us / 1000).ptr;
+  *end++ = '.';
+  if (const long long part = duration_us % 1000; part != 0) {
+    long long scale = 100;
+    for (long long rest = part; rest != 0; scale /= 10) {
+      *end++ = static_cast<char>('0' + rest / scale);
+      rest %= scale;
     }
   } else {
-    result.p = attr(msg, k_result);
-    if (!result || !PyDict_Check(result.p)) return false;
-    pending = received ? self->outbound : self->inbound;
-    entry = py_ref::borrow(PyDict_GetItemWithError(pending, id.p));
-    if (!entry) {
-      if (PyErr_Occurred() != nullptr || PyUnicode_Check(id.p)) return false;  // a str id may echo an int one
-    } else {
-      if (!PyTuple_Check(entry.get()) || PyTuple_GET_SIZE(entry.get()) != 2) return false;
-      PyObject* asked = PyTuple_GET_ITEM(entry.get(), 1);
-      if (str_equals(asked, "initialize") || str_equals(asked, "tools/list")) return false;
-    }
+    *end++ = '0';
   }
+  w.raw(std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+}
 
-  // Settled: this message is reported here.
-  const double now = static_cast<double>(monotonic_ns()) / 1e9;
-  long long duration_us = -1;  // request to response, when the request was seen
-  ref asked(nullptr);
-  if (k == request) {
-    ref started(PyFloat_FromDouble(now));
-    ref value(started ? PyTuple_Pack(2, started.p, method.p) : nullptr);
-    if (!value || PyDict_SetItem(pending, id.p, value.p) < 0) PyErr_Clear();
-  } else if (entry) {
-    PyObject* const time = PyTuple_GET_ITEM(entry.get(), 0);
-    const double started = PyFloat_Check(time) ? PyFloat_AS_DOUBLE(time) : now;
-    duration_us = std::max(0LL, std::llround((now - started) * 1e6));
-    asked.p = Py_NewRef(PyTuple_GET_ITEM(entry.get(), 1));
-    if (PyDict_DelItem(pending, id.p) < 0) PyErr_Clear();
-  }
-
-  try {
-    std::string attrs;
-    attrs.reserve(768);
-    json_writer w(attrs, sensor::settings().limits);
-    w.key("event");
-    w.string(kEvents[static_cast<std::size_t>((self->side != 0 ? 8 : 0) + (received ? 4 : 0) + k)]);
+// The JSON-RPC message as sent: jsonrpc, id, then method and params or result.
+void write_body(json_writer& w, const message_parts& m) {
+  w.key("message");
+  w.begin_object();
+  w.key("jsonrpc");
+  encode_python_value(w, m.jsonrpc.get());
+  if (m.kind != notification) {
     w.key("id");
-    encode_python_value(w, id.p);
-    w.key("message");
+    encode_python_value(w, m.id.get());
+  }
+  if (m.kind == response) {
+    w.key("result");
+    encode_python_value(w, m.result.get(), true);
+  } else {
+    w.key("method");
+    encode_python_value(w, m.method.get());
+    if (m.params.get() != Py_None) {
+      w.key("params");
+      encode_python_value(w, m.params.get(), true);
+    }
+  }
+  w.end_object();
+}
+
+// One python_mcp_event, members in the order of the Python path's.
+void report_message(observer_object* self, bool received, const message_parts& m, long long duration_us,
+                    PyObject* asked) {
+  static PyObject* const k_is_error = interned("isError");
+  std::string attrs;
+  attrs.reserve(768);
+  json_writer w(attrs, sensor::settings().limits);
+  w.key("event");
+  w.string(kEvents[static_cast<std::size_t>((self->side != 0 ? 8 : 0) + (received ? 4 : 0) + m.kind)]);
+  w.key("id");
+  encode_python_value(w, m.id.get());
+  write_body(w, m);
+  member(w, "session_id", self->session_id, false);
+  member(w, "client_id", self->client_name, false);
+  w.key("source");
+  w.integer(received ? 1 - self->side : self->side);
+  member(w, "server_name", self->server_name, false);
+  if (m.kind != response) {
+    member(w, "method", m.method.get(), false);
+  } else if (PyDict_GetItemWithError(m.result.get(), k_is_error) == Py_True) {
+    w.key("error");
     w.begin_object();
-    w.key("jsonrpc");
-    encode_python_value(w, jsonrpc.p);
-    if (k != notification) {
-      w.key("id");
-      encode_python_value(w, id.p);
-    }
-    if (k == response) {
-      w.key("result");
-      encode_python_value(w, result.p, true);
-    } else {
-      w.key("method");
-      encode_python_value(w, method.p);
-      if (params.p != Py_None) {
-        w.key("params");
-        encode_python_value(w, params.p, true);
-      }
-    }
+    w.key("type");
+    w.string("tool_error");
     w.end_object();
-    member(w, "session_id", self->session_id, false);
-    member(w, "client_id", self->client_name, false);
-    w.key("source");
-    w.integer(source);
-    member(w, "server_name", self->server_name, false);
-    if (k != response) {
-      member(w, "method", method.p, false);
-    } else {
-      PyObject* is_error = PyDict_GetItemWithError(result.p, k_is_error);
-      if (is_error == Py_True) {
-        w.key("error");
-        w.begin_object();
-        w.key("type");
-        w.string("tool_error");
-        w.end_object();
-      }
-    }
-    if (duration_us >= 0) {
-      // Milliseconds with up to 3 decimals, as Python's repr(round(ms, 3)).
-      w.key("duration_ms");
-      std::array<char, 32> digits{};
-      auto* end = std::to_chars(digits.data(), digits.data() + digits.size(), duration_us / 1000).ptr;
-      if (const long long part = duration_us % 1000; part != 0) {
-        *end++ = '.';
-        long long scale = 100;
-        for (long long rest = part; rest != 0; scale /= 10) {
-          *end++ = static_cast<char>('0' + rest / scale);
-          rest %= scale;
-        }
-      } else {
-        *end++ = '.';
-        *end++ = '0';
-      }
-      w.raw(std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
-    }
-    member(w, "transport", self->transport, true);
-    member(w, "protocol_version", self->protocol_version, true);
-    member(w, "request_method", asked ? asked.p : Py_None, true);
-    member(w, "client_name", self->client_name, true);
-    member(w, "client_version", self->client_version, true);
-    member(w, "oauth_client_id", self->oauth_client_id, true);
-    std::string context;
-    if (!call_context::current_json(context)) context.clear();
-    sensor::emit("python_mcp_event", attrs, context, true);
+  }
+  if (duration_us >= 0) {
+    w.key("duration_ms");
+    write_duration(w, duration_us);
+  }
+  member(w, "transport", self->transport, true);
+  member(w, "protocol_version", self->protocol_version, true);
+  member(w, "request_method", asked != nullptr ? asked : Py_None, true);
+  member(w, "client_name", self->client_name, true);
+  member(w, "client_version", self->client_version, true);
+  member(w, "oauth_client_id", self->oauth_client_id, true);
+  std::string context;
+  if (!call_context::current_json(context)) context.clear();
+  sensor::emit("python_mcp_event", attrs, context, true);
+}
+
+// The observation proper; false when the Python path must take the message.
+// Nothing is changed before every reason to decline has been ruled out.
+bool observe(observer_object* self, PyObject* item, bool received) {
+  message_parts m;
+  if (!read_message(self, item, received, m)) return false;
+  // Settled: this message is reported here.
+  py_ref asked;
+  const long long duration_us = settle_clock(m, asked);
+  try {
+    report_message(self, received, m, duration_us, asked.get());
   } catch (...) {
     // Out of memory: the event is lost; the app goes on.
   }
