@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "pyapi/call_context.hpp"
+#include "pyapi/py_ref.hpp"
 #include "capture/embedded_modules.hpp"
 #include "runtime/sensor.hpp"
 
@@ -40,8 +41,7 @@ bool magic_matches() noexcept {
 
 // Runs the embedded importer module, then bluepython_hooks.activate().
 void activate() noexcept {
-  PyObject *et, *ev, *tb;
-  PyErr_Fetch(&et, &ev, &tb);
+  const saved_exception saved;
   const embedded_module* importer = find_embedded_module("_bluepython_importer");
   PyObject* result = nullptr;
   if (importer == nullptr) {
@@ -70,7 +70,6 @@ void activate() noexcept {
     if (result == nullptr) report_python_error("hooks: activate");
     Py_XDECREF(result);
   }
-  PyErr_Restore(et, ev, tb);
 }
 
 }  // namespace

@@ -58,26 +58,23 @@ bool is_stdlib(std::string_view fullname) {
 
 // Emits python_import for a spec. Never raises; preserves a pending error.
 void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept {
-  PyObject *et, *ev, *tb;
-  PyErr_Fetch(&et, &ev, &tb);
+  const saved_exception saved;
   try {
     std::string name_storage;
     const std::string_view name = python_str_view(fullname, name_storage);
     // bluepython's own modules (built in) are not the app's imports.
     if (name == "_bluepython" || name == "_bluepython_importer" || name.starts_with("bluepython_hooks") ||
         (g_skip_stdlib && is_stdlib(name))) {
-      PyErr_Restore(et, ev, tb);
       return;
     }
-    PyObject* origin = PyObject_GetAttrString(spec, "origin");
-    if (origin == nullptr) PyErr_Clear();
-    PyObject* loader = PyObject_GetAttrString(spec, "loader");
-    if (loader == nullptr) PyErr_Clear();
+    const py_ref origin(PyObject_GetAttrString(spec, "origin"));
+    const py_ref loader(PyObject_GetAttrString(spec, "loader"));
+    PyErr_Clear();
     std::string origin_storage;
     std::string_view origin_text;
-    const bool has_origin = origin != nullptr && PyUnicode_Check(origin);
-    if (has_origin) origin_text = python_str_view(origin, origin_storage);
-    const char* kind = classify(loader, origin_text, has_origin);
+    const bool has_origin = origin && PyUnicode_Check(origin.get());
+    if (has_origin) origin_text = python_str_view(origin.get(), origin_storage);
+    const char* kind = classify(loader.get(), origin_text, has_origin);
     const std::string_view k(kind);
     const bool on_disk = (k == "source" || k == "bytecode" || k == "extension" || k == "other") &&
                          has_origin && !origin_text.empty() && origin_text.front() == '/';
@@ -95,12 +92,8 @@ void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept
       w.string(phase);
     }
     sensor::emit_import(attrs, on_disk ? origin_text : std::string_view());
-    Py_XDECREF(origin);
-    Py_XDECREF(loader);
   } catch (...) {
   }
-  PyErr_Clear();
-  PyErr_Restore(et, ev, tb);
 }
 
 PyObject* monitor_find_spec(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {

@@ -282,11 +282,10 @@ PyObject* observer_observe(PyObject* self_obj, PyObject* const* args, Py_ssize_t
   auto* self = reinterpret_cast<observer_object*>(self_obj);
   if (self->fast == 0) Py_RETURN_FALSE;
   bool done = false;
-  PyObject *type = nullptr, *value = nullptr, *traceback = nullptr;
-  PyErr_Fetch(&type, &value, &traceback);  // normally none; kept if there is
-  done = observe(self, args[0], PyObject_IsTrue(args[1]) == 1);
-  PyErr_Clear();
-  PyErr_Restore(type, value, traceback);
+  {
+    const saved_exception saved;  // normally none; kept if there is
+    done = observe(self, args[0], PyObject_IsTrue(args[1]) == 1);
+  }
   return PyBool_FromLong(done ? 1 : 0);
 }
 
