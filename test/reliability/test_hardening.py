@@ -2,7 +2,7 @@
 """Hardening of what bluepython leaves in the monitored process: every file
 descriptor it opens is close-on-exec (a child started with close_fds=False, or
 an exec, inherits none of them). The spool's modes (0700 directories, 0600
-files, whatever the umask) are asserted in test/integration/test_events.py."""
+files, whatever the umask) are asserted in test/integration/core/test_events.py."""
 
 from __future__ import annotations
 

@@ -221,7 +221,7 @@ def test_call_context_api_errors(sandbox: Sandbox) -> None:
 
 
 def test_hooks_can_be_loaded_from_a_source_tree_for_development(sandbox: Sandbox, mcp2: McpVenv) -> None:
-    repo_hooks = Path(__file__).resolve().parents[2] / "hooks"
+    repo_hooks = Path(__file__).resolve().parents[3] / "hooks"
     env = {**sandbox.env, "BLUEPYTHON_HOOKS_PATH": str(repo_hooks)}
     script = "import mcp, bluepython_hooks, bluepython_hooks._wrapt as w\n"
     script += "print(bluepython_hooks.__file__, w.source)"
