@@ -23,11 +23,8 @@ constexpr std::size_t kSourcePreview = 1024;
 
 void compile_source(const audit_event& e, PyObject* args) {
   PyObject* source = arg(args, 0);
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("filename");
   value_or_null(w, arg(args, 1));
   std::string_view text;
@@ -50,7 +47,7 @@ void compile_source(const audit_event& e, PyObject* args) {
   }
   w.key("source_bytes");
   w.integer(static_cast<std::int64_t>(text.size()));
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 bool compile_wanted(const audit_event& /*e*/, PyObject* args) {
@@ -67,18 +64,15 @@ bool marshal_wanted(const audit_event& /*e*/, PyObject* /*args*/) {
 
 void marshal_loads(const audit_event& e, PyObject* args) {
   PyObject* data = arg(args, 0);
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("bytes");
   if (data != nullptr && PyBytes_Check(data)) {
     w.integer(PyBytes_GET_SIZE(data));
   } else {
     w.null();
   }
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 }  // namespace bluepython::capture

@@ -2,8 +2,15 @@
 #include "capture/event_args.hpp"
 
 #include "pyapi/py_json.hpp"
+#include "runtime/sensor.hpp"
 
 namespace bluepython::capture {
+
+event_attrs::event_attrs(std::string_view via) : w(text, sensor::settings().limits) {
+  text.reserve(kAttrsReserve);
+  w.key("via");
+  w.string(via);
+}
 
 py_ref first_of(PyObject* v) noexcept {
   if (v != nullptr && (PyList_Check(v) || PyTuple_Check(v))) {

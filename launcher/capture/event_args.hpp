@@ -42,6 +42,17 @@ class busy_guard {
   bool entered_;
 };
 
+// The attributes of one side-effect event as they are written: "via" (the
+// audit event or function that reported it) first, then the handler's
+// members through `w`; `text` is what goes to report().
+struct event_attrs {
+  std::string text;
+  json_writer w;
+  explicit event_attrs(std::string_view via);
+  event_attrs(const event_attrs&) = delete;
+  event_attrs& operator=(const event_attrs&) = delete;
+};
+
 // args[i] (borrowed) or nullptr when there is no such argument (or i < 0).
 inline PyObject* arg(PyObject* args, Py_ssize_t i) noexcept {
   if (args == nullptr || i < 0 || !PyTuple_Check(args) || PyTuple_GET_SIZE(args) <= i) return nullptr;

@@ -97,11 +97,8 @@ void file_open(const audit_event& e, PyObject* args) {
 }
 
 void file_change(const audit_event& e, PyObject* args) {
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("op");
   w.string(e.op);
   for (const member_spec& m : e.members) {
@@ -109,7 +106,7 @@ void file_change(const audit_event& e, PyObject* args) {
     w.key(m.key);
     value_or_null(w, arg(args, m.index));
   }
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 }  // namespace bluepython::capture

@@ -45,11 +45,8 @@ void socket_address(const audit_event& e, PyObject* args) {
   PyObject* address = arg(args, 1);
   const py_ref family = socket_attr(sock, "family");
   const py_ref type = socket_attr(sock, "type");
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("family");
   family_name(w, family.get());
   w.key("type");
@@ -74,7 +71,7 @@ void socket_address(const audit_event& e, PyObject* args) {
     w.key("address");  // AF_UNIX paths and anything else, as given
     value_or_null(w, address);
   }
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 }  // namespace bluepython::capture

@@ -19,11 +19,8 @@ namespace {
 thread_local bool t_popen_pending = false;
 
 void spawn(const audit_event& e, PyObject* executable, PyObject* argv, PyObject* cwd, PyObject* env) {
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("executable");
   const py_ref program = executable != nullptr && executable != Py_None ? py_ref::borrow(executable) : first_of(argv);
   value_or_null(w, program.get());
@@ -33,7 +30,7 @@ void spawn(const audit_event& e, PyObject* executable, PyObject* argv, PyObject*
   value_or_null(w, cwd);
   w.key("env_keys");
   env_names(w, env);
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 }  // namespace
@@ -65,11 +62,8 @@ void os_spawn(const audit_event& e, PyObject* args) { spawn(e, arg(args, 1), arg
 void pty_spawn(const audit_event& e, PyObject* args) { spawn(e, nullptr, arg(args, 0), nullptr, nullptr); }
 
 void system_spawn(const audit_event& e, PyObject* args) {
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   w.key("executable");
   w.string("/bin/sh");  // system(3)
   w.key("argv");
@@ -82,7 +76,7 @@ void system_spawn(const audit_event& e, PyObject* args) {
   w.null();
   w.key("env_keys");
   w.null();
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 void process_fork(const audit_event& e, PyObject* args) {
@@ -93,17 +87,14 @@ void process_fork(const audit_event& e, PyObject* args) {
 }
 
 void report_members(const audit_event& e, PyObject* args) {
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string(e.name);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
   for (const member_spec& m : e.members) {
     if (m.key == nullptr) continue;
     w.key(m.key);
     value_or_null(w, arg(args, m.index));
   }
-  report(e.reports, attrs);
+  report(e.reports, a.text);
 }
 
 }  // namespace bluepython::capture

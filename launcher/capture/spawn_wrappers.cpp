@@ -98,11 +98,8 @@ void report_fork_exec(PyObject* args) {
   const py_ref program = first_of(argv);
   const std::array<PyObject*, 2> subjects{executable.get(), program.get()};
   if (!passes(category::process, subjects)) return;
-  std::string attrs;
-  attrs.reserve(kAttrsReserve);
-  json_writer w(attrs, sensor::settings().limits);
-  w.key("via");
-  w.string("_posixsubprocess.fork_exec");
+  event_attrs a("_posixsubprocess.fork_exec");
+  json_writer& w = a.w;
   w.key("executable");
   value_or_null(w, executable.get());
   w.key("argv");
@@ -111,7 +108,7 @@ void report_fork_exec(PyObject* args) {
   value_or_null(w, PyTuple_GET_ITEM(args, 4));
   w.key("env_keys");
   env_list_names(w, PyTuple_GET_ITEM(args, 5));
-  report("python_process_spawn", attrs);
+  report("python_process_spawn", a.text);
 }
 
 // fork_exec's arguments with the call in effect added to the child's
