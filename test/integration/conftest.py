@@ -40,6 +40,14 @@ WARNING_PREFIX = "bluepython: warning:"
 _DROPPED_ENV = ("VIRTUAL_ENV", "__PYVENV_LAUNCHER__", "PYTEST_CURRENT_TEST")
 
 
+def _default_signals() -> None:
+    """In the child before exec: the default disposition of the signals the tests send. A test
+    run started under nohup, or as a background job of a script, inherits SIGHUP or SIGINT
+    ignored, and ignored dispositions survive exec: the program under test would never see them."""
+    for signo in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(signo, signal.SIG_DFL)
+
+
 # ---------------------------------------------------------------------------
 # Executables
 
@@ -334,6 +342,7 @@ class Sandbox:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=_default_signals,
         )
 
     def files(self, spool: Path | None = None) -> list[SpoolFile]:
