@@ -20,6 +20,14 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BLUEPYTHON_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BLUEPYTHON_TEST_ASAN 1
+#endif
+#endif
+
 #ifdef BLUEPYTHON_TEST_TSAN
 // The child below starts the exporter's thread again after a fork of a
 // multi-threaded process, as a forked app's child does; TSan must let it.
@@ -60,6 +68,12 @@ std::string marker_line(int round) {
 
 }  // namespace
 
+// Not under ASan: clang 14's ASan allocator is not fork-safe (a child can
+// inherit its size-class lock held by a parent thread that was allocating,
+// and its first allocation then waits forever: seen in the child's
+// exporter thread, inside __sanitizer::SizeClassAllocator64). The dev and
+// TSan builds run it.
+#ifndef BLUEPYTHON_TEST_ASAN
 TEST_CASE("a child forked while the exporter thread maps starts afresh and exports", "[otlp][fork]") {
   http_sink sink(200);
   otlp_settings settings;
@@ -108,3 +122,4 @@ TEST_CASE("a child forked while the exporter thread maps starts afresh and expor
     CHECK(arrived);
   }
 }
+#endif  // BLUEPYTHON_TEST_ASAN
