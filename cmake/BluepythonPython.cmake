@@ -1,25 +1,54 @@
 # SPDX-License-Identifier: Apache-2.0
-# Finds the CPython that bluepython embeds. By default this is the `python3`
-# first on PATH (the machine's Python); pass -DPython3_EXECUTABLE=... to pick
-# another. It must be a shared-library build: bluepython links libpython so
-# extension modules resolve their symbols from it exactly as under `python`.
+# Finds the CPython a build of bluepython serves. By default this is the
+# `python3` first on PATH (the machine's Python); pass -DPython3_EXECUTABLE=...
+# (scikit-build-core does, for each wheel) to pick another. One build serves one
+# CPython minor version: the core is compiled against its headers and never
+# links libpython (the executable loads it at run time: docs/ARCHITECTURE.md,
+# "Finding the interpreter"). The unit tests embed it, so they link it.
 if(NOT Python3_EXECUTABLE)
   find_program(_bp_python3 python3 REQUIRED)
   execute_process(COMMAND "${_bp_python3}" -c "import sys; print(sys.executable)"
                   OUTPUT_VARIABLE _bp_python3_real OUTPUT_STRIP_TRAILING_WHITESPACE)
-  set(Python3_EXECUTABLE "${_bp_python3_real}" CACHE FILEPATH "Python embedded by bluepython")
+  set(Python3_EXECUTABLE "${_bp_python3_real}" CACHE FILEPATH "Python served by bluepython")
 endif()
-find_package(Python3 3.10 REQUIRED COMPONENTS Interpreter Development.Embed)
+set(_bp_python_components Interpreter Development.Module)
+if(BLUEPYTHON_BUILD_TESTS)
+  list(APPEND _bp_python_components Development.Embed)
+endif()
+find_package(Python3 3.10 REQUIRED COMPONENTS ${_bp_python_components})
+
 execute_process(
-  COMMAND "${Python3_EXECUTABLE}" -c
-          "import sysconfig; print(sysconfig.get_config_var('Py_ENABLE_SHARED') or 0)"
-  OUTPUT_VARIABLE _bp_py_shared OUTPUT_STRIP_TRAILING_WHITESPACE)
+  COMMAND "${Python3_EXECUTABLE}" -c [=[
+import sys, sysconfig
+v = sysconfig.get_config_var
+print(";".join(str(x) for x in (
+    v("Py_ENABLE_SHARED") or 0, v("Py_GIL_DISABLED") or 0, v("LIBDIR") or "", v("INSTSONAME") or "")))
+]=]
+  OUTPUT_VARIABLE _bp_py_facts OUTPUT_STRIP_TRAILING_WHITESPACE)
+list(GET _bp_py_facts 0 _bp_py_shared)
+list(GET _bp_py_facts 1 _bp_py_nogil)
+list(GET _bp_py_facts 2 BLUEPYTHON_PYTHON_LIBDIR)
+list(GET _bp_py_facts 3 _bp_py_soname)
+set(_bp_minor "${Python3_VERSION_MAJOR}.${Python3_VERSION_MINOR}")
+if(Python3_VERSION_MAJOR EQUAL 3 AND (Python3_VERSION_MINOR LESS 10 OR Python3_VERSION_MINOR GREATER 13))
+  message(FATAL_ERROR "bluepython: CPython ${_bp_minor} is not supported (3.10 to 3.13 are); "
+                      "build with one of those (-DPython3_EXECUTABLE=...)")
+endif()
+if(_bp_py_nogil STREQUAL "1")
+  message(FATAL_ERROR "bluepython: free-threaded CPython ${_bp_minor}t is not supported (bluepython relies on the GIL); "
+                      "build with the standard ${_bp_minor} build")
+endif()
 if(NOT _bp_py_shared STREQUAL "1")
   message(FATAL_ERROR
-    "${Python3_EXECUTABLE} is not a shared-library build of CPython (Py_ENABLE_SHARED=0); "
-    "bluepython needs libpython3.x.so. Pass -DPython3_EXECUTABLE=<a shared build>.")
+    "bluepython: ${Python3_EXECUTABLE} is not a shared-library build of CPython (Py_ENABLE_SHARED=0); "
+    "bluepython serves libpython${_bp_minor}.so. Pass -DPython3_EXECUTABLE=<a shared build>.")
 endif()
-execute_process(
-  COMMAND "${Python3_EXECUTABLE}" -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"
-  OUTPUT_VARIABLE BLUEPYTHON_PYTHON_LIBDIR OUTPUT_STRIP_TRAILING_WHITESPACE)
-message(STATUS "bluepython embeds ${Python3_EXECUTABLE} (${Python3_VERSION}), libpython in ${BLUEPYTHON_PYTHON_LIBDIR}")
+# The libpython a build-tree executable falls back to (step 4 of the rule);
+# wheels record none: where they are installed decides.
+if(SKBUILD)
+  set(_bp_hint "")
+else()
+  set(_bp_hint "${BLUEPYTHON_PYTHON_LIBDIR}/${_bp_py_soname}")
+endif()
+set(BLUEPYTHON_LIBPYTHON_HINT "${_bp_hint}" CACHE STRING "libpython recorded in the executable (empty: none)")
+message(STATUS "bluepython serves ${Python3_EXECUTABLE} (${Python3_VERSION}), libpython in ${BLUEPYTHON_PYTHON_LIBDIR}")

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config ccache
   libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev libcurl4-openssl-dev
   clang clang-tidy libclang-rt-14-dev
   python3 python3-venv

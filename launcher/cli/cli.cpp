@@ -62,7 +62,7 @@ void export_flags_to_children(const config_flags& flags, const config& cfg) {
   if (flags.events_to_stderr) ::setenv("BLUEPYTHON_EVENTS_TO_STDERR", *flags.events_to_stderr ? "1" : "0", 1);
 }
 
-int print_version(const config& cfg, bool as_json) {
+int print_version(const config& cfg, const launch_info& launch, bool as_json) {
   std::vector<std::string> on;
   std::vector<std::string> off;
   for (std::size_t i = 0; i < category_count; ++i) {
@@ -73,6 +73,7 @@ int print_version(const config& cfg, bool as_json) {
         {"bluepython", kVersion},
         {"python", Py_GetVersion()},
         {"libpython", libpython_path()},
+        {"libpython_found_by", launch.found_by},
         {"config_file", cfg.source_file.empty() ? nlohmann::json(nullptr) : nlohmann::json(cfg.source_file)},
         {"config_digest", cfg.digest()},
         {"spool_dir", cfg.spool.dir},
@@ -84,7 +85,7 @@ int print_version(const config& cfg, bool as_json) {
   }
   std::cout << fmt::format("bluepython {}\n", kVersion)
             << fmt::format("embedded Python {}\n", Py_GetVersion())
-            << fmt::format("libpython {}\n", libpython_path())
+            << fmt::format("libpython {} ({})\n", libpython_path(), launch.found_by)
             << fmt::format("config file {}\n", cfg.source_file.empty() ? "(none)" : cfg.source_file)
             << fmt::format("spool {}\n", cfg.spool.dir)
             << fmt::format("enabled categories: {}\n", on.empty() ? "(none)" : join(on, ", "))
@@ -263,7 +264,7 @@ int run_tail(command_line& c, const config& cfg) {
 
 }  // namespace
 
-int run_main(int argc, char** argv) {
+int run_main(int argc, char** argv, const launch_info& launch) {
   std::vector<std::string> all(argv, argv + argc);
   if (argc < 2 || !is_subcommand(argv[1])) {
     // Drop-in python: every argument is CPython's.
@@ -290,7 +291,7 @@ int run_main(int argc, char** argv) {
   const bool reads_only = c.app.got_subcommand(c.version) || c.app.got_subcommand(c.tail) || c.app.got_subcommand(c.report);
   const auto inherited = reads_only ? std::nullopt : inherit_from_parent();
   const config cfg = load_config(c.flags, process_env, inherited ? &*inherited : nullptr);
-  if (c.app.got_subcommand(c.version)) return print_version(cfg, c.version_json);
+  if (c.app.got_subcommand(c.version)) return print_version(cfg, launch, c.version_json);
   if (c.app.got_subcommand(c.report)) {
     c.report_options.spool_dir = cfg.spool.dir;
     return report::run(c.report_options);

@@ -1,17 +1,31 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "export/otlp/otlp_mapper.hpp"
 
+#include <sys/random.h>
 #include <time.h>
 
 #include <algorithm>
 #include <charconv>
-#include <random>
 
 #include "pipeline/json_view.hpp"
 #include "pipeline/sha256.hpp"
 
 namespace bluepython::otlp {
 namespace {
+
+// A non-zero seed for span ids from the kernel (getrandom, not
+// std::random_device: that pulls in a libc function newer than the wheels'
+// glibc baseline, docs/deploying.md). Falls back to the clock and address.
+std::uint64_t random_seed() {
+  std::uint64_t seed = 0;
+  if (::getrandom(&seed, sizeof seed, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof seed)) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    seed = (static_cast<std::uint64_t>(ts.tv_sec) << 32U) ^ static_cast<std::uint64_t>(ts.tv_nsec) ^
+           reinterpret_cast<std::uintptr_t>(&seed);
+  }
+  return seed | 1U;
+}
 
 // "2026-11-22T03:03:39.720138Z" (what the writer composes) to ns; 0 if not that.
 std::uint64_t parse_ts(std::string_view s) {
@@ -382,7 +396,7 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
     s.trace = req.trace;
     s.parent = req.parent;
   } else {
-    if (random_state_ == 0) random_state_ = std::random_device{}() | (static_cast<std::uint64_t>(std::random_device{}()) << 32U) | 1U;
+    if (random_state_ == 0) random_state_ = random_seed();
     auto next = [this] {
       // xorshift64*: ids need to be unique, not secret
       random_state_ ^= random_state_ >> 12U;

@@ -56,3 +56,19 @@ def test_python_h_below_pyapi_and_equal_ranks_are_caught(tmp_path: Path) -> None
     assert any(line.endswith("export must not include Python.h") for line in lines)
     assert any("tools includes runtime/r.hpp" in line for line in lines)
     assert not any("capture/ok.cpp" in line for line in lines)
+
+
+def test_the_loader_stands_apart(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {
+        "loader/main.cpp": '#include "loader/locate.hpp"\n#include "pipeline/p.hpp"\n',
+        "loader/locate.hpp": "#pragma once\n",
+        "pipeline/p.hpp": "#pragma once\n",
+        "cli/c.cpp": '#include "loader/locate.hpp"\n',
+        "core_main.cpp": '#include "loader/locate.hpp"\n',
+    })
+    result = _check(root)
+    assert result.returncode == 1
+    assert sorted(result.stdout.splitlines()) == [
+        f"{root}/cli/c.cpp:1: cli includes loader/locate.hpp (loader stands apart from the other subsystems)",
+        f"{root}/loader/main.cpp:2: loader includes pipeline/p.hpp (loader stands apart from the other subsystems)",
+    ]

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "loader/locate.hpp"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string_view>
+
+namespace bluepython::loader {
+namespace {
+
+bool is_file(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string dirname_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) != nullptr ? std::string(buf) : std::string();
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// "3.11.7" -> "3.11"; anything else unchanged.
+std::string major_minor(const std::string& version) {
+  const auto first = version.find('.');
+  if (first == std::string::npos) return version;
+  const auto second = version.find('.', first + 1);
+  return second == std::string::npos ? version : version.substr(0, second);
+}
+
+bool has_stdlib(const std::string& prefix, const std::string& version) {
+  return is_file(prefix + "/lib/python" + version + "/os.py");
+}
+
+// The other CPython versions whose standard library this prefix holds ("3.11").
+std::vector<std::string> stdlib_versions(const std::string& prefix) {
+  std::vector<std::string> out;
+  DIR* dir = ::opendir((prefix + "/lib").c_str());
+  if (dir == nullptr) return out;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name(entry->d_name);
+    if (name.substr(0, 6) != "python" || name.size() <= 6) continue;
+    const std::string version(name.substr(6));
+    if (has_stdlib(prefix, version)) out.push_back(version);
+  }
+  ::closedir(dir);
+  return out;
+}
+
+// libpythonX.Y in a prefix that holds CPython X.Y's standard library.
+std::optional<std::string> libpython_in(const target& t, const std::string& prefix) {
+  std::vector<std::string> dirs{prefix + "/lib"};
+  if (!t.multiarch.empty()) dirs.push_back(prefix + "/lib/" + t.multiarch);
+  dirs.push_back(prefix + "/lib64");
+  const std::string base = "libpython" + version_of(t);
+  for (const auto& dir : dirs) {
+    for (const char* suffix : {".so.1.0", ".so"}) {
+      std::string candidate = dir + "/" + base + suffix;
+      if (is_file(candidate)) return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+// The verdict on a prefix that holds our version's standard library.
+outcome judge_prefix(const target& t, const std::string& prefix, const std::string& how) {
+  if (auto lib = libpython_in(t, prefix)) return found{*lib, how};
+  const std::string version = version_of(t);
+  return refusal{"bluepython: CPython " + version + " at " + prefix + " has no shared library (" + soname_of(t) +
+                 "): it was built without --enable-shared" +
+                 (t.multiarch.empty() ? std::string() : " (on Debian or Ubuntu: apt-get install libpython" + version + ")") +
+                 "; use a CPython built with --enable-shared"};
+}
+
+std::string another_version(const target& t, const std::string& where, const std::string& theirs) {
+  return "bluepython: this bluepython serves CPython " + version_of(t) + ", but " + where + " is CPython " + theirs +
+         "; install bluepython with that interpreter's pip (`python -m pip install bluepython`)";
+}
+
+// Step 2: a venv whose bin/ holds the executable.
+std::optional<outcome> from_venv(const target& t, const std::string& exe) {
+  const std::string bin = dirname_of(exe);
+  std::string venv = bin;
+  std::string cfg_path = bin + "/pyvenv.cfg";
+  if (!is_file(cfg_path)) {
+    venv = dirname_of(bin);
+    cfg_path = venv + "/pyvenv.cfg";
+    if (!is_file(cfg_path)) return std::nullopt;
+  }
+  const venv_config cfg = read_venv_config(cfg_path);
+  const std::string ours = version_of(t);
+  if (!cfg.version.empty() && major_minor(cfg.version) != ours) {
+    return refusal{another_version(t, "the virtual environment " + venv, major_minor(cfg.version))};
+  }
+  if (is_dir(venv + "/lib/python" + ours + "t") && !is_dir(venv + "/lib/python" + ours)) {
+    return refusal{"bluepython: the virtual environment " + venv + " is free-threaded CPython " + ours +
+                   "t, which is not supported (bluepython relies on the GIL); use the standard " + ours + " build"};
+  }
+  if (cfg.home.empty()) return refusal{"bluepython: " + cfg_path + " names no home (the base interpreter's folder)"};
+  // The base prefix: the first folder from home upwards with our standard library.
+  for (std::string dir = cfg.home;; dir = dirname_of(dir)) {
+    if (has_stdlib(dir, ours)) return judge_prefix(t, dir, "venv " + venv + ", home " + cfg.home);
+    if (dir == "/" || dir == ".") break;
+  }
+  return refusal{"bluepython: the virtual environment " + venv + " has home = " + cfg.home +
+                 ", where no CPython " + ours + " standard library was found (was its interpreter removed?)"};
+}
+
+// Step 3: <prefix>/bin/bluepython.
+std::optional<outcome> from_prefix(const target& t, const std::string& exe) {
+  const std::string prefix = dirname_of(dirname_of(exe));
+  if (has_stdlib(prefix, version_of(t))) return judge_prefix(t, prefix, "prefix " + prefix);
+  const auto others = stdlib_versions(prefix);
+  if (others.size() == 1) return refusal{another_version(t, "the prefix " + prefix, others.front())};
+  return std::nullopt;
+}
+
+// Step 5: pythonX.Y on $PATH.
+std::optional<outcome> from_path(const target& t, const std::string& path_env) {
+  const std::string name = "python" + version_of(t);
+  std::string_view rest(path_env);
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    rest.remove_prefix(colon == std::string_view::npos ? rest.size() : colon + 1);
+    if (dir.empty()) continue;
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) != 0) continue;
+    const std::string real = real_path(candidate);
+    if (real.empty()) continue;
+    const std::string prefix = dirname_of(dirname_of(real));
+    if (has_stdlib(prefix, version_of(t))) return judge_prefix(t, prefix, candidate + " on PATH");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string version_of(const target& t) { return std::to_string(t.major) + "." + std::to_string(t.minor); }
+
+std::string soname_of(const target& t) { return "libpython" + version_of(t) + ".so.1.0"; }
+
+venv_config read_venv_config(const std::string& path) {
+  venv_config cfg;
+  std::ifstream in(path);
+  std::string line;
+  std::string version_info;
+  while (std::getline(in, line)) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = trim(std::string_view(line).substr(0, eq));
+    std::string value = trim(std::string_view(line).substr(eq + 1));
+    if (key == "home") cfg.home = std::move(value);
+    if (key == "version") cfg.version = std::move(value);
+    if (key == "version_info") version_info = std::move(value);
+  }
+  if (cfg.version.empty()) cfg.version = version_info;
+  while (cfg.home.size() > 1 && cfg.home.back() == '/') cfg.home.pop_back();
+  return cfg;
+}
+
+outcome find_libpython(const target& t, const process& p) {
+  if (!p.libpython_env.empty()) {
+    if (is_file(p.libpython_env)) return found{p.libpython_env, "$BLUEPYTHON_LIBPYTHON"};
+    return refusal{"bluepython: BLUEPYTHON_LIBPYTHON=" + p.libpython_env + " is not a file"};
+  }
+  std::vector<std::string> exes{p.invoked};
+  if (!p.self.empty() && p.self != p.invoked) exes.push_back(p.self);
+  for (const auto& exe : exes) {
+    if (exe.empty()) continue;
+    if (auto verdict = from_venv(t, exe)) return *verdict;
+  }
+  for (const auto& exe : exes) {
+    if (exe.empty()) continue;
+    if (auto verdict = from_prefix(t, exe)) return *verdict;
+  }
+  if (!t.hint.empty() && is_file(t.hint)) return found{t.hint, "recorded at build time"};
+  if (auto verdict = from_path(t, p.path_env)) return *verdict;
+  return found{soname_of(t), "the dynamic loader's search path"};
+}
+
+std::string find_core(const target& t, const std::string& self, std::vector<std::string>& looked) {
+  static constexpr std::string_view kName = "libbluepython-core.so";
+  const std::string dir = dirname_of(self);
+  const std::string prefix = dirname_of(dir);
+  const std::string version = version_of(t);
+  const std::array<std::string, 6> candidates{
+      dir + "/" + std::string(kName),
+      prefix + "/lib/python" + version + "/site-packages/bluepython/" + std::string(kName),
+      prefix + "/lib/python" + version + "/dist-packages/bluepython/" + std::string(kName),
+      prefix + "/lib64/python" + version + "/site-packages/bluepython/" + std::string(kName),
+      prefix + "/lib/bluepython/" + std::string(kName),
+      prefix + "/bluepython/" + std::string(kName),
+  };
+  for (const auto& candidate : candidates) {
+    looked.push_back(candidate);
+    if (is_file(candidate)) return candidate;
+  }
+  if (!t.core_hint.empty()) {
+    looked.push_back(t.core_hint);
+    if (is_file(t.core_hint)) return t.core_hint;
+  }
+  return {};
+}
+
+}  // namespace bluepython::loader
