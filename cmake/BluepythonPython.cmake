@@ -43,12 +43,18 @@ if(NOT _bp_py_shared STREQUAL "1")
     "bluepython: ${Python3_EXECUTABLE} is not a shared-library build of CPython (Py_ENABLE_SHARED=0); "
     "bluepython serves libpython${_bp_minor}.so. Pass -DPython3_EXECUTABLE=<a shared build>.")
 endif()
-# The libpython a build-tree executable falls back to (step 4 of the rule);
-# wheels record none: where they are installed decides.
+# A build-tree executable records where its libpython and its core are (steps
+# 4 of the rule and the core's last candidate): it keeps working when copied
+# or symlinked elsewhere. Installed builds (wheels, the .deb) record nothing:
+# where they are installed decides.
 if(SKBUILD)
-  set(_bp_hint "")
+  set(_bp_record OFF)
 else()
-  set(_bp_hint "${BLUEPYTHON_PYTHON_LIBDIR}/${_bp_py_soname}")
+  set(_bp_record ON)
 endif()
-set(BLUEPYTHON_LIBPYTHON_HINT "${_bp_hint}" CACHE STRING "libpython recorded in the executable (empty: none)")
+option(BLUEPYTHON_RECORD_BUILD_PATHS "Record the build's libpython and core in the executable" ${_bp_record})
+set(BLUEPYTHON_LIBPYTHON_HINT "")
+if(BLUEPYTHON_RECORD_BUILD_PATHS)
+  set(BLUEPYTHON_LIBPYTHON_HINT "${BLUEPYTHON_PYTHON_LIBDIR}/${_bp_py_soname}")
+endif()
 message(STATUS "bluepython serves ${Python3_EXECUTABLE} (${Python3_VERSION}), libpython in ${BLUEPYTHON_PYTHON_LIBDIR}")

@@ -46,7 +46,7 @@ for py in "${pythons[@]}"; do
     -C cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache \
     -C build.verbose=false
   rm -f dist/bluepython-*-"$tag"-*.whl
-  "$TOOLS/bin/auditwheel" -q repair -w dist "$raw/$tag"/bluepython-*.whl
+  "$TOOLS/bin/auditwheel" repair -w dist "$raw/$tag"/bluepython-*.whl
   rm -rf "dist/debug/$tag" && mkdir -p "dist/debug/$tag"
   find "build/wheel" -path "*$tag*" -name '*.debug' -exec cp {} "dist/debug/$tag/" \;
 done
