@@ -42,9 +42,9 @@ for py in "${pythons[@]}"; do
   tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
   echo "wheels: building $tag with $py" >&2
   "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw/$tag" . \
-    -C cmake.define.BLUEPYTHON_WRAPT_WHEEL="$WRAPT_WHEEL" \
-    -C cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache \
-    -C build.verbose=false
+    --config-settings=cmake.define.BLUEPYTHON_WRAPT_WHEEL="$WRAPT_WHEEL" \
+    --config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    --config-settings=build.verbose=false
   rm -f dist/bluepython-*-"$tag"-*.whl
   "$TOOLS/bin/auditwheel" repair -w dist "$raw/$tag"/bluepython-*.whl
   rm -rf "dist/debug/$tag" && mkdir -p "dist/debug/$tag"

@@ -209,11 +209,11 @@ std::string find_core(const target& t, const std::string& self, std::vector<std:
   const std::string version = version_of(t);
   const std::array<std::string, 6> candidates{
       dir + "/" + std::string(kName),
-      prefix + "/lib/python" + version + "/site-packages/bluepython/" + std::string(kName),
-      prefix + "/lib/python" + version + "/dist-packages/bluepython/" + std::string(kName),
-      prefix + "/lib64/python" + version + "/site-packages/bluepython/" + std::string(kName),
+      prefix + "/lib/python" + version + "/site-packages/bluepython_core/" + std::string(kName),
+      prefix + "/lib/python" + version + "/dist-packages/bluepython_core/" + std::string(kName),
+      prefix + "/lib64/python" + version + "/site-packages/bluepython_core/" + std::string(kName),
       prefix + "/lib/bluepython/" + std::string(kName),
-      prefix + "/bluepython/" + std::string(kName),
+      prefix + "/bluepython_core/" + std::string(kName),
   };
   for (const auto& candidate : candidates) {
     looked.push_back(candidate);

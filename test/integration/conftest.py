@@ -452,7 +452,7 @@ class McpVenv:
     line: str  # "mcp1" or "mcp2"
     root: Path
     python: str  # the venv's own python (the reference for parity)
-    bluepython: str  # <venv>/bin/bluepython, a symlink: behaves as this venv's python
+    bluepython: str  # <venv>/bin/bluepython (a symlink, or installed there): behaves as this venv's python
 
     def versions(self) -> dict[str, str]:
         out = subprocess.run(
@@ -482,6 +482,10 @@ def _mcp_venv(line: str, bluepython: str) -> McpVenv:
             f"`<ref python> -m venv {root} && {root}/bin/pip install -r test/requirements-{line}.txt`"
         )
     link = root / "bin" / "bluepython"
+    if link.is_file() and not link.is_symlink():
+        # Installed into the venv by pip (the wheel smoke run, test/packaging/smoke.sh):
+        # that installation is the one under test.
+        return McpVenv(line, root, str(root / "bin" / "python"), str(link))
     target = os.path.abspath(bluepython)
     if not link.is_symlink() or os.readlink(link) != target:
         tmp = link.with_name(f".bluepython-{os.getpid()}")

@@ -174,7 +174,7 @@ TEST_CASE("the core is found next to the executable or in the environment's site
   const std::string venv = (t.root / "venv").string();
   CHECK(find_core(k312, venv + "/bin/bluepython", looked).empty());
   CHECK(looked.size() > 3);
-  const std::string core = t.file("venv/lib/python3.12/site-packages/bluepython/libbluepython-core.so");
+  const std::string core = t.file("venv/lib/python3.12/site-packages/bluepython_core/libbluepython-core.so");
   CHECK(find_core(k312, venv + "/bin/bluepython", looked) == core);
   const std::string deb = t.file("usr/lib/bluepython/libbluepython-core.so");
   CHECK(find_core(k312, (t.root / "usr/bin/bluepython").string(), looked) == deb);
