@@ -39,11 +39,14 @@ ensure_venv() {
 
 if [[ "${1:-}" == "--compare" ]]; then
   shift
-  # A frozen copy of the executable for the whole run: build/bluepython may be rebuilt
+  # A frozen copy of the executable and its core for the whole run: build/ may be rebuilt
   # meanwhile. Copied under a temporary name and renamed, so no half-written file runs.
+  # The core goes next to the copy, where the executable looks first.
   mkdir -p "$build/bench-bin"
-  cp "$build/bluepython" "$build/bench-bin/.bluepython.$$"
-  mv -f "$build/bench-bin/.bluepython.$$" "$build/bench-bin/bluepython"
+  for file in bluepython libbluepython-core.so; do
+    cp "$build/$file" "$build/bench-bin/.$file.$$"
+    mv -f "$build/bench-bin/.$file.$$" "$build/bench-bin/$file"
+  done
   if ! "$build/bench-bin/bluepython" version --json >/dev/null; then
     echo "bench: the copy of $build/bluepython does not run (caught mid-build?); try again" >&2
     exit 1

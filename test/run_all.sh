@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (%d s so far)\n' "$*" "$SECONDS"; }
 
 step "layering: no subsystem includes one above it (docs/ARCHITECTURE.md)"
 python3 test/check_layers.py
@@ -70,6 +70,16 @@ run_pytest test/integration
 step "reliability suite (docs/reliability.md)"
 run_pytest test/reliability
 
+step "wheels: one per CPython 3.10-3.13 (packaging/build-wheels.sh, into dist/)"
+bash packaging/build-wheels.sh
+
+step "wheels: tags, stripping, pip install, refusals, the Docker recipe (test/packaging)"
+run_pytest test/packaging/test_wheels.py
+run_pytest test/packaging/test_docker_recipe.py
+
+step "wheels: the smoke subset from the installed wheel, in fresh venvs of each interpreter"
+bash test/packaging/smoke.sh
+
 if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   step "unit tests under ASan+UBSan"
   cmake --preset asan >/dev/null
@@ -85,3 +95,4 @@ step "fuzz: kept crash inputs, then a short run of each libFuzzer target"
 bash test/fuzz/run.sh
 
 step "all tests passed"
+echo "the test command took $SECONDS s"
