@@ -61,7 +61,7 @@ def check(root: Path) -> list[str]:
                 continue
             target = name.split("/", 1)[0]
             if APART in (own, target) and target != own:
-                problems.append(f"{path}:{line}: {own} includes {name} ({APART} stands apart from the other subsystems)")
+                problems.append(f"{path}:{line}: {own} includes {name} ({APART} stands apart)")
                 continue
             if target not in RANKS:
                 continue

@@ -6,13 +6,14 @@ shadowed by, the app's ``wrapt``."""
 
 from __future__ import annotations
 
-import importlib.util
-
-if importlib.util.find_spec("wrapt") is not None:
+# Imported straight away, not probed first with importlib.util.find_spec: the import
+# monitor reports a module when a finder finds it, so a probe and then the import
+# would report the app's wrapt twice.
+try:
     import wrapt
 
     source = "app"
-else:
+except ImportError:
     from ._vendor import wrapt  # type: ignore[no-redef]
 
     source = "bundled"

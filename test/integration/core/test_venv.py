@@ -26,9 +26,28 @@ def venv(tmp_path_factory: pytest.TempPathFactory, ref_python: str, bluepython: 
     where = make_venv(ref_python, tmp_path_factory.mktemp("venv") / "env")
     (where / "bin" / "bluepython-link").symlink_to(bluepython)
     shutil.copy2(bluepython, where / "bin" / "bluepython-copy")
+    core = Path(bluepython).parent / "libbluepython-core.so"
+    if not core.is_file():
+        # An installed bluepython (a wheel's, test/packaging/smoke.sh) is two files: a copy
+        # takes its core along, to where the wheel puts it.
+        installed = next(Path(bluepython).parent.parent.glob("lib/python3*/site-packages/bluepython_core"))
+        shutil.copytree(installed, venv_site_packages(where) / "bluepython_core")
     # A marker distribution so the venv's site-packages is visibly in use.
     (venv_site_packages(where) / "venv_marker.py").write_text("WHERE = 'venv'\n")
     return where
+
+
+@pytest.fixture
+def outside(bluepython: str, tmp_path: Path) -> str:
+    """A bluepython outside any venv: the one under test, or, when that one is installed in
+    a venv (the wheel smoke run), a symlink to it from a plain folder."""
+    exe = Path(bluepython)
+    if not any((d / "pyvenv.cfg").is_file() for d in (exe.parent, exe.parent.parent)):
+        return bluepython
+    link = tmp_path / "outside" / "bluepython"
+    link.parent.mkdir()
+    link.symlink_to(exe)
+    return str(link)
 
 
 def _probe(argv: list[str], env: dict[str, str], cwd: Path) -> dict:
@@ -75,17 +94,17 @@ def test_bluepython_inside_venv_imports_venv_packages(sandbox: Sandbox, venv: Pa
     assert where == "venv" and path.startswith(str(venv))
 
 
-def test_virtual_env_variable_with_outside_bluepython(sandbox: Sandbox, venv: Path) -> None:
+def test_virtual_env_variable_with_outside_bluepython(sandbox: Sandbox, venv: Path, outside: str) -> None:
     env = dict(sandbox.env, VIRTUAL_ENV=str(venv))
     py = _probe([str(venv / "bin" / "python")], env, sandbox.cwd)
-    bp = _probe([sandbox.bluepython], env, sandbox.cwd)
+    bp = _probe([outside], env, sandbox.cwd)
     _same_view(bp, py)
-    assert bp["executable"] == sandbox.bluepython
+    assert bp["executable"] == outside
     env_trailing = dict(sandbox.env, VIRTUAL_ENV=str(venv) + "/")
-    assert _probe([sandbox.bluepython], env_trailing, sandbox.cwd)["path"] == py["path"]
+    assert _probe([outside], env_trailing, sandbox.cwd)["path"] == py["path"]
 
 
-def test_virtual_env_children_stay_in_the_venv(sandbox: Sandbox, venv: Path) -> None:
+def test_virtual_env_children_stay_in_the_venv(sandbox: Sandbox, venv: Path, outside: str) -> None:
     env = dict(sandbox.env, VIRTUAL_ENV=str(venv))
     prog = (
         "import subprocess, sys\n"
@@ -93,10 +112,10 @@ def test_virtual_env_children_stay_in_the_venv(sandbox: Sandbox, venv: Path) -> 
         " capture_output=True, text=True)\n"
         "print(sys.executable, r.stdout.strip(), r.returncode)\n"
     )
-    res = sandbox.bp("-c", prog, env=env)
+    res = run([outside, "-c", prog], env=env, cwd=sandbox.cwd)
     assert res.returncode == 0, res.stderr
     exe, child_prefix, rc = res.stdout.decode().split()
-    assert exe == sandbox.bluepython
+    assert exe == outside
     assert child_prefix == str(venv) and rc == "0"
 
 
