@@ -72,13 +72,6 @@ done
 # --- build --------------------------------------------------------------------
 # Debian's build flags (hardening, -ffile-prefix-map), as dpkg-buildpackage would set them.
 eval "$(dpkg-buildflags --export=sh)"
-# Debian builds libpython3.11.so apart from its statically linked python3.11, and
-# the pyconfig.h it installs is the static build's: Py_ENABLE_SHARED is not
-# defined there, though sysconfig (and the library this package loads) says it
-# is. The core reads the macro to refuse interpreters without a shared libpython
-# (launcher/embed/interpreter.cpp), so it is defined here to match. On Linux the
-# macro means nothing else to CPython's headers (only Windows DLL linkage).
-CPPFLAGS+=" -DPy_ENABLE_SHARED=1"
 configure=(-S . -B "$BUILD" -G Ninja
   -DCMAKE_BUILD_TYPE=RelWithDebInfo
   -DCMAKE_INSTALL_PREFIX=/usr

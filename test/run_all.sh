@@ -80,6 +80,10 @@ run_pytest test/packaging/test_docker_recipe.py
 step "wheels: the smoke subset from the installed wheel, in fresh venvs of each interpreter"
 bash test/packaging/smoke.sh
 
+step ".deb for Debian 12's python3.11: build (packaging/build-deb.sh), install, run, remove"
+bash packaging/build-deb.sh
+run_pytest test/packaging/test_deb.py
+
 if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   step "unit tests under ASan+UBSan"
   cmake --preset asan >/dev/null

@@ -85,9 +85,11 @@ interpreter_traits embedded_interpreter() noexcept {
 #ifdef Py_GIL_DISABLED
   traits.gil_disabled = true;
 #endif
-#ifndef Py_ENABLE_SHARED
-  traits.shared_library = false;
-#endif
+  // shared_library stays true: the core is only ever loaded by the executable
+  // after it loaded a shared libpython (a static build is refused there,
+  // launcher/loader/locate.cpp). The headers cannot tell: Debian's pyconfig.h
+  // is its static python3.X's and leaves Py_ENABLE_SHARED undefined, though
+  // libpython3.X.so is a shared build.
   return traits;
 }
 

@@ -202,6 +202,20 @@ outcome find_libpython(const target& t, const process& p) {
   return found{soname_of(t), "the dynamic loader's search path"};
 }
 
+std::optional<refusal> check_loaded(const target& t, const std::string& library, const std::string& version_text) {
+  const std::string ours = version_of(t);
+  const std::string theirs = version_text.substr(0, version_text.find(' '));
+  if (major_minor(theirs) != ours) {
+    return refusal{"bluepython: " + library + " is CPython " + (theirs.empty() ? "of an unknown version" : theirs) +
+                   ", but this bluepython serves CPython " + ours};
+  }
+  if (version_text.find("free-threading") != std::string::npos) {
+    return refusal{"bluepython: " + library + " is free-threaded CPython " + ours +
+                   "t, which is not supported (bluepython relies on the GIL); use the standard " + ours + " build"};
+  }
+  return std::nullopt;
+}
+
 std::string find_core(const target& t, const std::string& self, std::vector<std::string>& looked) {
   static constexpr std::string_view kName = "libbluepython-core.so";
   const std::string dir = dirname_of(self);

@@ -10,6 +10,7 @@
 // Pure file-system logic, no Python and nothing else of ours: the rule is unit
 // tested on real directory trees.
 
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -69,6 +70,11 @@ outcome find_libpython(const target& t, const process& p);
 // where the build put it (a build-tree executable copied elsewhere).
 // Empty when none exists; `looked` receives every candidate tried.
 std::string find_core(const target& t, const std::string& self, std::vector<std::string>& looked);
+
+// Whether the library loaded is the CPython this build serves, from its
+// Py_GetVersion() text ("3.12.1 (main, ...) [GCC ...]"): a refusal when it is
+// another version or a free-threaded build, nothing when it is ours.
+std::optional<refusal> check_loaded(const target& t, const std::string& library, const std::string& version_text);
 
 // The keys of a pyvenv.cfg ("home", "version", "version_info"), trimmed.
 struct venv_config {

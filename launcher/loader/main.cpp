@@ -74,13 +74,20 @@ int main(int argc, char** argv) {
   if (const auto* no = std::get_if<refusal>(&where)) return refuse(no->message);
   const auto& lib = std::get<found>(where);
   // Global: extension modules resolve the C API from it, as under python.
-  if (::dlopen(lib.libpython.c_str(), RTLD_LAZY | RTLD_GLOBAL) == nullptr) {
+  void* python = ::dlopen(lib.libpython.c_str(), RTLD_LAZY | RTLD_GLOBAL);
+  if (python == nullptr) {
     const char* why = ::dlerror();
     return refuse("bluepython: cannot load CPython " + version_of(t) + "'s " + lib.libpython + " (" + lib.how +
                   "): " + (why != nullptr ? why : "unknown error") +
                   "; install bluepython into a CPython " + version_of(t) +
                   " environment with its pip, or set BLUEPYTHON_LIBPYTHON to the library");
   }
+
+  // The library must be the version served ($BLUEPYTHON_LIBPYTHON, the
+  // dynamic loader's pick): Py_GetVersion may be called before initialization.
+  using version_fn = const char* (*)();
+  const auto version = reinterpret_cast<version_fn>(::dlsym(python, "Py_GetVersion"));
+  if (auto wrong = check_loaded(t, lib.libpython, version != nullptr ? version() : "")) return refuse(wrong->message);
 
   std::vector<std::string> looked;
   const std::string core = find_core(t, p.self, looked);

@@ -191,3 +191,15 @@ TEST_CASE("pyvenv.cfg: keys trimmed, version_info when version is absent (uv)", 
   CHECK(c.home == "/opt/py/bin");
   CHECK(c.version == "3.12.4");
 }
+
+TEST_CASE("the library loaded must be the version served, and not free-threaded", "[loader]") {
+  CHECK_FALSE(check_loaded(k312, "/x/libpython3.12.so.1.0", "3.12.1 (main, May  9 2026, 07:35:25) [GCC 12.2.0]"));
+  const auto other = check_loaded(k312, "/x/libpython3.11.so.1.0", "3.11.7 (main, May  9 2026) [GCC 12.2.0]");
+  REQUIRE(other);
+  CHECK(other->message == "bluepython: /x/libpython3.11.so.1.0 is CPython 3.11.7, but this bluepython serves CPython 3.12");
+  const target k313{3, 13, "", "", ""};
+  const auto ft = check_loaded(k313, "/x/libpython3.13t.so", "3.13.0 experimental free-threading build (main) [GCC]");
+  REQUIRE(ft);
+  CHECK(ft->message.find("free-threaded CPython 3.13t") != std::string::npos);
+  CHECK(check_loaded(k312, "/x/lib.so", "")->message.find("unknown version") != std::string::npos);
+}
