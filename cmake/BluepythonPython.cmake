@@ -17,14 +17,27 @@ if(BLUEPYTHON_BUILD_TESTS)
 endif()
 find_package(Python3 3.10 REQUIRED COMPONENTS ${_bp_python_components})
 
+# Cross-compiling (cmake/toolchain-aarch64-linux-gnu.cmake), Python3_EXECUTABLE is
+# the build machine's CPython: it reads the target's facts from the target's
+# sysconfig data (Debian's _sysconfigdata__<multiarch>, installed with its stdlib).
+set(_bp_sysconfig_env "")
+if(CMAKE_CROSSCOMPILING)
+  set(BLUEPYTHON_TARGET_SYSCONFIGDATA "_sysconfigdata__${CMAKE_LIBRARY_ARCHITECTURE}" CACHE STRING
+      "The target CPython's sysconfig data module, read by the build machine's CPython")
+  set(_bp_sysconfig_env ${CMAKE_COMMAND} -E env _PYTHON_SYSCONFIGDATA_NAME=${BLUEPYTHON_TARGET_SYSCONFIGDATA})
+endif()
 execute_process(
-  COMMAND "${Python3_EXECUTABLE}" -c [=[
+  COMMAND ${_bp_sysconfig_env} "${Python3_EXECUTABLE}" -c [=[
 import sys, sysconfig
 v = sysconfig.get_config_var
 print(";".join(str(x) for x in (
     v("Py_ENABLE_SHARED") or 0, v("Py_GIL_DISABLED") or 0, v("LIBDIR") or "", v("INSTSONAME") or "")))
 ]=]
-  OUTPUT_VARIABLE _bp_py_facts OUTPUT_STRIP_TRAILING_WHITESPACE)
+  OUTPUT_VARIABLE _bp_py_facts OUTPUT_STRIP_TRAILING_WHITESPACE
+  RESULT_VARIABLE _bp_py_facts_rc ERROR_VARIABLE _bp_py_facts_err)
+if(NOT _bp_py_facts_rc EQUAL 0)
+  message(FATAL_ERROR "bluepython: cannot read the build facts of CPython ${Python3_VERSION}: ${_bp_py_facts_err}")
+endif()
 list(GET _bp_py_facts 0 _bp_py_shared)
 list(GET _bp_py_facts 1 _bp_py_nogil)
 list(GET _bp_py_facts 2 BLUEPYTHON_PYTHON_LIBDIR)
