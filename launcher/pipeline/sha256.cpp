@@ -9,16 +9,20 @@
 
 #include "pipeline/fd_util.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+// OpenSSL's one-shot SHA-256 functions, not the EVP digest API: EVP fetches the
+// algorithm from a provider, which links the whole provider framework and
+// every algorithm it names into the core (about 2.8 MB of libcrypto, 17k
+// relocations, and the start-up that goes with them). The SHA256_* functions
+// are the same assembly-optimized implementation (SHA-NI or AVX2 where the CPU
+// has them) and need nothing else. They are deprecated in OpenSSL 3.0 only in
+// favour of EVP; nothing has replaced them for this use.
+#ifndef OPENSSL_SUPPRESS_DEPRECATED
+#define OPENSSL_SUPPRESS_DEPRECATED
+#endif
+#include <openssl/sha.h>
 
 namespace bluepython {
 namespace {
-
-struct md_ctx_deleter {
-  void operator()(EVP_MD_CTX* ctx) const noexcept { EVP_MD_CTX_free(ctx); }
-};
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, md_ctx_deleter>;
 
 struct fd_guard {
   int fd;
@@ -27,33 +31,23 @@ struct fd_guard {
   }
 };
 
-// Plain hashing needs no openssl.cnf: skip loading it (it costs start-up
-// time and a system config file should not change how we hash).
-// Done on first use (usually on the writer thread), not at start-up.
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
-                            OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
-                        nullptr);
-    return EVP_sha256();
-  }();
-  return md;
-}
-
 }  // namespace
 
 sha256_digest sha256_bytes(std::string_view data) {
+  // Not the one-shot SHA256(): OpenSSL 3 implements it through EVP.
+  SHA256_CTX ctx;
+  ::SHA256_Init(&ctx);
+  ::SHA256_Update(&ctx, data.data(), data.size());
   sha256_digest out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_md(), nullptr);
+  ::SHA256_Final(out.data(), &ctx);
   return out;
 }
 
 std::optional<sha256_digest> sha256_file(const std::string& path, std::uint64_t* size_out) {
   fd_guard file{open_high(path.c_str(), O_RDONLY | O_NOCTTY)};
   if (file.fd < 0) return std::nullopt;
-  md_ctx_ptr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) return std::nullopt;
+  SHA256_CTX ctx;
+  if (::SHA256_Init(&ctx) != 1) return std::nullopt;
   static thread_local std::unique_ptr<char[]> buffer(new char[1 << 16]);
   std::uint64_t total = 0;
   for (;;) {
@@ -63,12 +57,11 @@ std::optional<sha256_digest> sha256_file(const std::string& path, std::uint64_t*
       return std::nullopt;
     }
     if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buffer.get(), static_cast<std::size_t>(n));
+    ::SHA256_Update(&ctx, buffer.get(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
   }
   sha256_digest out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) return std::nullopt;
+  if (::SHA256_Final(out.data(), &ctx) != 1) return std::nullopt;
   if (size_out != nullptr) *size_out = total;
   return out;
 }

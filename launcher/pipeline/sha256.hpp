@@ -11,7 +11,7 @@ namespace bluepython {
 
 using sha256_digest = std::array<std::uint8_t, 32>;
 
-// SHA-256 of a byte string (OpenSSL EVP). Thread-safe.
+// SHA-256 of a byte string (OpenSSL). Thread-safe.
 sha256_digest sha256_bytes(std::string_view data);
 
 // SHA-256 of a regular file's bytes, streamed; nullopt if the file cannot be
