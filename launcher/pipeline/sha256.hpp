@@ -11,8 +11,15 @@ namespace bluepython {
 
 using sha256_digest = std::array<std::uint8_t, 32>;
 
-// SHA-256 of a byte string (OpenSSL EVP). Thread-safe.
+// SHA-256 of a byte string (our own implementation, with the CPU's SHA
+// extensions where it has them). Thread-safe.
 sha256_digest sha256_bytes(std::string_view data);
+
+// The same without the SHA extensions, whatever the CPU (for tests).
+sha256_digest sha256_bytes_portable(std::string_view data);
+
+// Whether sha256_bytes and sha256_file use the CPU's SHA extensions.
+[[nodiscard]] bool sha256_accelerated() noexcept;
 
 // SHA-256 of a regular file's bytes, streamed; nullopt if the file cannot be
 // opened or read (the caller reports the hash as null). `size_out` receives the

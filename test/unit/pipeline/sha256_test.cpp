@@ -3,9 +3,12 @@
 
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
+#include <random>
 #include <string>
 
 using namespace bluepython;
@@ -13,6 +16,33 @@ using namespace bluepython;
 TEST_CASE("sha256 of known vectors", "[sha256]") {
   CHECK(to_hex(sha256_bytes("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(to_hex(sha256_bytes("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// Every length around the padding boundaries and a few large inputs, with and
+// without the CPU's SHA extensions, against OpenSSL (the reference here only).
+TEST_CASE("sha256 agrees with OpenSSL", "[sha256]") {
+  auto reference = [](const std::string& data) {
+    sha256_digest out{};
+    unsigned int len = 0;
+    REQUIRE(EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) == 1);
+    return out;
+  };
+  std::mt19937 rng(15);
+  std::string data;
+  for (std::size_t n = 0; n <= 300; ++n) {
+    const auto expected = reference(data);
+    CHECK(sha256_bytes(data) == expected);
+    CHECK(sha256_bytes_portable(data) == expected);
+    data += static_cast<char>(rng());
+  }
+  for (const std::size_t n : {4095U, 65536U, 65537U, 1'000'003U}) {
+    data.resize(n);
+    for (auto& c : data) c = static_cast<char>(rng());
+    const auto expected = reference(data);
+    CHECK(sha256_bytes(data) == expected);
+    CHECK(sha256_bytes_portable(data) == expected);
+  }
+  INFO("SHA extensions used: " << sha256_accelerated());
 }
 
 TEST_CASE("sha256 of a file streams it whole", "[sha256]") {
