@@ -7,11 +7,53 @@
 # bash bench/run.sh --loops [--quick] [--runs N]
 # Side by side: python, bluepython (mcp+imports), bluepython (everything on) and BlueRock's
 # sensor (its own venvs), its own section: bash bench/run.sh --compare [--quick] [--runs N]
+# Start-up per interpreter (each interpreter of packaging/find-pythons.sh, with its wheel
+# from dist/ pip-installed into a venv of its own; own section):
+# bash bench/run.sh --interpreters [--quick] [--runs N]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$root/build"
 venv="$build/bench-venv"
+
+if [[ "${1:-}" == "--interpreters" ]]; then
+  shift
+  # One venv per interpreter, build/bench-venv-py3.X: that interpreter's wheel from dist/
+  # installed by pip (as users install it) and the mcp 1.x line of the tests. A venv is
+  # reused while its wheel and requirements are the same files; otherwise remade.
+  # An interpreter without a wheel is passed on as such and reported, not skipped.
+  mapfile -t pythons < <(bash "$root/packaging/find-pythons.sh" || true)
+  if ((${#pythons[@]} == 0)); then
+    echo "bench: packaging/find-pythons.sh found no interpreter" >&2
+    exit 1
+  fi
+  specs=()
+  runner=""
+  for py in "${pythons[@]}"; do
+    version="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    tag="cp${version/./}"
+    wheel="$(ls -t "$root"/dist/bluepython-*-"$tag"-"$tag"-*.whl 2>/dev/null | head -n 1 || true)"
+    if [[ -z "$wheel" ]]; then
+      specs+=("$version=$py=")
+      continue
+    fi
+    ivenv="$build/bench-venv-py$version"
+    stamp="$(sha256sum "$wheel" "$root/test/requirements-mcp1.txt" | sha256sum | cut -c1-16) $(basename "$wheel")"
+    if [[ ! -f "$ivenv/.bench-stamp" || "$(cat "$ivenv/.bench-stamp")" != "$stamp" ]]; then
+      echo "bench: making $ivenv ($(basename "$wheel"))" >&2
+      rm -rf "$ivenv"
+      "$py" -m venv "$ivenv"
+      "$ivenv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" \
+        -r "$root/test/requirements-mcp1.txt"
+      echo "$stamp" >"$ivenv/.bench-stamp"
+    fi
+    specs+=("$version=$py=$ivenv")
+    runner="$ivenv/bin/python"
+  done
+  # The driver needs only the standard library: any measured venv's python runs it.
+  [[ -n "$runner" ]] || runner="${pythons[-1]}"
+  exec "$runner" "$root/bench/interpreters.py" "$@" -- "${specs[@]}"
+fi
 
 if [[ ! -x "$build/bluepython" || ! -f "$build/CMakeCache.txt" ]]; then
   echo "bench: $build/bluepython is not built; configure and build first" >&2
