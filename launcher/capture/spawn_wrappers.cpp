@@ -172,6 +172,28 @@ PyObject* g_fork_exec_original = nullptr;
 PyObject* g_fork_exec_wrapper = nullptr;
 bool g_subprocess_wrapped = false;
 
+#if PY_VERSION_HEX >= 0x030B0000
+// subprocess's own reference (3.11+: `from _posixsubprocess import fork_exec
+// as _fork_exec`), replaced once subprocess has set it. Whether that is done.
+bool wrap_subprocess_reference(PyObject* modules) {
+  PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
+  if (subprocess == nullptr) return false;
+  PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
+  bool done = false;
+  if (bound == g_fork_exec_original) {
+    done = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
+  } else if (bound != nullptr) {
+    done = true;  // someone else's, or ours already: leave it
+  }
+  Py_XDECREF(bound);
+  return done;
+}
+#else
+// 3.10's subprocess calls _posixsubprocess.fork_exec through the module at
+// each spawn (it keeps no reference of its own): the module's is enough.
+bool wrap_subprocess_reference(PyObject*) { return true; }
+#endif
+
 }  // namespace
 
 void install_fork_exec_wrapper() noexcept {
@@ -191,18 +213,7 @@ void install_fork_exec_wrapper() noexcept {
       Py_XDECREF(wrapper);
     }
   }
-  if (g_fork_exec_wrapper != nullptr) {
-    PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
-    if (subprocess != nullptr) {
-      PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
-      if (bound == g_fork_exec_original) {
-        g_subprocess_wrapped = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
-      } else if (bound != nullptr) {
-        g_subprocess_wrapped = true;  // someone else's, or ours already: leave it
-      }
-      Py_XDECREF(bound);
-    }
-  }
+  if (g_fork_exec_wrapper != nullptr) g_subprocess_wrapped = wrap_subprocess_reference(modules);
 }
 
 namespace {

@@ -665,6 +665,24 @@ def test_multiprocessing_spawn_is_reported_without_mcp(sandbox: Sandbox) -> None
     assert worker[0]["event"]["parent"]["uuid"] == root[0]["event"]["meta"]["uuid"]
 
 
+def test_fork_exec_wrapper_per_version(sandbox: Sandbox, ref_minor: tuple[int, int]) -> None:
+    """Where subprocess finds fork_exec: 3.11+ keeps its own reference (subprocess._fork_exec),
+    replaced by the wrapper too; 3.10 looks it up on _posixsubprocess at each spawn."""
+    prog = (
+        "import _posixsubprocess, subprocess\n"
+        "ours = lambda f: 'observed by bluepython' in (f.__doc__ or '')\n"
+        "ref = getattr(subprocess, '_fork_exec', None)\n"
+        "print(ours(_posixsubprocess.fork_exec), None if ref is None else ours(ref))\n"
+        "subprocess.run(['true'], check=True)\n"
+    )
+    res = sandbox.bp("-c", prog)
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout.decode().split() == (["True", "None"] if ref_minor < (3, 11) else ["True", "True"])
+    # The spawn itself is announced by subprocess.Popen's audit event on every version.
+    (root,) = [evs for evs in sandbox.processes().values() if evs[0]["event"]["parent"] is None]
+    assert [a["via"] for a in attrs_of(root, "python_process_spawn")] == ["subprocess.Popen"]
+
+
 _FORKSERVER = r"""
 import multiprocessing as mp
 import mcp.types  # bluepython's MCP hooks are applied (what a server does first)
