@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <string_view>
-
-#include <fmt/format.h>
 
 namespace bluepython::threads {
 namespace {
@@ -48,13 +48,16 @@ int process_threads() noexcept {
   return error == std::errc{} && end != text.data() + at ? value : -1;
 }
 
-bool is_ours(const char* tid) noexcept {
-  char path[64];
+bool is_ours(std::string_view tid) noexcept {
+  constexpr std::string_view head = "/proc/self/task/";
+  constexpr std::string_view tail = "/comm";
+  std::array<char, 64> path{};  // zero-filled: the copies below leave it terminated
+  if (head.size() + tid.size() + tail.size() >= path.size()) return false;
+  char* out = std::copy(head.begin(), head.end(), path.data());
+  out = std::copy(tid.begin(), tid.end(), out);
+  std::copy(tail.begin(), tail.end(), out);
   char name[32];
-  const auto out = fmt::format_to_n(path, sizeof path - 1, "/proc/self/task/{}/comm", tid);
-  if (out.size >= sizeof path) return false;
-  *out.out = '\0';
-  const ssize_t n = read_small(path, name, sizeof name);
+  const ssize_t n = read_small(path.data(), name, sizeof name);
   return n > 0 && std::string_view(name, static_cast<std::size_t>(n)).starts_with(kOwnPrefix);
 }
 
