@@ -4,7 +4,8 @@
 ``asyncio.to_thread`` and ``anyio.to_thread`` copy the caller's context, so the
 call in effect (a ``ContextVar`` of ``_bluepython``) follows them. A plain
 ``threading.Thread`` and ``concurrent.futures.ThreadPoolExecutor.submit`` start
-with the thread's own (empty) context on Python 3.11-3.13, so what a tool does
+with the thread's own (empty) context on Python 3.10-3.13 (and on 3.14 unless
+``-X thread_inherit_context`` is on), so what a tool does
 there would look like background work. While a call is current, these two run
 the new work in a copy of the caller's context, as ``asyncio.to_thread`` does;
 outside a call nothing changes. (Children started through

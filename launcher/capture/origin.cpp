@@ -11,6 +11,12 @@
 
 #include "pyapi/py_ref.hpp"
 
+#if PY_VERSION_HEX < 0x030B0000
+// 3.10: PyFrame_GetBack is declared in frameobject.h, which Python.h does not
+// include (3.11 moved it to cpython/pyframe.h, which it does).
+#include <frameobject.h>
+#endif
+
 namespace bluepython::capture {
 namespace {
 

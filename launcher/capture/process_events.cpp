@@ -55,7 +55,9 @@ void popen_spawn(const audit_event& e, PyObject* args) {
   spawn(e, arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3));
 }
 
-void exec_spawn(const audit_event& e, PyObject* args) { spawn(e, arg(args, 0), arg(args, 1), nullptr, arg(args, 2)); }
+void exec_spawn(const audit_event& e, PyObject* args) {
+  spawn(e, arg(args, 0), arg(args, 1), nullptr, app_spawn_env(arg(args, 2)));
+}
 
 void os_spawn(const audit_event& e, PyObject* args) { spawn(e, arg(args, 1), arg(args, 2), nullptr, arg(args, 3)); }
 

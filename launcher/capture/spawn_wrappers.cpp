@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstring>
@@ -172,6 +173,28 @@ PyObject* g_fork_exec_original = nullptr;
 PyObject* g_fork_exec_wrapper = nullptr;
 bool g_subprocess_wrapped = false;
 
+#if PY_VERSION_HEX >= 0x030B0000
+// subprocess's own reference (3.11+: `from _posixsubprocess import fork_exec
+// as _fork_exec`), replaced once subprocess has set it. Whether that is done.
+bool wrap_subprocess_reference(PyObject* modules) {
+  PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
+  if (subprocess == nullptr) return false;
+  PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
+  bool done = false;
+  if (bound == g_fork_exec_original) {
+    done = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
+  } else if (bound != nullptr) {
+    done = true;  // someone else's, or ours already: leave it
+  }
+  Py_XDECREF(bound);
+  return done;
+}
+#else
+// 3.10's subprocess calls _posixsubprocess.fork_exec through the module at
+// each spawn (it keeps no reference of its own): the module's is enough.
+bool wrap_subprocess_reference(PyObject*) { return true; }
+#endif
+
 }  // namespace
 
 void install_fork_exec_wrapper() noexcept {
@@ -191,19 +214,142 @@ void install_fork_exec_wrapper() noexcept {
       Py_XDECREF(wrapper);
     }
   }
-  if (g_fork_exec_wrapper != nullptr) {
-    PyObject* subprocess = PyDict_GetItemString(modules, "subprocess");  // borrowed
-    if (subprocess != nullptr) {
-      PyObject* bound = PyObject_GetAttrString(subprocess, "_fork_exec");
-      if (bound == g_fork_exec_original) {
-        g_subprocess_wrapped = PyObject_SetAttrString(subprocess, "_fork_exec", g_fork_exec_wrapper) == 0;
-      } else if (bound != nullptr) {
-        g_subprocess_wrapped = true;  // someone else's, or ours already: leave it
-      }
-      Py_XDECREF(bound);
+  if (g_fork_exec_wrapper != nullptr) g_subprocess_wrapped = wrap_subprocess_reference(modules);
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// os.posix_spawn / os.posix_spawnp (path, argv, env, /, **options): what
+// subprocess starts most children with on 3.13+ (an executable given with a
+// directory, no cwd, preexec_fn, pass_fds or ids), and on 3.10-3.12 when
+// close_fds is off. The audit event os.posix_spawn reports the spawn; the
+// wrapper hands the call in effect to the child, as the fork_exec wrapper
+// does: a copied env mapping with BLUEPYTHON_PARENT_CALL (the caller's is
+// never changed).
+
+// What posix_spawn takes as env: a mapping; from 3.13 also None (the
+// current environment). Anything else is left for posix_spawn to refuse.
+bool spawn_env_accepted(PyObject* env) {
+#if PY_VERSION_HEX >= 0x030D0000
+  if (env == Py_None) return true;
+#endif
+  return env != Py_None && PyMapping_Check(env) != 0;
+}
+
+// A dict of `env` (None: this process's environment, as bytes) and the call.
+PyObject* env_mapping_with_call(PyObject* env, std::string_view call) {
+  py_ref copy(PyDict_New());
+  if (!copy) return nullptr;
+  if (env != Py_None) {
+    if (PyDict_Merge(copy.get(), env, 1) != 0) return nullptr;
+  } else {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const auto eq = entry.find('=');
+      if (eq == std::string_view::npos || eq == 0) continue;
+      const py_ref key(PyBytes_FromStringAndSize(entry.data(), static_cast<Py_ssize_t>(eq)));
+      const py_ref value(PyBytes_FromStringAndSize(entry.data() + eq + 1,
+                                                   static_cast<Py_ssize_t>(entry.size() - eq - 1)));
+      if (!key || !value || PyDict_SetItem(copy.get(), key.get(), value.get()) != 0) return nullptr;
     }
   }
+  const std::string_view name = kCallVariable.substr(0, kCallVariable.size() - 1);
+  const py_ref bytes_name(PyBytes_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size())));
+  if (!bytes_name || PyDict_DelItem(copy.get(), bytes_name.get()) != 0) PyErr_Clear();  // one entry, ours
+  const py_ref value(PyUnicode_FromStringAndSize(call.data(), static_cast<Py_ssize_t>(call.size())));
+  const py_ref key(PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size())));
+  if (!value || !key || PyDict_SetItem(copy.get(), key.get(), value.get()) != 0) return nullptr;
+  return copy.release();
 }
+
+// The child's env with the call in effect, or nothing (no call, or an env
+// left as it is).
+py_ref spawn_env_with_call(PyObject* env) {
+  std::string call;
+  if (!spawn_env_accepted(env) || !call_context::current_call_object(call)) return {};
+  return py_ref(env_mapping_with_call(env, call));
+}
+
+// The env posix_spawn is being called with by this thread's wrapper, and the
+// app's own (borrowed, for the call's duration): the audit event os.posix_spawn
+// then reports the app's env, not the copy with our variable.
+thread_local PyObject* t_spawn_env_copy = nullptr;
+thread_local PyObject* t_spawn_env_app = nullptr;
+
+PyObject* posix_spawn(PyObject* original, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  constexpr std::size_t kMaxArgs = 16;  // 3 positional and 7 options today
+  const Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
+  if (nargs != 3 || total > static_cast<Py_ssize_t>(kMaxArgs) || busy_guard::busy()) {
+    return PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+  }
+  py_ref env;
+  {
+    const busy_guard guard;
+    const saved_exception saved;
+    try {
+      env = spawn_env_with_call(args[2]);
+    } catch (...) {
+      // Out of memory: the child is not linked to the call; the spawn proceeds.
+    }
+  }
+  if (!env) return PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+  std::array<PyObject*, kMaxArgs> copy{};
+  std::copy(args, args + total, copy.begin());
+  copy[2] = env.get();
+  t_spawn_env_copy = env.get();
+  t_spawn_env_app = args[2];
+  PyObject* result = PyObject_Vectorcall(original, copy.data(), static_cast<std::size_t>(nargs), kwnames);
+  t_spawn_env_copy = t_spawn_env_app = nullptr;
+  return result;
+}
+
+// posix_spawn's own docstring (signature included), kept for the wrappers.
+std::string g_posix_spawn_doc;
+std::string g_posix_spawnp_doc;
+PyMethodDef posix_spawn_def = {"posix_spawn", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&posix_spawn)),
+                               METH_FASTCALL | METH_KEYWORDS, nullptr};
+PyMethodDef posix_spawnp_def = {"posix_spawnp",
+                                reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&posix_spawn)),
+                                METH_FASTCALL | METH_KEYWORDS, nullptr};
+bool g_posix_spawn_wrapped = false;
+
+// posix.<name> (and os's copy, if os is loaded; a later `import os` copies
+// the wrapper) replaced by the wrapper, the original kept as its self.
+void wrap_posix_function(PyObject* posix, PyObject* os, PyMethodDef* def, std::string& doc) {
+  const py_ref original(PyObject_GetAttrString(posix, def->ml_name));
+  if (!original || !PyCFunction_Check(original.get())) return;  // not on this platform
+  const py_ref signature(PyObject_GetAttrString(original.get(), "__text_signature__"));
+  const py_ref text(PyObject_GetAttrString(original.get(), "__doc__"));
+  PyErr_Clear();
+  const char* sig = signature && PyUnicode_Check(signature.get()) ? PyUnicode_AsUTF8(signature.get()) : nullptr;
+  const char* body = text && PyUnicode_Check(text.get()) ? PyUnicode_AsUTF8(text.get()) : nullptr;
+  if (sig != nullptr && body != nullptr) {
+    doc = fmt::format("{}{}\n--\n\n{}", def->ml_name, sig, body);  // what __text_signature__ is read from
+    def->ml_doc = doc.c_str();
+  }
+  const py_ref module_name(PyUnicode_FromString("posix"));
+  const py_ref wrapper(module_name ? PyCFunction_NewEx(def, original.get(), module_name.get()) : nullptr);
+  if (!wrapper || PyObject_SetAttrString(posix, def->ml_name, wrapper.get()) != 0) return;
+  if (os != nullptr) (void)PyObject_SetAttrString(os, def->ml_name, wrapper.get());
+}
+
+void install_posix_spawn_wrappers() noexcept {
+  if (g_posix_spawn_wrapped || !sensor::started()) return;
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  PyObject* posix = modules != nullptr ? PyDict_GetItemString(modules, "posix") : nullptr;
+  if (posix == nullptr) return;
+  g_posix_spawn_wrapped = true;  // one attempt: a failure leaves os as it is
+  PyObject* os = PyDict_GetItemString(modules, "os");  // borrowed
+  const saved_exception saved;
+  try {
+    wrap_posix_function(posix, os, &posix_spawn_def, g_posix_spawn_doc);
+    wrap_posix_function(posix, os, &posix_spawnp_def, g_posix_spawnp_doc);
+  } catch (...) {
+  }
+}
+
+}  // namespace
 
 namespace {
 
@@ -318,10 +464,15 @@ void install_multiprocessing_wrappers() noexcept {
 
 }  // namespace
 
+PyObject* app_spawn_env(PyObject* env) noexcept {
+  return env != nullptr && env == t_spawn_env_copy ? t_spawn_env_app : env;
+}
+
 void install_spawn_wrappers() noexcept {
   if (!sensor::settings().enabled(category::process)) return;
   if (!g_subprocess_wrapped) install_fork_exec_wrapper();
   if (!g_multiprocessing_wrapped) install_multiprocessing_wrappers();
+  if (!g_posix_spawn_wrapped) install_posix_spawn_wrappers();
 }
 
 }  // namespace bluepython::capture

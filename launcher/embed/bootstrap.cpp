@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "capture/hooks_loader.hpp"
 #include "capture/import_monitor.hpp"
@@ -14,6 +17,7 @@
 #include "pyapi/call_context.hpp"
 #include "pyapi/py_ref.hpp"
 #include "runtime/sensor.hpp"
+#include "runtime/threads.hpp"
 
 namespace bluepython::module {
 namespace {
@@ -111,6 +115,97 @@ bool wrap_os_exit() {
   return ok;
 }
 
+#if PY_VERSION_HEX >= 0x030C0000
+// CPython 3.12+ gives a DeprecationWarning from os.fork() and os.forkpty()
+// when the kernel counts more than one thread in the process ("This process
+// (pid=N) is multi-threaded, ..."). Our writer (and exporter) threads would
+// make every fork of a single-threaded app warn, on stderr under -X dev or
+// when __main__ forks. Where the only other threads are ours, the fork runs
+// with a filter ignoring exactly that message, put first in the list the
+// warnings machinery reads and taken out as soon as fork returns (3.12 warns
+// before the after_in_parent hooks, 3.13 after them: only the wrapper sees
+// both ends). An app with threads of its own still gets the warning.
+
+// warnings.filters once warnings is imported (what _warnings then reads),
+// else _warnings.filters.
+py_ref warning_filters() {
+  PyObject* modules = PyImport_GetModuleDict();  // borrowed
+  PyObject* owner = PyDict_GetItemString(modules, "warnings");
+  if (owner == nullptr) owner = PyDict_GetItemString(modules, "_warnings");
+  py_ref filters(owner != nullptr ? PyObject_GetAttrString(owner, "filters") : nullptr);
+  return filters && PyList_Check(filters.get()) ? std::move(filters) : py_ref();
+}
+
+// ("ignore", <the exact text>, DeprecationWarning, None, 0): a str message
+// matches exactly, no regex (and no import of re) needed.
+py_ref ignore_fork_warning(const char* name) {
+  const std::string text = fmt::format(
+      "This process (pid={}) is multi-threaded, use of {}() may lead to deadlocks in the child.", ::getpid(), name);
+  return py_ref(Py_BuildValue("(ss#OOi)", "ignore", text.data(), static_cast<Py_ssize_t>(text.size()),
+                              PyExc_DeprecationWarning, Py_None, 0));
+}
+
+void remove_filter(PyObject* filters, PyObject* filter) {
+  for (Py_ssize_t i = PyList_GET_SIZE(filters) - 1; i >= 0; --i) {
+    if (PyList_GET_ITEM(filters, i) == filter) {
+      (void)PySequence_DelItem(filters, i);
+      return;
+    }
+  }
+}
+
+PyObject* fork_quietly(PyObject* original, const char* name) {
+  py_ref filters;
+  py_ref filter;
+  if (threads::single_but_for_ours(threads::count())) {
+    const saved_exception saved;
+    filters = warning_filters();
+    filter = filters ? ignore_fork_warning(name) : py_ref();
+    if (filter && PyList_Insert(filters.get(), 0, filter.get()) != 0) filter.reset();
+  }
+  PyObject* result = PyObject_CallNoArgs(original);  // in the child too: it inherits the list
+  if (filter) {
+    const saved_exception saved;  // fork's own error, if any, stays
+    remove_filter(filters.get(), filter.get());
+  }
+  return result;
+}
+
+PyObject* py_fork(PyObject* original, PyObject*) { return fork_quietly(original, "fork"); }
+PyObject* py_forkpty(PyObject* original, PyObject*) { return fork_quietly(original, "forkpty"); }
+
+PyMethodDef fork_def = {"fork", &py_fork, METH_NOARGS,
+                        "fork($module, /)\n--\n\nFork a child process.\n\n"
+                        "Return 0 to child process and PID of child to parent process."};
+PyMethodDef forkpty_def = {"forkpty", &py_forkpty, METH_NOARGS,
+                           "forkpty($module, /)\n--\n\nFork a new process with a new pseudo-terminal as "
+                           "controlling tty.\n\nReturns a tuple of (pid, master_fd)."};
+
+// posix.<name> (and os's copy, if os is loaded) replaced by the wrapper,
+// which keeps the original as its self.
+bool wrap_fork_function(PyObject* posix, PyObject* os, PyMethodDef* def) {
+  const py_ref original(PyObject_GetAttrString(posix, def->ml_name));
+  if (!original) {
+    PyErr_Clear();
+    return true;  // not on this platform
+  }
+  const py_ref module_name(PyUnicode_FromString("posix"));
+  const py_ref wrapper(module_name ? PyCFunction_NewEx(def, original.get(), module_name.get()) : nullptr);
+  if (!wrapper || PyObject_SetAttrString(posix, def->ml_name, wrapper.get()) != 0) return false;
+  return os == nullptr || PyObject_SetAttrString(os, def->ml_name, wrapper.get()) == 0;
+}
+
+bool wrap_fork() {
+  const py_ref posix(PyImport_ImportModule("posix"));
+  if (!posix) return false;
+  PyObject* os = PyDict_GetItemString(PyImport_GetModuleDict(), "os");  // borrowed
+  return wrap_fork_function(posix.get(), os, &fork_def) && wrap_fork_function(posix.get(), os, &forkpty_def);
+}
+#else
+// Before 3.12 os.fork() does not count threads: nothing to wrap.
+bool wrap_fork() { return true; }
+#endif
+
 bool wrap_signal(PyObject* signal_module) {
   g_original_signal = PyObject_GetAttrString(signal_module, "signal");
   if (g_original_signal == nullptr) return false;
@@ -170,6 +265,7 @@ void bootstrap() noexcept {
   if (mcp_hooks) hooks_loader::arm();
   if (!register_fork_hook(mod)) report_python_error("bootstrap: os.register_at_fork");
   if (!wrap_os_exit()) report_python_error("bootstrap: os._exit");
+  if (!wrap_fork()) report_python_error("bootstrap: os.fork");
   // Let the signal module record the default SIGTERM disposition before our
   // C handler replaces it, so signal.getsignal() answers as under python.
   PyObject* sig = PyImport_ImportModule("_signal");

@@ -88,6 +88,9 @@ void event_pipeline::start() noexcept {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     thread_ = std::make_unique<std::thread>([this] { writer_loop(); });
+    // Named before start() returns, not only once it runs: whoever counts our
+    // threads by name (the 3.12+ fork warning) must never see it unnamed.
+    (void)::pthread_setname_np(thread_->native_handle(), "bluepython-wr");
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     running_.store(true, std::memory_order_release);
   } catch (...) {

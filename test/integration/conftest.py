@@ -98,6 +98,21 @@ def ref_version(ref_python: str) -> dict[str, Any]:
     return {"version": version, "short": short}
 
 
+@pytest.fixture(scope="session")
+def ref_minor(ref_version: dict[str, Any]) -> tuple[int, int]:
+    """(3, 12) for the CPython under test: for the tests whose expectation differs by version."""
+    major, minor = ref_version["short"].split(".")[:2]
+    return int(major), int(minor)
+
+
+# CPython 3.12+: os.fork()/os.forkpty() in a process with threads of the app's own
+# (python gives it too; never for bluepython's threads), the warning and its source line.
+FORK_WARNING = re.compile(
+    rb"[^\n]*: DeprecationWarning: This process \(pid=\d+\) is multi-threaded, use of fork(pty)?\(\) "
+    rb"may lead to deadlocks in the child\.\n(  [^\n]*\n)?"
+)
+
+
 # ---------------------------------------------------------------------------
 # Strict NDJSON reading
 

@@ -31,6 +31,7 @@ void otlp_exporter::start_locked() noexcept {
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);  // signals go to the app's threads
     thread_ = std::make_unique<std::thread>([this] { loop(); });
+    (void)::pthread_setname_np(thread_->native_handle(), "bluepython-otlp");  // before anyone counts it
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
   } catch (...) {
     // No thread: nothing is exported (counted as drops as offers come).

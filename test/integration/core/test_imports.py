@@ -42,8 +42,8 @@ import importlib.metadata as md
 modules = {}
 for name, mod in list(sys.modules.items()):
     spec = getattr(mod, "__spec__", None)
-    if spec is None:
-        continue
+    if spec is None or spec.name != name:
+        continue  # a module that put another in its place (3.13's collections.abc)
     loader = spec.loader
     cls = loader.__name__ if isinstance(loader, type) else type(loader).__name__
     modules[name] = {"loader": cls, "origin": spec.origin}

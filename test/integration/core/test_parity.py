@@ -68,6 +68,31 @@ FD_PROBE_EXEC = (
     "print('exec', kid.stdout, kid.stderr, kid.returncode)\n"
 )
 
+# CPython 3.12+ warns when os.fork()/os.forkpty() runs in a process the kernel
+# counts more than one thread in; bluepython's own threads must not count.
+# Prints the warnings the fork gave (pid replaced) and whether the app's
+# warning filters came out of it unchanged. argv[1]: fork or forkpty;
+# argv[2] == "thread": the app runs a thread of its own meanwhile.
+FORK_WARNINGS = """\
+import os, sys, threading, warnings
+done = threading.Event()
+if sys.argv[2:] == ["thread"]:
+    threading.Thread(target=done.wait).start()
+before = list(warnings.filters)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    inner = list(warnings.filters)
+    pid = os.fork() if sys.argv[1] == "fork" else os.forkpty()[0]
+    if pid == 0:
+        os._exit(0 if warnings.filters == inner else 1)
+    unchanged = warnings.filters == inner
+    _, status = os.waitpid(pid, 0)
+done.set()
+print([str(w.message).replace(str(os.getpid()), "PID") for w in caught])
+print(unchanged, warnings.filters == before, os.waitstatus_to_exitcode(status))
+"""
+FORK_FROM_MAIN = "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n"
+
 
 @dataclass
 class Case:
@@ -215,6 +240,13 @@ CASES = [
     case("first-fds-script", "script.py", files={"script.py": FD_PROBE_MAIN}),
     case("first-fds-after-fork", "-c", FD_PROBE_FORK),
     case("first-fds-after-exec", "-c", FD_PROBE_EXEC),
+    # Forks: no DeprecationWarning because of bluepython's threads (3.12+).
+    case("fork-warnings", "-c", FORK_WARNINGS, "fork"),
+    case("forkpty-warnings", "-c", FORK_WARNINGS, "forkpty"),
+    case("fork-warnings-app-thread", "-c", FORK_WARNINGS, "fork", "thread"),
+    case("fork-from-main", "-c", FORK_FROM_MAIN),
+    case("fork-from-main-X-dev", "-X", "dev", "-c", FORK_FROM_MAIN),
+    case("fork-from-main-W-error", "-W", "error", "-c", FORK_FROM_MAIN),
     case(
         "sigpipe-broken-stdout",
         "-c",
@@ -250,6 +282,22 @@ def test_parity(sandbox: Sandbox, c: Case) -> None:
         assert _normalise(bp.stderr, sandbox.bluepython).decode(errors="replace") == _normalise(
             py.stderr, sandbox.ref_python
         ).decode(errors="replace")
+
+
+@pytest.mark.parametrize("app_thread", [False, True], ids=["single", "app-thread"])
+def test_fork_warning_by_version(sandbox: Sandbox, ref_minor: tuple[int, int], app_thread: bool) -> None:
+    """The version branch behind the fork cases: 3.12+ warns for the app's own thread (and
+    bluepython lets it), never for bluepython's; before 3.12 nothing warns."""
+    res = sandbox.bp("-c", FORK_WARNINGS, "fork", *(["thread"] if app_thread else []))
+    assert res.returncode == 0, res.stderr
+    warned, rest = res.stdout.decode().splitlines()
+    expected = (
+        ["This process (pid=PID) is multi-threaded, use of fork() may lead to deadlocks in the child."]
+        if app_thread and ref_minor >= (3, 12)
+        else []
+    )
+    assert json.loads(warned.replace("'", '"')) == expected
+    assert rest == "True True 0"
 
 
 def test_probe_is_meaningful(sandbox: Sandbox) -> None:

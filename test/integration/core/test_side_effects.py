@@ -11,6 +11,7 @@ import marshal
 import threading
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import (
@@ -226,6 +227,7 @@ _FILES_NET_CODE = r"""
 import collections, ctypes, importlib.metadata, marshal, os, pickle, shutil, socket, sys, tempfile
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 d = tempfile.mkdtemp(prefix="bp-")
 p = os.path.join(d, "a.txt")
 with open(p, "w") as f:
@@ -382,6 +384,51 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     print(call_id)
 """
+
+
+_POSIX_SPAWN = r"""
+import os, subprocess, sys
+import _bluepython
+
+env = dict(os.environ)
+before = dict(env)
+kid = [sys.executable, "-c", "pass"]
+token = _bluepython.enter_mcp_call("s-1", 7, "tools/call", "spawner", "stdio", "srv")
+# subprocess's posix_spawn path: every version with close_fds off; 3.13+ by default
+subprocess.run(kid, close_fds=False, check=True)
+os.waitpid(os.posix_spawn(sys.executable, kid, env), 0)
+os.waitpid(os.posix_spawnp(os.path.basename(sys.executable), kid, env), 0)
+if sys.version_info >= (3, 13):
+    os.waitpid(os.posix_spawn(sys.executable, kid, None), 0)  # None: this environment (3.13+)
+else:
+    try:
+        os.posix_spawn(sys.executable, kid, None)
+    except TypeError as exc:  # refused before 3.13, as under python
+        print(type(exc).__name__, file=sys.stderr)
+_bluepython.exit_call(token)
+os.waitpid(os.posix_spawn(sys.executable, kid, env), 0)
+print(env == before)
+"""
+
+
+def test_posix_spawn_children_name_the_call(sandbox: Sandbox, ref_minor: tuple[int, int]) -> None:
+    """os.posix_spawn(p) (subprocess's path for most spawns on 3.13+) hands the call in
+    effect to the child through a copy of its env; the caller's mapping is untouched."""
+    sandbox.write("spawn.py", _POSIX_SPAWN)
+    env = dict(sandbox.env, PATH=f"{Path(sandbox.bluepython).parent}:{sandbox.env.get('PATH', '')}")
+    res = sandbox.bp("spawn.py", env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout.decode().split() == ["True"]
+    assert res.stderr.decode().split() == ([] if ref_minor >= (3, 13) else ["TypeError"])
+    procs = list(sandbox.processes().values())
+    (root,) = [evs for evs in procs if evs[0]["event"]["parent"] is None]
+    call_id = next(e["event"]["context"]["mcp"]["call_id"] for e in named(root, "python_process_spawn"))
+    kids = [evs[0]["event"]["parent"] for evs in procs if evs is not root]
+    in_call = 4 if ref_minor >= (3, 13) else 3
+    links = [(k["via"], (k.get("call") or {}).get("call_id")) for k in kids]
+    assert links.count(("exec", call_id)) == in_call, links
+    assert sum(1 for k in kids if not k.get("call")) == 1
+    assert "BLUEPYTHON_PARENT_CALL" not in json.dumps([attrs(e) for e in named(root, "python_process_spawn")])
 
 
 def test_children_name_the_call_that_started_them(sandbox: Sandbox, mcp1: McpVenv) -> None:
@@ -665,6 +712,24 @@ def test_multiprocessing_spawn_is_reported_without_mcp(sandbox: Sandbox) -> None
     assert worker[0]["event"]["parent"]["uuid"] == root[0]["event"]["meta"]["uuid"]
 
 
+def test_fork_exec_wrapper_per_version(sandbox: Sandbox, ref_minor: tuple[int, int]) -> None:
+    """Where subprocess finds fork_exec: 3.11+ keeps its own reference (subprocess._fork_exec),
+    replaced by the wrapper too; 3.10 looks it up on _posixsubprocess at each spawn."""
+    prog = (
+        "import _posixsubprocess, subprocess\n"
+        "ours = lambda f: 'observed by bluepython' in (f.__doc__ or '')\n"
+        "ref = getattr(subprocess, '_fork_exec', None)\n"
+        "print(ours(_posixsubprocess.fork_exec), None if ref is None else ours(ref))\n"
+        "subprocess.run(['true'], check=True)\n"
+    )
+    res = sandbox.bp("-c", prog)
+    assert res.returncode == 0, res.stderr.decode()
+    assert res.stdout.decode().split() == (["True", "None"] if ref_minor < (3, 11) else ["True", "True"])
+    # The spawn itself is announced by subprocess.Popen's audit event on every version.
+    (root,) = [evs for evs in sandbox.processes().values() if evs[0]["event"]["parent"] is None]
+    assert [a["via"] for a in attrs_of(root, "python_process_spawn")] == ["subprocess.Popen"]
+
+
 _FORKSERVER = r"""
 import multiprocessing as mp
 import mcp.types  # bluepython's MCP hooks are applied (what a server does first)
@@ -829,7 +894,9 @@ _HOSTILE = {
             def items(self):
                 return self.pairs
         env = Env([K("A")] + [K("N%d" % i) for i in range(50)])
-        subprocess.run(["/bin/true"], env=env, check=True)
+        # A cwd keeps subprocess on fork_exec: 3.13 takes os.posix_spawn otherwise,
+        # and posix_spawn wants a real mapping (python itself refuses this one).
+        subprocess.run(["/bin/true"], env=env, cwd="/", check=True)
     """,
     "dict_cleared_by_key_str": r"""
         import subprocess
