@@ -10,7 +10,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 # Two files per process, one process per core.
-printf '%s\n' launcher/main.cpp $(find launcher -mindepth 2 -name "*.cpp" | sort) bench/native/*.cpp |
+printf '%s\n' launcher/core_main.cpp $(find launcher -mindepth 2 -name "*.cpp" | sort) bench/native/*.cpp |
   xargs -P "$(nproc)" -n 2 clang-tidy -p build --quiet --warnings-as-errors='*' >"$log" 2>&1 || status=$?
 grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated|^Suppressed [0-9]+ warnings|^Use -header-filter|NOLINT' "$log" || true
 if [[ $status -ne 0 ]]; then

@@ -78,7 +78,8 @@ std::optional<std::string> libpython_in(const target& t, const std::string& pref
   const std::string base = "libpython" + version_of(t);
   for (const auto& dir : dirs) {
     for (const char* suffix : {".so.1.0", ".so"}) {
-      std::string candidate = dir + "/" + base + suffix;
+      std::string candidate = dir;
+      candidate.append("/").append(base).append(suffix);
       if (is_file(candidate)) return candidate;
     }
   }
@@ -147,7 +148,8 @@ std::optional<outcome> from_path(const target& t, const std::string& path_env) {
     std::string dir(rest.substr(0, colon));
     rest.remove_prefix(colon == std::string_view::npos ? rest.size() : colon + 1);
     if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = std::move(dir);
+    candidate.append("/").append(name);
     if (::access(candidate.c_str(), X_OK) != 0) continue;
     const std::string real = real_path(candidate);
     if (real.empty()) continue;
@@ -173,9 +175,13 @@ venv_config read_venv_config(const std::string& path) {
     if (eq == std::string::npos) continue;
     const std::string key = trim(std::string_view(line).substr(0, eq));
     std::string value = trim(std::string_view(line).substr(eq + 1));
-    if (key == "home") cfg.home = std::move(value);
-    if (key == "version") cfg.version = std::move(value);
-    if (key == "version_info") version_info = std::move(value);
+    if (key == "home") {
+      cfg.home = std::move(value);
+    } else if (key == "version") {
+      cfg.version = std::move(value);
+    } else if (key == "version_info") {
+      version_info = std::move(value);
+    }
   }
   if (cfg.version.empty()) cfg.version = version_info;
   while (cfg.home.size() > 1 && cfg.home.back() == '/') cfg.home.pop_back();

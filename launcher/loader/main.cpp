@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <variant>
 #include <vector>
@@ -39,7 +40,7 @@ std::string env(const char* name) {
 
 // The absolute path argv[0] names, as the shell found it (symlinks kept).
 std::string invoked_path(const char* argv0, const std::string& path_env, const std::string& self) {
-  const std::string name = argv0 != nullptr ? argv0 : "";
+  std::string name = argv0 != nullptr ? argv0 : "";
   if (name.find('/') != std::string::npos) {
     if (name.front() == '/') return name;
     char cwd[PATH_MAX];
@@ -50,7 +51,8 @@ std::string invoked_path(const char* argv0, const std::string& path_env, const s
     const auto colon = path_env.find(':', start);
     std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    std::string candidate = std::move(dir);
+    candidate.append("/").append(name);
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     if (colon == std::string::npos) break;
     start = colon + 1;
@@ -58,9 +60,7 @@ std::string invoked_path(const char* argv0, const std::string& path_env, const s
   return self;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int launch(int argc, char** argv) {
   using namespace bluepython::loader;
   const target t{BLUEPYTHON_PY_MAJOR, BLUEPYTHON_PY_MINOR, BLUEPYTHON_MULTIARCH, BLUEPYTHON_LIBPYTHON_HINT,
                  BLUEPYTHON_CORE_HINT};
@@ -107,4 +107,15 @@ int main(int argc, char** argv) {
   const bluepython_start start{kCoreAbi, (static_cast<unsigned>(t.major) << 24U) | (static_cast<unsigned>(t.minor) << 16U),
                                lib.libpython.c_str(), lib.how.c_str()};
   return entry(argc, argv, &start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return launch(argc, argv);
+  } catch (const std::exception& e) {  // std::bad_alloc, before anything ran
+    (void)std::fprintf(stderr, "bluepython: cannot start: %s\n", e.what());
+    return 1;
+  }
 }
