@@ -47,6 +47,7 @@ class Interpreter:
     python: str
     venv: Path | None
     wheel: str = ""
+    built: str = ""  # when the wheel file was made
     full_version: str = ""
     mcp: str = ""
     # (workload index, side) -> samples in seconds
@@ -70,6 +71,9 @@ def describe(interp: Interpreter) -> None:
     assert interp.venv is not None
     stamp = (interp.venv / ".bench-stamp").read_text().split()
     interp.wheel = stamp[1] if len(stamp) > 1 else "?"
+    # When the wheel was built: a wheel left from an older tree shows here.
+    built = (ROOT / "dist" / interp.wheel).stat().st_mtime
+    interp.built = f"{datetime.datetime.fromtimestamp(built, datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     probe = "import importlib.metadata as m, platform; print(platform.python_version(), m.version('mcp'))"
     out = subprocess.run([str(interp.exe("python")), "-c", probe], capture_output=True, text=True, check=True)
     interp.full_version, interp.mcp = out.stdout.split()
@@ -151,7 +155,8 @@ def report(interps: list[Interpreter], runs: int, command: str) -> tuple[str, li
                 misses.append(
                     f"BUDGET MISS: CPython {interp.full_version}: {w.name}: CPU {cpu:.3f}x > {w.budget:.2f}x")
             lines.append(
-                f"| CPython {interp.full_version} (mcp {interp.mcp}) | `{interp.wheel}` | {w.name} "
+                f"| CPython {interp.full_version} (mcp {interp.mcp}) "
+                f"| `{interp.wheel}` (built {interp.built}) | {w.name} "
                 f"| {ms(interp.cpu[(index, 'python')])} | {ms(interp.cpu[(index, 'bluepython')])} "
                 f"| {cpu:.3f}x "
                 f"| {ms(interp.wall[(index, 'python')])} | {ms(interp.wall[(index, 'bluepython')])} "

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include "pipeline/fd_util.hpp"
 #include "pipeline/json_writer.hpp"
@@ -291,8 +293,21 @@ void import_resolver::load_baseline() {
     }
     if (fields[0].size() != 64 || pos >= line.size()) return true;
     try {
-      auto to_u = [](std::string_view v) { return std::stoull(std::string(v)); };
-      auto to_i = [](std::string_view v) { return std::stoll(std::string(v)); };
+      // Numbers as written by save_baseline; anything else makes the line malformed.
+      auto parse = [](std::string_view v, auto& out) {
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+        if (ec != std::errc() || end != v.data() + v.size()) throw std::invalid_argument("baseline field");
+      };
+      auto to_u = [&](std::string_view v) {
+        std::uint64_t out = 0;
+        parse(v, out);
+        return out;
+      };
+      auto to_i = [&](std::string_view v) {
+        std::int64_t out = 0;
+        parse(v, out);
+        return out;
+      };
       auto stamp_at = [&](std::size_t i) {
         return file_stamp{to_u(fields[i]), to_u(fields[i + 1]), to_u(fields[i + 2]), to_i(fields[i + 3]),
                           to_i(fields[i + 4])};
