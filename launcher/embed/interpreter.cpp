@@ -152,6 +152,18 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
     if (const char* dir = PyUnicode_AsUTF8(stdlib_dir)) sensor::set_stdlib_dir(dir);
     PyErr_Clear();
   }
+#if PY_VERSION_HEX < 0x030B0000
+  // 3.10 has no sys._stdlib_dir: <base_prefix>/<platlibdir>/python3.10, as its
+  // getpath computes it, so the import resolver knows standard-library files.
+  PyObject* base = PySys_GetObject("base_prefix");
+  PyObject* platlibdir = PySys_GetObject("platlibdir");
+  if (base != nullptr && platlibdir != nullptr && PyUnicode_Check(base) && PyUnicode_Check(platlibdir)) {
+    const char* b = PyUnicode_AsUTF8(base);
+    const char* l = PyUnicode_AsUTF8(platlibdir);
+    if (b != nullptr && l != nullptr) sensor::set_stdlib_dir(fmt::format("{}/{}/python3.10", b, l));
+  }
+  PyErr_Clear();
+#endif
   sensor::start_writer();
   if (!venv.empty()) {
     PyObject* exe = PyUnicode_DecodeFSDefault(self.c_str());
