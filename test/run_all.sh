@@ -84,6 +84,14 @@ step ".deb for Debian 12's python3.11: build (packaging/build-deb.sh), install, 
 bash packaging/build-deb.sh
 run_pytest test/packaging/test_deb.py
 
+# Opt-in (about 10 minutes, and it adds the arm64 architecture to the machine's dpkg):
+# the cross-build for Debian 12's arm64 python3.11, smoke-tested under qemu-user.
+if [[ "${BLUEPYTHON_AARCH64:-0}" == "1" ]]; then
+  step "aarch64: cross-build (packaging/build-aarch64.sh), run under qemu-user"
+  bash packaging/build-aarch64.sh
+  run_pytest test/packaging/test_aarch64.py
+fi
+
 if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   step "unit tests under ASan+UBSan"
   cmake --preset asan >/dev/null
