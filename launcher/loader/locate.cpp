@@ -101,8 +101,9 @@ std::string another_version(const target& t, const std::string& where, const std
          "; install bluepython with that interpreter's pip (`python -m pip install bluepython`)";
 }
 
-// Step 2: a venv whose bin/ holds the executable.
-std::optional<outcome> from_venv(const target& t, const std::string& exe) {
+// Step 2: a venv whose bin/ holds the executable. `depth` counts venvs made
+// by another venv's python, which 3.10 records as home (that venv's bin/).
+std::optional<outcome> from_venv(const target& t, const std::string& exe, int depth = 0) {
   const std::string bin = dirname_of(exe);
   std::string venv = bin;
   std::string cfg_path = bin + "/pyvenv.cfg";
@@ -125,6 +126,22 @@ std::optional<outcome> from_venv(const target& t, const std::string& exe) {
   for (std::string dir = cfg.home;; dir = dirname_of(dir)) {
     if (has_stdlib(dir, ours)) return judge_prefix(t, dir, "venv " + venv + ", home " + cfg.home);
     if (dir == "/" || dir == ".") break;
+  }
+  // home is itself a venv's bin/: its base is ours.
+  constexpr int kMaxNesting = 4;
+  if (depth < kMaxNesting) {
+    if (auto inner = from_venv(t, cfg.home + "/python", depth + 1)) {
+      if (const auto* f = std::get_if<found>(&*inner)) {
+        return found{f->libpython, "venv " + venv + ", home " + cfg.home + " (a venv: " + f->how + ")"};
+      }
+      return inner;
+    }
+  }
+  // Else the prefix of the interpreter home holds, by its real path.
+  const std::string real = real_path(cfg.home + "/python" + ours);
+  if (!real.empty()) {
+    const std::string prefix = dirname_of(dirname_of(real));
+    if (has_stdlib(prefix, ours)) return judge_prefix(t, prefix, "venv " + venv + ", home " + cfg.home);
   }
   return refusal{"bluepython: the virtual environment " + venv + " has home = " + cfg.home +
                  ", where no CPython " + ours + " standard library was found (was its interpreter removed?)"};

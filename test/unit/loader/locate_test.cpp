@@ -203,3 +203,22 @@ TEST_CASE("the library loaded must be the version served, and not free-threaded"
   CHECK(ft->message.find("free-threaded CPython 3.13t") != std::string::npos);
   CHECK(check_loaded(k312, "/x/lib.so", "")->message.find("unknown version") != std::string::npos);
 }
+
+TEST_CASE("a venv made by another venv's python (3.10 records that venv's bin/ as home)", "[loader]") {
+  tree t;
+  const std::string base = t.prefix("base", "3.12");
+  const std::string outer = t.venv("outer", base + "/bin", "3.12.1");
+  const std::string inner = t.venv("inner", outer + "/bin", "3.12.1");
+  const found f = accepted(find_libpython(k312, at(inner + "/bin/bluepython")));
+  CHECK(f.libpython == base + "/lib/libpython3.12.so.1.0");
+  CHECK(f.how.find("venv " + inner + ", home " + outer + "/bin (a venv: venv " + outer) == 0);
+}
+
+TEST_CASE("a home with no standard library above it: the prefix of its python's real path", "[loader]") {
+  tree t;
+  const std::string base = t.prefix("opt/py", "3.12");
+  fs::create_directories(t.root / "links");
+  fs::create_symlink(base + "/bin/python3.12", t.root / "links" / "python3.12");
+  const std::string venv = t.venv("venv", (t.root / "links").string(), "3.12.1");
+  CHECK(accepted(find_libpython(k312, at(venv + "/bin/bluepython"))).libpython == base + "/lib/libpython3.12.so.1.0");
+}
