@@ -52,8 +52,10 @@ MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 VERSION=$(sed -n 's/^project(bluepython VERSION \([0-9][0-9.]*\)[ )].*/\1/p' CMakeLists.txt)
 [[ -n $VERSION ]] || die "no project(bluepython VERSION ...) in CMakeLists.txt"
 DEBVERSION=$VERSION-$REVISION
-MAINTAINER_NAME=${DEBFULLNAME:-$(git config user.name || true)}
-MAINTAINER_EMAIL=${DEBEMAIL:-$(git config user.email || true)}
+# The maintainer: $DEBFULLNAME/$DEBEMAIL, else the author of the commit built
+# (a clean clone on a CI machine has no git identity configured).
+MAINTAINER_NAME=${DEBFULLNAME:-$(git log -1 --format=%an 2>/dev/null || true)}
+MAINTAINER_EMAIL=${DEBEMAIL:-$(git log -1 --format=%ae 2>/dev/null || true)}
 [[ -n $MAINTAINER_NAME && -n $MAINTAINER_EMAIL ]] || die "set DEBFULLNAME and DEBEMAIL (the package's maintainer)"
 MAINTAINER="$MAINTAINER_NAME <$MAINTAINER_EMAIL>"
 # One date for every timestamp in the packages: the commit's, so a rebuild of
