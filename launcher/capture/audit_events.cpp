@@ -33,7 +33,8 @@ constexpr audit_event process_row(std::string_view name, handler_fn handle, subj
           .cat = category::process,
           .handle = handle,
           .reports = "python_process_spawn",
-          .subjects = {first, {}}};
+          .subjects = {first, {}},
+          .starts_child = true};
 }
 
 constexpr audit_event socket_row(std::string_view name, const char* reports) {
@@ -69,7 +70,8 @@ constexpr audit_event kEvents[] = {
      .handle = &popen_spawn,
      .seen = &popen_seen,
      .reports = "python_process_spawn",
-     .subjects = {subject(arg, 0), subject(first_of, 1)}},
+     .subjects = {subject(arg, 0), subject(first_of, 1)},
+     .starts_child = true},
     {.name = "os.exec",  // (path, args, env)
      .cat = category::process,
      .handle = &exec_spawn,
@@ -81,12 +83,15 @@ constexpr audit_event kEvents[] = {
      .handle = &exec_spawn,
      .seen = &posix_spawn_seen,
      .reports = "python_process_spawn",
-     .subjects = {subject(arg, 0), {}}},
+     .subjects = {subject(arg, 0), {}},
+     .starts_child = true},
     process_row("os.spawn", &os_spawn, subject(arg, 1)),            // (mode, path, args, env)
     process_row("pty.spawn", &pty_spawn, subject(first_of, 0)),     // (argv)
     process_row("os.system", &system_spawn, subject(arg, 0)),       // (command)
-    {.name = "os.fork", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork"},
-    {.name = "os.forkpty", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork"},
+    {.name = "os.fork", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork",
+     .starts_child = true},
+    {.name = "os.forkpty", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork",
+     .starts_child = true},
     members_row("os.kill", category::process, "python_process_signal", {member("pid", 0), member("signal", 1)}, {}),
     members_row("os.killpg", category::process, "python_process_signal", {member("pid", 0), member("signal", 1)}, {}),
 

@@ -68,6 +68,9 @@ struct audit_event {
   std::array<member_spec, 2> members{};
   std::array<subject_spec, 2> subjects{};
   bool flush_after = false;  // os.exec: everything emitted so far goes to disk first
+  // A child process starts: the handoff file is published first (whatever
+  // the categories), for a bluepython child with a scrubbed environment.
+  bool starts_child = false;
 };
 
 // The row for an audit event name, or nullptr. The hot path: most names the

@@ -73,6 +73,7 @@ namespace bluepython::audit_hook {
 int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
   const capture::audit_event* e = capture::find_audit_event(event);
   if (e == nullptr) return 0;  // nearly every event: refused by the prefilter
+  if (e->starts_child) sensor::publish_handoff();
   if (e->when == capture::gate::always) {
     try {
       e->handle(*e, args);

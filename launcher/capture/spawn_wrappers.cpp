@@ -128,6 +128,8 @@ py_ref with_call_in_environment(PyObject* args) {
 }
 
 PyObject* fork_exec(PyObject* original, PyObject* args) {
+  // multiprocessing's spawn and forkserver call fork_exec with no audit event first.
+  sensor::publish_handoff();
   const bool announced = take_popen_pending();
   if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6 || busy_guard::busy()) {
     return PyObject_Call(original, args, nullptr);

@@ -69,9 +69,21 @@ PyMethodDef exit_def = {"_exit", reinterpret_cast<PyCFunction>(reinterpret_cast<
                         METH_VARARGS | METH_KEYWORDS,
                         "Exit to the system with specified status, without normal exit processing."};
 
+// A module the interpreter has already imported (posix, _signal: every
+// start-up imports both), from sys.modules: a dict lookup, where
+// PyImport_ImportModule goes through builtins.__import__. Imported when absent.
+PyObject* loaded_module(const char* name) {
+  PyObject* key = PyUnicode_InternFromString(name);
+  if (key == nullptr) return nullptr;
+  PyObject* mod = PyImport_GetModule(key);
+  Py_DECREF(key);
+  if (mod != nullptr || PyErr_Occurred() != nullptr) return mod;
+  return PyImport_ImportModule(name);
+}
+
 // posix, not os: importing os would load modules `python -S` does not.
 bool register_fork_hook(PyObject* mod) {
-  PyObject* os = PyImport_ImportModule("posix");
+  PyObject* os = loaded_module("posix");
   if (os == nullptr) return false;
   PyObject* hook = PyObject_GetAttrString(mod, "_after_fork_child");
   PyObject* reg = PyObject_GetAttrString(os, "register_at_fork");
@@ -94,7 +106,7 @@ bool register_fork_hook(PyObject* mod) {
 }
 
 bool wrap_os_exit() {
-  PyObject* posix = PyImport_ImportModule("posix");
+  PyObject* posix = loaded_module("posix");
   if (posix == nullptr) return false;
   g_original_exit = PyObject_GetAttrString(posix, "_exit");
   if (g_original_exit == nullptr) {
@@ -196,7 +208,7 @@ bool wrap_fork_function(PyObject* posix, PyObject* os, PyMethodDef* def) {
 }
 
 bool wrap_fork() {
-  const py_ref posix(PyImport_ImportModule("posix"));
+  const py_ref posix(loaded_module("posix"));
   if (!posix) return false;
   PyObject* os = PyDict_GetItemString(PyImport_GetModuleDict(), "os");  // borrowed
   return wrap_fork_function(posix.get(), os, &fork_def) && wrap_fork_function(posix.get(), os, &forkpty_def);
@@ -268,7 +280,7 @@ void bootstrap() noexcept {
   if (!wrap_fork()) report_python_error("bootstrap: os.fork");
   // Let the signal module record the default SIGTERM disposition before our
   // C handler replaces it, so signal.getsignal() answers as under python.
-  PyObject* sig = PyImport_ImportModule("_signal");
+  PyObject* sig = loaded_module("_signal");
   if (sig == nullptr) {
     report_python_error("bootstrap: _signal");
   } else {

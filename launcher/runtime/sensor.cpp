@@ -68,6 +68,9 @@ struct state {
   std::atomic<bool> warned{false};
   std::atomic<bool> stopped{false};
   bool child_writer_pending = false;
+  // The handoff file exists (published before this process's first child;
+  // a fork child starts without one of its own).
+  std::atomic<bool> handoff_published{false};
 };
 
 state* g_state = nullptr;  // leaked on purpose: lives until the process ends
@@ -304,6 +307,7 @@ void atfork_child() {
     g_fatal_requested.store(false);
     g_deferred_signal.store(0);
     s.warned.store(false);
+    s.handoff_published.store(false);
     s.child_writer_pending = true;
     export_parent_env(id);
     if (!s.stopped.load()) emit_startup("fork", parent);
@@ -415,7 +419,6 @@ void start(const config& cfg, const startup_info& info) {
 
   emit_startup("exec", s->parent);
   export_parent_env(id);
-  handoff::publish(s->config_text, id.pid, id.uuid);
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
   (void)std::atexit(&c_atexit);
 }
@@ -498,7 +501,7 @@ void stop(const char* reason) noexcept {
   }
   g_shutdown_thread = ::pthread_self();
   g_shutdown_thread_set.store(true);
-  handoff::retract(g_state->pipeline->identity().pid);
+  if (g_state->handoff_published.load()) handoff::retract(g_state->pipeline->identity().pid);
   g_state->pipeline->shutdown(std::chrono::milliseconds(5000), reason);
   g_shutdown_done.store(true);
   --t_critical;
@@ -547,6 +550,10 @@ void start_child_writer() noexcept {
   if (g_state == nullptr || !g_state->child_writer_pending) return;
   g_state->child_writer_pending = false;
   g_state->pipeline->start();
+}
+
+void publish_handoff() noexcept {
+  if (g_state == nullptr || g_state->stopped.load() || g_state->handoff_published.exchange(true)) return;
   handoff::publish(g_state->config_text, g_state->pipeline->identity().pid, g_state->pipeline->identity().uuid);
 }
 

@@ -74,6 +74,12 @@ void start_writer() noexcept;
 // Python's after_in_child fork hook: starts the child's writer.
 void start_child_writer() noexcept;
 
+// Publishes this process's handoff file (config/handoff.hpp), once: called
+// just before the process starts a child (the spawn and fork audit events,
+// the _posixsubprocess.fork_exec wrapper), so a process that starts none
+// never writes one. Needs the GIL (it serializes callers). Never throws.
+void publish_handoff() noexcept;
+
 // Prints one warning line to stderr, once per process.
 void warn_once(std::string_view message) noexcept;
 

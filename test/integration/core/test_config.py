@@ -320,3 +320,69 @@ def test_process_patterns_filter_every_spawn_path(sandbox: Sandbox, patterns: di
     programs = _spawned_programs(sandbox.events())
     assert "/bin/echo" in programs
     assert "/bin/true" not in programs, programs
+
+
+# A child with a scrubbed environment (what MCP stdio clients do) finds its
+# parent's settings through the handoff file, which the parent publishes only
+# once it is about to start a child; on every way of starting one.
+_SCRUBBED_CHILD = (
+    "import json, os, subprocess, sys\n"
+    "handoff = f'/tmp/bluepython-{os.getuid()}/handoff-{os.getpid()}.json'\n"
+    "before = os.path.exists(handoff)\n"
+    "code = 'import _bluepython; print(_bluepython.config_json())'\n"
+    "argv = [sys.executable, '-c', code]\n"
+    "env = {'PATH': os.environ['PATH'], 'HOME': os.environ['HOME']}\n"
+    "how = sys.argv[1]\n"
+    "if how.startswith('popen'):\n"
+    "    close = how == 'popen'  # close_fds=False: subprocess's posix_spawn path\n"
+    "    r = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, close_fds=close)\n"
+    "    out = r.stdout\n"
+    "else:\n"
+    "    r, w = os.pipe()\n"
+    "    if how == 'posix_spawn':\n"
+    "        pid = os.posix_spawn(sys.executable, argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, w, 1)])\n"
+    "    else:\n"
+    "        pid = os.fork()\n"
+    "        if pid == 0:\n"
+    "            os.dup2(w, 1)\n"
+    "            os.execve(sys.executable, argv, env)\n"
+    "    os.close(w)\n"
+    "    with os.fdopen(r) as f:\n"
+    "        out = f.read()\n"
+    "    os.waitpid(pid, 0)\n"
+    "print(json.dumps({'before': before, 'child': json.loads(out)}))\n"
+)
+
+
+@pytest.mark.parametrize("how", ["popen", "popen-posix-spawn", "posix_spawn", "fork-exec"])
+def test_scrubbed_children_find_the_handoff(sandbox: Sandbox, how: str) -> None:
+    c = sandbox.root / "spool-c"
+    sandbox.write("scrubbed.py", _SCRUBBED_CHILD)
+    # Only `run` flags give these settings: a scrubbed child has them only from the handoff.
+    res = sandbox.bp(
+        "run",
+        "--spool-dir",
+        str(c),
+        "--disable",
+        "files,network,code",
+        "--",
+        "scrubbed.py",
+        how,
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    out = json.loads(res.stdout)
+    assert out["before"] is False, "no handoff file before the first child"
+    assert out["child"]["spool"]["dir"] == str(c)
+    assert out["child"]["process"]["enable"] is True
+    assert out["child"]["files"]["enable"] is False
+    # The child's stream lands in the run --spool-dir too (after os.fork, the
+    # forked process has one of its own before it execs).
+    procs = sandbox.processes(c)
+    assert len(procs) == (3 if how == "fork-exec" else 2)
+    roots = [evs[0] for evs in procs.values() if attrs(evs[0])["parent"] is None]
+    assert len(roots) == 1
+    parent_pid = roots[0]["event"]["context"]["process"]["pid"]
+    children = [attrs(evs[0]) for evs in procs.values() if attrs(evs[0])["parent"] is not None]
+    assert all(a["parent"]["pid"] == parent_pid for a in children)
+    uid = os.getuid()
+    assert not Path(f"/tmp/bluepython-{uid}/handoff-{parent_pid}.json").exists(), "retracted at exit"
