@@ -2,14 +2,15 @@
 #include "loader/locate.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string_view>
 
@@ -182,16 +183,43 @@ std::string version_of(const target& t) { return std::to_string(t.major) + "." +
 
 std::string soname_of(const target& t) { return "libpython" + version_of(t) + ".so.1.0"; }
 
+namespace {
+
+// pyvenv.cfg read with read(2), not std::ifstream: a stream would set up
+// libstdc++'s locale machinery in every start of the executable.
+std::string read_text(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return text;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n > 0) {
+      text.append(buf.data(), static_cast<std::size_t>(n));
+      if (text.size() > (1U << 20U)) break;  // no pyvenv.cfg is this large
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
+}  // namespace
+
 venv_config read_venv_config(const std::string& path) {
   venv_config cfg;
-  std::ifstream in(path);
-  std::string line;
+  const std::string text = read_text(path);
   std::string version_info;
-  while (std::getline(in, line)) {
+  std::string_view rest(text);
+  while (!rest.empty()) {
+    const auto newline = rest.find('\n');
+    const std::string_view line = rest.substr(0, newline);
+    rest.remove_prefix(newline == std::string_view::npos ? rest.size() : newline + 1);
     const auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = trim(std::string_view(line).substr(0, eq));
-    std::string value = trim(std::string_view(line).substr(eq + 1));
+    if (eq == std::string_view::npos) continue;
+    const std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
     if (key == "home") {
       cfg.home = std::move(value);
     } else if (key == "version") {

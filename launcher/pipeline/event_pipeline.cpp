@@ -3,10 +3,12 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <iterator>
@@ -87,10 +89,24 @@ void event_pipeline::start() noexcept {
     sigset_t old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    thread_ = std::make_unique<std::thread>([this] { writer_loop(); });
     // Named before start() returns, not only once it runs: whoever counts our
-    // threads by name (the 3.12+ fork warning) must never see it unnamed.
-    (void)::pthread_setname_np(thread_->native_handle(), "bluepython-wr");
+    // threads by name (the 3.12+ fork warning) must never see it unnamed. A
+    // new thread inherits its creator's name, so this thread wears the name
+    // while it creates the writer: two prctl calls, where naming another
+    // thread goes through /proc/self/task/<tid>/comm (about 50 us).
+    std::array<char, 16> own{};
+    const bool renamed = ::prctl(PR_GET_NAME, own.data()) == 0 && ::prctl(PR_SET_NAME, "bluepython-wr") == 0;
+    try {
+      thread_ = std::make_unique<std::thread>([this] { writer_loop(); });
+    } catch (...) {
+      if (renamed) (void)::prctl(PR_SET_NAME, own.data());
+      throw;
+    }
+    if (renamed) {
+      (void)::prctl(PR_SET_NAME, own.data());
+    } else {
+      (void)::pthread_setname_np(thread_->native_handle(), "bluepython-wr");
+    }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     running_.store(true, std::memory_order_release);
   } catch (...) {

@@ -32,6 +32,9 @@ std::string error_text(int err) {
 // mkdir -p with mode 0700 for the directories it creates.
 bool make_dirs(const std::string& dir, std::string& error) {
   if (dir.empty()) return false;
+  struct stat st{};
+  // Nearly always there already: one stat instead of a mkdir per component.
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
   std::string partial;
   std::size_t pos = 0;
   while (pos != std::string::npos) {
@@ -43,7 +46,6 @@ bool make_dirs(const std::string& dir, std::string& error) {
       return false;
     }
   }
-  struct stat st{};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     error = fmt::format("{} is not a directory", dir);
     return false;
