@@ -49,9 +49,9 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("`-c pass`, all categories on", ["-c", "pass"], {"BLUEPYTHON_ENABLE": "all"}, 1.10),
+    Workload("`-c pass`, all categories on", ["-c", "pass"], {"BLUEPYTHON_ENABLE": "all"}, 1.05),
     Workload("`-c pass`, all categories off", ["-c", "pass"], {"BLUEPYTHON_DISABLE": "all"}, None),
-    Workload("mcp 1.x server+client import, all on", ["-c", MCP_IMPORTS], {"BLUEPYTHON_ENABLE": "all"}, 1.15),
+    Workload("mcp 1.x server+client import, all on", ["-c", MCP_IMPORTS], {"BLUEPYTHON_ENABLE": "all"}, 1.10),
     Workload("2M unrelated audit events (`sys._getframe`), all on", ["-c", UNRELATED_AUDIT],
              {"BLUEPYTHON_ENABLE": "all"}, None),
 ]

@@ -117,8 +117,8 @@ fi
 echo "build-aarch64: built in $((SECONDS - start)) s" >&2
 
 # --- checks -----------------------------------------------------------------------
-# aarch64 ELF files that need nothing but libc, libm and libgcc_s: no libpython, no
-# libstdc++ (linked statically), no libcrypto.
+# aarch64 ELF files that need nothing but libc and libm: no libpython, no libstdc++ or
+# libgcc_s (linked statically), no libcrypto.
 for f in "$BUILD/bluepython" "$BUILD/libbluepython-core.so"; do
   desc=$(file -b "$f")
   echo "build-aarch64: $f: $desc" >&2
@@ -126,7 +126,7 @@ for f in "$BUILD/bluepython" "$BUILD/libbluepython-core.so"; do
   needed_libs=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | paste -sd' ')
   echo "build-aarch64: $f NEEDED: $needed_libs" >&2
   for lib in $needed_libs; do
-    [[ $lib =~ ^(libc\.so\.6|libm\.so\.6|libgcc_s\.so\.1|ld-linux-aarch64\.so\.1)$ ]] || die "$f needs $lib"
+    [[ $lib =~ ^(libc\.so\.6|libm\.so\.6|ld-linux-aarch64\.so\.1)$ ]] || die "$f needs $lib"
   done
 done
 qemu=$(command -v qemu-aarch64-static)

@@ -144,7 +144,7 @@ install -d "$DBG/usr/share/doc"
 ln -s bluepython "$DBG/usr/share/doc/bluepython-dbgsym"
 
 # --- dependencies ---------------------------------------------------------------
-# What the binaries link (libc, libgcc_s), from the libraries' shlibs/symbols.
+# What the binaries link (libc; the C++ runtime and libgcc are static), from the libraries' shlibs/symbols.
 # (Not the warning for symbols found in no linked library: the core's are
 # libpython's, checked below.)
 printf 'Source: bluepython\n\nPackage: bluepython\nArchitecture: any\n' >"$PKGROOT/debian/control"
