@@ -123,10 +123,11 @@ std::optional<outcome> from_venv(const target& t, const std::string& exe, int de
                    "t, which is not supported (bluepython relies on the GIL); use the standard " + ours + " build"};
   }
   if (cfg.home.empty()) return refusal{"bluepython: " + cfg_path + " names no home (the base interpreter's folder)"};
-  // The base prefix: the first folder from home upwards with our standard library.
-  for (std::string dir = cfg.home;; dir = dirname_of(dir)) {
+  // The base prefix: home's parent (home is <prefix>/bin), or home itself. Never higher:
+  // climbing towards / would put another installation (Debian's /lib/python3.X via the
+  // /lib symlink) in place of an interpreter that is gone or unreadable.
+  for (const std::string& dir : {dirname_of(cfg.home), cfg.home}) {
     if (has_stdlib(dir, ours)) return judge_prefix(t, dir, "venv " + venv + ", home " + cfg.home);
-    if (dir == "/" || dir == ".") break;
   }
   // home is itself a venv's bin/: its base is ours.
   constexpr int kMaxNesting = 4;
@@ -143,6 +144,13 @@ std::optional<outcome> from_venv(const target& t, const std::string& exe, int de
   if (!real.empty()) {
     const std::string prefix = dirname_of(dirname_of(real));
     if (has_stdlib(prefix, ours)) return judge_prefix(t, prefix, "venv " + venv + ", home " + cfg.home);
+  }
+  // A home this user may not enter (a pyenv under /root, run as another user) would
+  // otherwise read as a removed interpreter.
+  struct stat st{};
+  if (::stat((cfg.home + "/.").c_str(), &st) != 0 && errno == EACCES) {
+    return refusal{"bluepython: the virtual environment " + venv + " has home = " + cfg.home +
+                   ", which this user may not read (permission denied)"};
   }
   return refusal{"bluepython: the virtual environment " + venv + " has home = " + cfg.home +
                  ", where no CPython " + ours + " standard library was found (was its interpreter removed?)"};

@@ -222,3 +222,12 @@ TEST_CASE("a home with no standard library above it: the prefix of its python's 
   const std::string venv = t.venv("venv", (t.root / "links").string(), "3.12.1");
   CHECK(accepted(find_libpython(k312, at(venv + "/bin/bluepython"))).libpython == base + "/lib/libpython3.12.so.1.0");
 }
+
+TEST_CASE("a home whose interpreter is gone is refused, not replaced by an installation further up",
+          "[loader]") {
+  tree t;
+  const std::string prefix = t.prefix("opt/py", "3.12");
+  const std::string venv = t.venv("venv", prefix + "/versions/3.12.1/bin", "3.12.1");
+  const std::string message = refused(find_libpython(k312, at(venv + "/bin/bluepython")));
+  CHECK(message.find("where no CPython 3.12 standard library was found") != std::string::npos);
+}
