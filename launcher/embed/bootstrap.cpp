@@ -105,7 +105,9 @@ PyObject* load_own_module() {
       PyObject_SetAttrString(mod.get(), "__loader__", loader.get()) != 0 ||
       PyObject_SetAttrString(mod.get(), "__package__", package.get()) != 0 ||
       PyDict_SetItemString(modules, "_bluepython", mod.get()) != 0) {
-    return nullptr;
+    // Whatever failed, the import system's way still works (init() is idempotent).
+    PyErr_Clear();
+    return PyImport_ImportModule("_bluepython");
   }
   return mod.release();
 }
