@@ -18,6 +18,7 @@ from pathlib import Path
 RANKS = {
     "pipeline": 0,
     "export": 1,
+    "policy": 1,
     "config": 2,
     "tools": 3,
     "runtime": 3,
@@ -28,7 +29,7 @@ RANKS = {
 }
 # These never see the Python C API: they run on our own threads, in `tail`/`report`,
 # or must stay testable without an interpreter.
-NO_PYTHON = {"pipeline", "export", "config", "tools", "runtime", "loader"}
+NO_PYTHON = {"pipeline", "export", "policy", "config", "tools", "runtime", "loader"}
 # The small executable that loads the core: it includes nothing of ours, and nothing
 # includes it (its one shared header, core_entry.hpp, is for launcher/core_main.cpp).
 APART = "loader"
