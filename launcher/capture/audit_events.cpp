@@ -9,6 +9,11 @@ namespace bluepython::capture {
 namespace {
 
 using enum subject_kind;
+using policy::op;
+
+constexpr guard_spec guard(op o, int index, int extra = -1) {
+  return {o, static_cast<std::int8_t>(index), static_cast<std::int8_t>(extra)};
+}
 
 constexpr subject_spec subject(subject_kind kind, int index) { return {kind, static_cast<std::int8_t>(index)}; }
 constexpr member_spec member(const char* key, int index) { return {key, static_cast<std::int8_t>(index)}; }
@@ -17,38 +22,48 @@ constexpr audit_event run_row(std::string_view name) {
   return {.name = name, .when = gate::always, .handle = &program_run, .reports = "python_run"};
 }
 
-constexpr audit_event change_row(std::string_view name, const char* op, int path, int target = -1) {
+// `guards`: what the policy checks, as (operation, argument) pairs.
+constexpr audit_event change_row(std::string_view name, const char* what, int path, int target,
+                                 std::array<guard_spec, 2> guards) {
   return {.name = name,
           .cat = category::files,
           .handle = &file_change,
           .wanted = &change_wanted,
           .reports = "python_file_change",
-          .op = op,
+          .op = what,
           .members = {member("path", path), member("target", target)},
-          .subjects = {subject(arg, path), target >= 0 ? subject(arg, target) : subject_spec{}}};
+          .subjects = {subject(arg, path), target >= 0 ? subject(arg, target) : subject_spec{}},
+          .check = &gate_paths,
+          .guards = guards};
 }
 
-constexpr audit_event process_row(std::string_view name, handler_fn handle, subject_spec first) {
+constexpr audit_event process_row(std::string_view name, handler_fn handle, subject_spec first, gate_fn gate,
+                                  guard_spec g) {
   return {.name = name,
           .cat = category::process,
           .handle = handle,
           .reports = "python_process_spawn",
           .subjects = {first, {}},
-          .starts_child = true};
+          .starts_child = true,
+          .check = gate,
+          .guards = {g, {}}};
 }
 
-constexpr audit_event socket_row(std::string_view name, const char* reports) {
+constexpr audit_event socket_row(std::string_view name, const char* reports, op o) {
   return {.name = name,
           .cat = category::network,
           .handle = &socket_address,
           .reports = reports,
-          .subjects = {subject(host_of, 1), {}}};
+          .subjects = {subject(host_of, 1), {}},
+          .check = &gate_socket,
+          .guards = {guard(o, 1), {}}};
 }
 
 constexpr audit_event members_row(std::string_view name, category cat, const char* reports,
-                                  std::array<member_spec, 2> members, subject_spec first) {
+                                  std::array<member_spec, 2> members, subject_spec first, gate_fn gate = nullptr,
+                                  guard_spec g = {}) {
   return {.name = name, .cat = cat, .handle = &report_members, .reports = reports, .members = members,
-          .subjects = {first, {}}};
+          .subjects = {first, {}}, .check = gate, .guards = {g, {}}};
 }
 
 // Event names and argument positions: CPython's audit events table
@@ -71,23 +86,29 @@ constexpr audit_event kEvents[] = {
      .seen = &popen_seen,
      .reports = "python_process_spawn",
      .subjects = {subject(arg, 0), subject(first_of, 1)},
-     .starts_child = true},
+     .starts_child = true,
+     .check = &gate_spawn,
+     .guards = {guard(op::spawn, 0, 1), {}}},
     {.name = "os.exec",  // (path, args, env)
      .cat = category::process,
      .handle = &exec_spawn,
      .reports = "python_process_spawn",
      .subjects = {subject(arg, 0), {}},
-     .flush_after = true},
+     .flush_after = true,
+     .check = &gate_spawn,
+     .guards = {guard(op::spawn, 0, 1), {}}},
     {.name = "os.posix_spawn",  // (path, argv, env)
      .cat = category::process,
      .handle = &exec_spawn,
      .seen = &posix_spawn_seen,
      .reports = "python_process_spawn",
      .subjects = {subject(arg, 0), {}},
-     .starts_child = true},
-    process_row("os.spawn", &os_spawn, subject(arg, 1)),            // (mode, path, args, env)
-    process_row("pty.spawn", &pty_spawn, subject(first_of, 0)),     // (argv)
-    process_row("os.system", &system_spawn, subject(arg, 0)),       // (command)
+     .starts_child = true,
+     .check = &gate_spawn,
+     .guards = {guard(op::spawn, 0, 1), {}}},
+    process_row("os.spawn", &os_spawn, subject(arg, 1), &gate_spawn, guard(op::spawn, 1, 2)),  // (mode, path, args, env)
+    process_row("pty.spawn", &pty_spawn, subject(first_of, 0), &gate_spawn, guard(op::spawn, -1, 0)),  // (argv)
+    process_row("os.system", &system_spawn, subject(arg, 0), &gate_system, {}),                      // (command)
     {.name = "os.fork", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork",
      .starts_child = true},
     {.name = "os.forkpty", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork",
@@ -101,36 +122,40 @@ constexpr audit_event kEvents[] = {
      .handle = &file_open,
      .wanted = &open_wanted,
      .reports = "python_file_open",
-     .subjects = {subject(arg, 0), {}}},
-    change_row("os.remove", "remove", 0),
-    change_row("os.rmdir", "rmdir", 0),
-    change_row("os.mkdir", "mkdir", 0),
-    change_row("os.rename", "rename", 0, 1),  // os.replace too
-    change_row("os.link", "link", 1, 0),      // path: the new link; target: what it links to
-    change_row("os.symlink", "symlink", 1, 0),
-    change_row("os.chmod", "chmod", 0),
-    change_row("os.chown", "chown", 0),
-    change_row("os.truncate", "truncate", 0),
-    change_row("shutil.copyfile", "copy", 1, 0),  // path: the file written; target: its source
-    change_row("shutil.copytree", "copytree", 1, 0),
-    change_row("shutil.move", "move", 0, 1),
-    change_row("shutil.rmtree", "rmtree", 0),
-    change_row("shutil.unpack_archive", "unpack_archive", 1, 0),  // path: where it unpacks; target: the archive
-    change_row("shutil.make_archive", "make_archive", 0, 2),
-    change_row("tempfile.mkstemp", "mkstemp", 0),
-    change_row("tempfile.mkdtemp", "mkdtemp", 0),
+     .subjects = {subject(arg, 0), {}},
+     .check = &gate_open},
+    change_row("os.remove", "remove", 0, -1, {guard(op::remove, 0), {}}),
+    change_row("os.rmdir", "rmdir", 0, -1, {guard(op::remove, 0), {}}),
+    change_row("os.mkdir", "mkdir", 0, -1, {guard(op::create, 0), {}}),
+    change_row("os.rename", "rename", 0, 1, {guard(op::remove, 0), guard(op::write, 1)}),  // os.replace too
+    // path: the new link; target: what it links to
+    change_row("os.link", "link", 1, 0, {guard(op::create, 1), {}}),
+    change_row("os.symlink", "symlink", 1, 0, {guard(op::create, 1), {}}),
+    change_row("os.chmod", "chmod", 0, -1, {guard(op::write, 0), {}}),
+    change_row("os.chown", "chown", 0, -1, {guard(op::write, 0), {}}),
+    change_row("os.truncate", "truncate", 0, -1, {guard(op::write, 0), {}}),
+    // path: the file written; target: its source
+    change_row("shutil.copyfile", "copy", 1, 0, {guard(op::write, 1), guard(op::read, 0)}),
+    change_row("shutil.copytree", "copytree", 1, 0, {guard(op::write, 1), guard(op::read, 0)}),
+    change_row("shutil.move", "move", 0, 1, {guard(op::remove, 0), guard(op::write, 1)}),
+    change_row("shutil.rmtree", "rmtree", 0, -1, {guard(op::remove, 0), {}}),
+    // path: where it unpacks; target: the archive
+    change_row("shutil.unpack_archive", "unpack_archive", 1, 0, {guard(op::write, 1), guard(op::read, 0)}),
+    change_row("shutil.make_archive", "make_archive", 0, 2, {guard(op::write, 0), {}}),
+    change_row("tempfile.mkstemp", "mkstemp", 0, -1, {guard(op::create, 0), {}}),
+    change_row("tempfile.mkdtemp", "mkdtemp", 0, -1, {guard(op::create, 0), {}}),
 
     // network
-    socket_row("socket.connect", "python_net_connect"),  // (socket, address)
-    socket_row("socket.sendto", "python_net_connect"),
-    socket_row("socket.sendmsg", "python_net_connect"),
-    socket_row("socket.bind", "python_net_bind"),
+    socket_row("socket.connect", "python_net_connect", op::connect),  // (socket, address)
+    socket_row("socket.sendto", "python_net_connect", op::connect),
+    socket_row("socket.sendmsg", "python_net_connect", op::connect),
+    socket_row("socket.bind", "python_net_bind", op::bind),
     members_row("socket.getaddrinfo", category::network, "python_net_resolve", {member("host", 0), member("port", 1)},
-                subject(arg, 0)),
+                subject(arg, 0), &gate_host, guard(op::resolve, 0, 1)),
     members_row("socket.gethostbyname", category::network, "python_net_resolve", {member("host", 0), {}},
-                subject(arg, 0)),
+                subject(arg, 0), &gate_host, guard(op::resolve, 0)),
     members_row("http.client.connect", category::network, "python_net_connect",  // (self, host, port)
-                {member("host", 1), member("port", 2)}, subject(arg, 1)),
+                {member("host", 1), member("port", 2)}, subject(arg, 1), &gate_host, guard(op::connect, 1, 2)),
     members_row("urllib.Request", category::network, "python_net_request",  // (url, data, headers, method)
                 {member("url", 0), member("method", 3)}, subject(arg, 0)),
 
@@ -140,20 +165,24 @@ constexpr audit_event kEvents[] = {
      .handle = &compile_source,
      .wanted = &compile_wanted,
      .reports = "python_code_dynamic",
-     .subjects = {subject(arg, 1), {}}},
+     .subjects = {subject(arg, 1), {}},
+     .check = &gate_code,
+     .guards = {guard(op::dynamic, 1), {}}},
     {.name = "marshal.loads",  // (bytes)
      .cat = category::code,
      .handle = &marshal_loads,
      .wanted = &marshal_wanted,
-     .reports = "python_code_dynamic"},
+     .reports = "python_code_dynamic",
+     .check = &gate_code,
+     .guards = {guard(op::dynamic, -1), {}}},
     members_row("pickle.find_class", category::code, "python_code_dynamic", {member("module", 0), member("name", 1)},
-                subject(arg, 0)),
+                subject(arg, 0), &gate_code, guard(op::unpickle, 0, 1)),
     members_row("ctypes.dlopen", category::code, "python_code_native_load", {member("library", 0), {}},
-                subject(arg, 0)),
+                subject(arg, 0), &gate_code, guard(op::native, 0)),
     members_row("ctypes.dlsym", category::code, "python_code_native_load",
                 {member("library", 0), member("symbol", 1)}, subject(arg, 0)),
     members_row("sqlite3.load_extension", category::code, "python_code_native_load",  // (connection, path)
-                {member("library", 1), {}}, subject(arg, 1)),
+                {member("library", 1), {}}, subject(arg, 1), &gate_code, guard(op::native, 1)),
 };
 
 // The prefilter: one bit per pair of leading ASCII characters that some row

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "config/config.hpp"
+#include "policy/policy.hpp"
 
 // The one table of the audit events bluepython handles (audit_events.cpp):
 // for each PEP 578 event name, its category, what reports it, how its
@@ -30,6 +31,21 @@ using wanted_fn = bool (*)(const audit_event& event, PyObject* args);
 // filter checks (subprocess.Popen marks the spawn as announced, so the
 // fork_exec that follows is not reported again); false: nothing more to do.
 using seen_fn = bool (*)(const audit_event& event, PyObject* args);
+
+// Checks one occurrence against the guardrail policy (capture/policy_gate):
+// 0 to let it happen, -1 with PermissionError set to make it fail. Runs
+// before the handler, whatever the categories, when the policy limits the
+// row's operation.
+using gate_fn = int (*)(const audit_event& event, PyObject* args);
+
+// Which operation of the policy an argument is the subject of (a path, an
+// executable, an address); `extra`: a second argument the gate reads (argv,
+// a port, a name).
+struct guard_spec {
+  policy::op op = policy::op::read;
+  std::int8_t index = -1;
+  std::int8_t extra = -1;
+};
 
 // How an argument names what the event is about, for the category's
 // include/exclude patterns.
@@ -71,6 +87,8 @@ struct audit_event {
   // A child process starts: the handoff file is published first (whatever
   // the categories), for a bluepython child with a scrubbed environment.
   bool starts_child = false;
+  gate_fn check = nullptr;  // the policy check; nullptr: no operation of the policy
+  std::array<guard_spec, 2> guards{};
 };
 
 // The row for an audit event name, or nullptr. The hot path: most names the

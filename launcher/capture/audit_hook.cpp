@@ -10,6 +10,7 @@
 #include "capture/handlers.hpp"
 #include "capture/import_monitor.hpp"
 #include "capture/origin.hpp"
+#include "capture/policy_gate.hpp"
 #include "capture/spawn_wrappers.hpp"
 #include "pyapi/py_json.hpp"
 #include "pyapi/py_ref.hpp"
@@ -64,6 +65,7 @@ void module_import(const audit_event& /*e*/, PyObject* args) {
     if (PyObject* name = arg(args, 0); name != nullptr) import_monitor::note_startup_import(name);
   }
   install_spawn_wrappers();
+  policy_gate::install_wrappers();
 }
 
 }  // namespace bluepython::capture
@@ -74,6 +76,15 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
   const capture::audit_event* e = capture::find_audit_event(event);
   if (e == nullptr) return 0;  // nearly every event: refused by the prefilter
   if (e->starts_child) sensor::publish_handoff();
+  // The policy first: a denied operation is reported as a violation only.
+  if (e->check != nullptr && capture::policy_gate::active() != nullptr && !capture::busy_guard::busy()) {
+    const capture::busy_guard guard;
+    try {
+      if (e->check(*e, args) < 0) return -1;
+    } catch (...) {
+      // Out of memory deciding: the operation goes on.
+    }
+  }
   if (e->when == capture::gate::always) {
     try {
       e->handle(*e, args);

@@ -95,6 +95,10 @@ void report(const char* name, std::string_view attrs) {
   sensor::emit(name, attrs, context, true);
 }
 
+void report_unfolded(const char* name, std::string_view attrs) {
+  sensor::emit(name, attrs, scope_context(), true);
+}
+
 void call_ends(std::string_view call_json) noexcept {
   try {
     const std::string_view call_id = call_id_of(call_json);

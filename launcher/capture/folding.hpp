@@ -15,6 +15,9 @@ namespace bluepython::capture {
 
 // Queues one side-effect event with its scope context (folded within a call).
 void report(const char* name, std::string_view attrs);
+// Queues one event with its scope context, never folded (policy violations:
+// each is its own decision).
+void report_unfolded(const char* name, std::string_view attrs);
 // The MCP call (its context.mcp JSON text) is about to end: writes the
 // folded repeats of its events. Never throws.
 void call_ends(std::string_view call_json) noexcept;

@@ -39,6 +39,16 @@ bool marshal_wanted(const audit_event& e, PyObject* args);
 void compile_source(const audit_event& e, PyObject* args);
 void marshal_loads(const audit_event& e, PyObject* args);
 
+// policy gates (policy_gate.cpp): 0 lets the occurrence happen, -1 (with
+// an exception set) makes it fail
+int gate_open(const audit_event& e, PyObject* args);
+int gate_paths(const audit_event& e, PyObject* args);   // the row's guards: (op, path argument)
+int gate_spawn(const audit_event& e, PyObject* args);   // guards[0]: executable argument, argv argument
+int gate_system(const audit_event& e, PyObject* args);  // os.system: the shell
+int gate_socket(const audit_event& e, PyObject* args);  // guards[0]: (connect/bind, address argument)
+int gate_host(const audit_event& e, PyObject* args);    // guards[0]: (op, host argument, port argument)
+int gate_code(const audit_event& e, PyObject* args);    // guards[0]: (op, subject argument, name argument)
+
 // the hook's own
 void program_run(const audit_event& e, PyObject* args);
 void module_import(const audit_event& e, PyObject* args);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "capture/import_monitor.hpp"
+#include "capture/policy_gate.hpp"
 
 #include <string>
 #include <string_view>
@@ -96,6 +97,38 @@ void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept
   }
 }
 
+// The import lock of the policy: -1 (ImportError raised) when `spec` may
+// not be imported.
+int check_lock(PyObject* fullname, PyObject* spec) noexcept {
+  const auto* compiled = capture::policy_gate::active();
+  if (compiled == nullptr || !compiled->has_import_lock()) return 0;
+  try {
+    std::string name_storage;
+    const std::string name(python_str_view(fullname, name_storage));
+    if (name == "_bluepython" || name == "_bluepython_importer" || name.starts_with("bluepython_hooks")) return 0;
+    std::string file;
+    {
+      const saved_exception saved;
+      const py_ref origin(PyObject_GetAttrString(spec, "origin"));
+      const py_ref loader(PyObject_GetAttrString(spec, "loader"));
+      PyErr_Clear();
+      std::string origin_storage;
+      std::string_view origin_text;
+      const bool has_origin = origin && PyUnicode_Check(origin.get());
+      if (has_origin) origin_text = python_str_view(origin.get(), origin_storage);
+      const std::string_view kind = classify(loader.get(), origin_text, has_origin);
+      if (kind == "namespace") return 0;  // a folder: nothing runs
+      const bool on_disk = (kind == "source" || kind == "bytecode" || kind == "extension" || kind == "other") &&
+                           !origin_text.empty() && origin_text.front() == '/';
+      if (on_disk) file = std::string(origin_text);
+    }
+    if (capture::policy_gate::check_import(name, file) < 0) return -1;
+    return 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 PyObject* monitor_find_spec(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   PyObject* fullname = nargs > 0 ? args[0] : nullptr;
   PyObject* path = nargs > 1 ? args[1] : Py_None;
@@ -155,6 +188,11 @@ PyObject* monitor_find_spec(PyObject* self, PyObject* const* args, Py_ssize_t na
       Py_DECREF(result);
       result = spec;
       if (sensor::settings().enabled(category::imports)) report_spec(fullname, spec, nullptr);
+      if (check_lock(fullname, spec) < 0) {
+        Py_DECREF(result);
+        Py_DECREF(finders);
+        return nullptr;
+      }
       break;
     }
     Py_DECREF(spec);

@@ -60,6 +60,8 @@ void export_flags_to_children(const config_flags& flags, const config& cfg) {
     ::setenv("BLUEPYTHON_DISABLE", join(off, ",").c_str(), 1);
   }
   if (flags.events_to_stderr) ::setenv("BLUEPYTHON_EVENTS_TO_STDERR", *flags.events_to_stderr ? "1" : "0", 1);
+  if (flags.policy_file) ::setenv("BLUEPYTHON_POLICY", flags.policy_file->c_str(), 1);
+  if (flags.policy_mode) ::setenv("BLUEPYTHON_POLICY_MODE", flags.policy_mode->c_str(), 1);
 }
 
 int print_version(const config& cfg, const launch_info& launch, bool as_json) {
@@ -79,6 +81,7 @@ int print_version(const config& cfg, const launch_info& launch, bool as_json) {
         {"spool_dir", cfg.spool.dir},
         {"enabled", on},
         {"disabled", off},
+        {"policy", cfg.guard ? nlohmann::json(cfg.policy_source) : nlohmann::json(nullptr)},
     };
     std::cout << doc.dump(2) << '\n';
     return 0;
@@ -89,7 +92,10 @@ int print_version(const config& cfg, const launch_info& launch, bool as_json) {
             << fmt::format("config file {}\n", cfg.source_file.empty() ? "(none)" : cfg.source_file)
             << fmt::format("spool {}\n", cfg.spool.dir)
             << fmt::format("enabled categories: {}\n", on.empty() ? "(none)" : join(on, ", "))
-            << fmt::format("disabled categories: {}\n", off.empty() ? "(none)" : join(off, ", "));
+            << fmt::format("disabled categories: {}\n", off.empty() ? "(none)" : join(off, ", "))
+            << fmt::format("policy {}\n", cfg.guard ? fmt::format("{} ({} rules)", cfg.policy_source,
+                                                                   cfg.guard->rules().size())
+                                                      : std::string("(none)"));
   return 0;
 }
 
@@ -111,6 +117,14 @@ void add_config_flags(CLI::App& cmd, config_flags& flags, std::vector<std::strin
   cmd.add_flag_callback(
       "--events-to-stderr", [&flags] { flags.events_to_stderr = true; },
       "also write every event to stderr (never stdout)");
+  cmd.add_option_function<std::string>(
+         "--policy", [&flags](const std::string& v) { flags.policy_file = v; },
+         "guardrail policy to enforce (docs/policy.md; default: $BLUEPYTHON_POLICY)")
+      ->type_name("FILE");
+  cmd.add_option_function<std::string>(
+         "--policy-mode", [&flags](const std::string& v) { flags.policy_mode = v; },
+         "observe (record, change nothing), enforce (default) or kill, for every rule")
+      ->type_name("MODE");
 }
 
 // A child whose environment lost BLUEPYTHON_* (MCP stdio clients scrub it)
@@ -205,7 +219,8 @@ void define(command_line& c) {
 // python's, untouched, even a later "--". Python options before "--" are an
 // error rather than a guess. Returns the index of python's first argument.
 int split_run_arguments(int argc, char** argv, std::vector<std::string>& ours) {
-  static const std::vector<std::string> with_value = {"--config", "--spool-dir", "--enable", "--disable"};
+  static const std::vector<std::string> with_value = {"--config", "--spool-dir", "--enable", "--disable", "--policy",
+                                                      "--policy-mode"};
   static const std::vector<std::string> without_value = {"--events-to-stderr", "-h", "--help"};
   auto is_one_of = [](const std::string& name, const std::vector<std::string>& names) {
     return std::find(names.begin(), names.end(), name) != names.end();

@@ -75,6 +75,15 @@ std::uint64_t parse_env_uint(const char* name, const char* value, std::uint64_t 
   return out;
 }
 
+policy::mode parse_policy_mode(const std::string& value, const char* where) {
+  const auto m = policy::mode_from_name(value);
+  if (!m) {
+    throw launcher_error::usage(
+        fmt::format("bluepython: {} must be observe, enforce or kill, got \"{}\"", where, value));
+  }
+  return *m;
+}
+
 }  // namespace
 
 std::optional<category> category_from_name(std::string_view name) noexcept {
@@ -135,6 +144,14 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
         static_cast<std::uint32_t>(parse_env_uint("BLUEPYTHON_FLUSH_INTERVAL_MS", v, 1, 60'000));
   }
 
+  if (const char* v = getenv_lookup("BLUEPYTHON_POLICY"); v != nullptr && v[0] != '\0') {
+    cfg.guard = read_policy_file(v, home);
+    cfg.policy_source = v;
+  }
+  if (const char* v = getenv_lookup("BLUEPYTHON_POLICY_MODE"); v != nullptr && v[0] != '\0') {
+    cfg.policy_mode = parse_policy_mode(v, "environment variable BLUEPYTHON_POLICY_MODE");
+  }
+
   apply_otel_environment(cfg.otlp, getenv_lookup);  // over the file: as any OpenTelemetry SDK
 
   // 3. Flags.
@@ -142,6 +159,20 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
   apply_category_list(cfg, flags.enable, true, "--enable");
   apply_category_list(cfg, flags.disable, false, "--disable");
   if (flags.events_to_stderr) cfg.events_to_stderr = *flags.events_to_stderr;
+  if (flags.policy_file) {
+    cfg.guard = read_policy_file(*flags.policy_file, home);
+    cfg.policy_source = *flags.policy_file;
+  }
+  if (flags.policy_mode) cfg.policy_mode = parse_policy_mode(*flags.policy_mode, "--policy-mode");
+  if (cfg.policy_mode && !cfg.guard) {
+    throw launcher_error::usage(fmt::format("bluepython: a policy mode ({}) was given but no policy (--policy FILE)",
+                                            policy::mode_name(*cfg.policy_mode)));
+  }
+  if (cfg.guard && cfg.policy_mode && cfg.guard->overridden() != cfg.policy_mode) {
+    auto with_mode = std::make_shared<policy::compiled_policy>(*cfg.guard);
+    with_mode->override_mode(*cfg.policy_mode);
+    cfg.guard = std::move(with_mode);
+  }
 
   if (cfg.spool.dir.empty()) cfg.spool.dir = home + "/.bluepython/spool";
   if (cfg.spool.dir == "~" || cfg.spool.dir.starts_with("~/")) cfg.spool.dir = home + cfg.spool.dir.substr(1);

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include "export/otlp/otel_environment.hpp"  // otlp_options, getenv_fn
 #include "pipeline/json_writer.hpp"
 #include "pipeline/options.hpp"
+#include "policy/policy.hpp"
 
 namespace bluepython {
 
@@ -47,6 +49,11 @@ struct config {
   import_options imports;
   otlp_options otlp;
   std::string source_file;  // config file that was loaded, empty if none
+  // The guardrail policy (docs/policy.md), compiled; nullptr: none. Its mode
+  // override (--policy-mode) is applied already.
+  std::shared_ptr<const policy::compiled_policy> guard;
+  std::string policy_source;                 // the policy file, or where an inline policy came from
+  std::optional<policy::mode> policy_mode;  // --policy-mode / BLUEPYTHON_POLICY_MODE / "policy_mode"
 
   [[nodiscard]] bool enabled(category c) const noexcept {
     return enable && categories[static_cast<std::size_t>(c)];
@@ -61,6 +68,8 @@ struct config {
 // What the `run` flags set; unset members leave lower layers alone.
 struct config_flags {
   std::optional<std::string> config_file;
+  std::optional<std::string> policy_file;
+  std::optional<std::string> policy_mode;
   std::optional<std::string> spool_dir;
   std::vector<std::string> enable;
   std::vector<std::string> disable;
@@ -99,6 +108,16 @@ std::vector<config_key> config_keys();
 
 // Reads and parses a config file (size-limited); throws launcher_error.
 nlohmann::json read_config_file(const std::string& path);
+
+// Reads and compiles a policy file (strict JSON, at most
+// policy::kMaxPolicyBytes); `home` expands `~/` in its path patterns. Throws
+// launcher_error (exit 2): "bluepython: policy error: FILE: key "...": ...".
+std::shared_ptr<const policy::compiled_policy> read_policy_file(const std::string& path, const std::string& home);
+// Compiles a policy document that came from `origin` (a config file's
+// "policy" object, a parent's handoff); throws launcher_error like
+// read_policy_file.
+std::shared_ptr<const policy::compiled_policy> compile_policy(const nlohmann::json& doc, const std::string& origin,
+                                                              const std::string& home);
 
 // Parses a config document: strict JSON, no key twice in one object; throws
 // launcher_error naming `origin` (never any other exception).

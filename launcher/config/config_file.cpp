@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -46,9 +47,12 @@ std::string one_line(std::string_view text) {
   return out;
 }
 
-[[noreturn]] void fail(const std::string& origin, const std::string& what) {
-  throw launcher_error::config(fmt::format("bluepython: config error: {}: {}", one_line(origin), one_line(what)));
+[[noreturn]] void fail_as(std::string_view kind, const std::string& origin, const std::string& what) {
+  throw launcher_error::config(
+      fmt::format("bluepython: {} error: {}: {}", kind, one_line(origin), one_line(what)));
 }
+
+[[noreturn]] void fail(const std::string& origin, const std::string& what) { fail_as("config", origin, what); }
 
 const char* type_name(const json& v) {
   switch (v.type()) {
@@ -111,24 +115,54 @@ void require_object(const json& v, const std::string& origin, const std::string&
 
 }  // namespace
 
-json read_config_file(const std::string& path) {
+namespace {
+
+std::string read_small_file(std::string_view kind, const std::string& path, std::uint64_t limit) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
-    fail(path, fmt::format("cannot read file: {}", std::strerror(errno)));
+    fail_as(kind, path, fmt::format("cannot read file: {}", std::strerror(errno)));
   }
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigFileBytes) {
-    fail(path, fmt::format("file is {} bytes; the limit is {} bytes", st.st_size, kMaxConfigFileBytes));
+  if (!S_ISREG(st.st_mode)) fail_as(kind, path, "not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > limit) {
+    fail_as(kind, path, fmt::format("file is {} bytes; the limit is {} bytes", st.st_size, limit));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, fmt::format("cannot read file: {}", std::strerror(errno)));
+  if (!in) fail_as(kind, path, fmt::format("cannot read file: {}", std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
-  if (in.bad()) fail(path, "read error");
-  return parse_config_text(text.str(), path);
+  if (in.bad()) fail_as(kind, path, "read error");
+  return text.str();
+}
+
+json parse_strict_json(std::string_view kind, const std::string& text, const std::string& origin);
+
+}  // namespace
+
+json read_config_file(const std::string& path) {
+  return parse_config_text(read_small_file("config", path, kMaxConfigFileBytes), path);
+}
+
+std::shared_ptr<const policy::compiled_policy> compile_policy(const json& doc, const std::string& origin,
+                                                              const std::string& home) {
+  try {
+    return std::make_shared<const policy::compiled_policy>(policy::compile(doc, home));
+  } catch (const policy::policy_error& e) {
+    fail_as("policy", origin, e.what());
+  }
+}
+
+std::shared_ptr<const policy::compiled_policy> read_policy_file(const std::string& path, const std::string& home) {
+  const std::string text = read_small_file("policy", path, policy::kMaxPolicyBytes);
+  return compile_policy(parse_strict_json("policy", text, path), path, home);
 }
 
 json parse_config_text(const std::string& text, const std::string& origin) {
+  return parse_strict_json("config", text, origin);
+}
+
+namespace {
+
+json parse_strict_json(std::string_view kind, const std::string& text, const std::string& origin) {
   // Keys seen so far in each object being parsed: a key given twice is an
   // error rather than "the last one wins", which would hide a mistake.
   std::vector<std::vector<std::string>> open_objects;
@@ -141,7 +175,7 @@ json parse_config_text(const std::string& text, const std::string& origin) {
       auto& seen = open_objects.back();
       const auto& key = parsed.get_ref<const std::string&>();
       if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-        fail(origin, fmt::format("key \"{}\" appears twice in one object", key));
+        fail_as(kind, origin, fmt::format("key \"{}\" appears twice in one object", key));
       }
       seen.push_back(key);
     }
@@ -150,15 +184,13 @@ json parse_config_text(const std::string& text, const std::string& origin) {
   try {
     return json::parse(text, check_keys);
   } catch (const json::parse_error& e) {
-    fail(origin, fmt::format("invalid JSON at byte {}", e.byte));
+    fail_as(kind, origin, fmt::format("invalid JSON at byte {}", e.byte));
   } catch (const json::out_of_range&) {
-    fail(origin, "invalid JSON: a number is out of range");
+    fail_as(kind, origin, "invalid JSON: a number is out of range");
   } catch (const json::exception&) {
-    fail(origin, "invalid JSON");
+    fail_as(kind, origin, "invalid JSON");
   }
 }
-
-namespace {
 
 std::vector<std::pair<std::string, std::string>> get_string_map(const json& v, const std::string& origin,
                                                                const std::string& key) {
@@ -373,11 +405,42 @@ void apply_section(config& cfg, const schema_section& section, const json& value
   }
 }
 
+// "policy": a policy file's path (relative to the config file's folder) or
+// the policy itself.
+void apply_policy_key(config& cfg, const json& value, const std::string& origin) {
+  const std::string home = home_directory([](const char* name) -> const char* { return std::getenv(name); });
+  if (value.is_string()) {
+    std::string path = get_string(value, origin, "policy");
+    if (!path.starts_with('/')) {
+      const auto slash = origin.rfind('/');
+      if (slash != std::string::npos) path = origin.substr(0, slash + 1) + path;
+    }
+    cfg.guard = read_policy_file(path, home);
+    cfg.policy_source = path;
+  } else if (value.is_object()) {
+    cfg.guard = compile_policy(value, fmt::format("{} (key \"policy\")", origin), home);
+    cfg.policy_source = origin;
+  } else {
+    fail(origin, fmt::format("key \"policy\" must be a file name or a policy object, got {}", type_name(value)));
+  }
+}
+
 }  // namespace
 
 void apply_config_json(config& cfg, const json& doc, const std::string& origin) {
   if (!doc.is_object()) fail(origin, fmt::format("top level must be an object, got {}", type_name(doc)));
   for (const auto& [key, value] : doc.items()) {
+    if (key == "policy") {
+      apply_policy_key(cfg, value, origin);
+      continue;
+    }
+    if (key == "policy_mode") {
+      const std::string name = get_string(value, origin, key);
+      const auto m = policy::mode_from_name(name);
+      if (!m) fail(origin, fmt::format("key \"policy_mode\" must be one of observe, enforce, kill, got \"{}\"", name));
+      cfg.policy_mode = m;
+      continue;
+    }
     // A dotted top-level key ("spool.dir") is unknown: keys nest as objects.
     const schema_row* r = key.find('.') == std::string::npos ? find_row(key) : nullptr;
     if (r != nullptr) {
@@ -392,6 +455,10 @@ void apply_config_json(config& cfg, const json& doc, const std::string& origin) 
 
 nlohmann::json config::to_json() const {
   json doc = json::object();
+  // The policy travels whole (a child enforces what its parent does, even if
+  // the file changes or cannot be read there).
+  if (guard) doc["policy"] = guard->document();
+  if (policy_mode) doc["policy_mode"] = std::string(policy::mode_name(*policy_mode));
   for (const auto& r : kSchema) {
     if (r.when == emit::never) continue;
     const auto dot = r.path.find('.');
@@ -416,6 +483,8 @@ std::vector<config_key> config_keys() {
   for (const auto& s : kSections) {
     if (s.is_category) out.push_back({std::string(s.name), "boolean or object"});
   }
+  out.push_back({"policy", "string or object"});
+  out.push_back({"policy_mode", "string"});
   for (const auto& r : kSchema) {
     static constexpr std::array<std::string_view, 5> kNames = {"boolean", "integer", "string", "array of strings",
                                                                "object of strings"};

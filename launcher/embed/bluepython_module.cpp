@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "capture/policy_gate.hpp"
 #include "capture/embedded_modules.hpp"
 #include "embed/trace_methods.hpp"
 #include "capture/import_monitor.hpp"
@@ -471,6 +472,15 @@ PyMethodDef methods[] = {
      "enter_mcp_call(session_id, request_id, method, target, transport, server_name, /) -> Token\n\n"
      "Make a fresh MCP call current; its call_id is '<sensor uuid>:<n>'."},
     {"exit_call", &py_exit_call, METH_O, "exit_call(token)\n\nRestore the call in effect before enter_call."},
+    {"policy_check_call",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture::policy_gate::py_check_call)), METH_FASTCALL,
+     "policy_check_call(name, arguments) -> str | None\n\nThe policy's checks of a tools/call in the call in effect: "
+     "a message when it must be refused."},
+    {"policy_checks_calls", &capture::policy_gate::py_checks_calls, METH_NOARGS,
+     "policy_checks_calls() -> bool\n\nWhether a policy checks tools/call."},
+    {"note_tool_definition",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture::policy_gate::py_note_tool_definition)),
+     METH_FASTCALL, "note_tool_definition(name, description, input_schema)\n\nA tool's definition, for its pin."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"client_traceparent", &py_client_traceparent, METH_NOARGS,
      "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},

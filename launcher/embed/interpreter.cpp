@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "capture/audit_hook.hpp"
+#include "capture/policy_gate.hpp"
 #include "embed/bluepython_module.hpp"
 #include "config/error.hpp"
 #include "pipeline/fd_util.hpp"
@@ -125,6 +126,7 @@ int run_interpreter(const config& cfg, const std::vector<std::string>& bluepytho
   }
   // After pre-initialization (which picks the memory allocator: -X dev,
   // PYTHONMALLOC) and before the interpreter exists, so start-up is seen.
+  capture::policy_gate::init(sensor::settings().guard.get());
   if (!audit_hook::install()) sensor::report_internal("startup", "PySys_AddAuditHook refused the hook");
 
   PyConfig config;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "pipeline/sha256.hpp"
+
 namespace bluepython::policy {
 namespace {
 
@@ -404,6 +406,11 @@ bool entry_matches(const entry& e, const operation& o) noexcept {
 int strictness(mode m) noexcept { return m == mode::observe ? 0 : m == mode::enforce ? 1 : 2; }
 
 }  // namespace
+
+std::string definition_digest(const json& name, const json& description, const json& input_schema) {
+  const json doc = {{"name", name}, {"description", description}, {"inputSchema", input_schema}};
+  return to_hex(sha256_bytes(doc.dump()));
+}
 
 std::string_view mode_name(mode m) noexcept { return kModeNames[static_cast<std::size_t>(m)]; }
 

@@ -214,6 +214,13 @@ class policy_error : public std::runtime_error {
 // invalid pattern, a duplicate rule id or an unsupported version.
 compiled_policy compile(const nlohmann::json& document, const std::string& home);
 
+// The pin digest of a tool definition: SHA-256 (hex) of the canonical JSON
+// (keys sorted, no spaces) of {"name", "description", "inputSchema"}; null
+// for what the server leaves out. The same for a definition seen at run time
+// (registration, tools/list) and one read back from a spool.
+std::string definition_digest(const nlohmann::json& name, const nlohmann::json& description,
+                              const nlohmann::json& input_schema);
+
 // The largest policy file read (an import lock of a big environment fits).
 inline constexpr std::uint64_t kMaxPolicyBytes = 16U << 20U;
 

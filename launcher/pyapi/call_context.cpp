@@ -52,6 +52,20 @@ bool current_call_object(std::string& out) noexcept {
   return true;
 }
 
+PyObject* current_fields() noexcept {
+  if (g_variable == nullptr) return nullptr;
+  PyObject* raw = nullptr;
+  if (PyContextVar_Get(g_variable, nullptr, &raw) < 0) {
+    PyErr_Clear();
+    return nullptr;
+  }
+  const py_ref value(raw);
+  if (!value || !PyTuple_Check(value.get()) || PyTuple_GET_SIZE(value.get()) != 2) return nullptr;
+  PyObject* fields = PyTuple_GET_ITEM(value.get(), 1);
+  if (!PyDict_Check(fields)) return nullptr;
+  return Py_NewRef(fields);
+}
+
 }  // namespace bluepython::call_context
 
 namespace bluepython {

@@ -23,6 +23,9 @@ bool current_json(std::string& out) noexcept;
 // The call in effect without the `"mcp":` key (the JSON object alone), for
 // handing it to a child process; false when none. Never raises.
 bool current_call_object(std::string& out) noexcept;
+// The call in effect as its dict (a new reference: session_id, method,
+// target, server_name, ...), or nullptr when none. Never raises.
+PyObject* current_fields() noexcept;
 
 }  // namespace bluepython::call_context
 
