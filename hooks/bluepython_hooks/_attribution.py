@@ -75,11 +75,19 @@ class call_context(refined_call):
         return self
 
 
-def attributed(enter: Any, where: str) -> Any:
+def attributed(enter: Any, where: str, refusal: Any = None) -> Any:
     """A ``Patcher.replace`` maker for a request handler method (a coroutine
     function): ``enter(self, args, kwargs)`` makes the request's call current
     and returns the token; the call is left when the handler ends. A fault in
-    ``enter`` is reported under ``where`` and the handler runs unattributed."""
+    ``enter`` is reported under ``where`` and the handler runs unattributed.
+
+    ``refusal(self, args, kwargs)``, given when the policy checks tools/call
+    (``_bluepython.policy_checks_calls()``), returns None to let the request
+    run, or a coroutine that answers it with an error result in place of the
+    handler (the policy refused the call; the violation is reported by then)."""
+
+    if refusal is not None and not _bluepython.policy_checks_calls():
+        refusal = None
 
     def make(original: Any) -> Any:
         async def handler(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -89,6 +97,14 @@ def attributed(enter: Any, where: str) -> Any:
                 internal_error(where, exc)
                 return await original(self, *args, **kwargs)
             try:
+                if refusal is not None:
+                    answer = None
+                    try:
+                        answer = refusal(self, args, kwargs)
+                    except Exception as exc:
+                        internal_error("hooks: policy", exc)
+                    if answer is not None:
+                        return await answer
                 return await original(self, *args, **kwargs)
             finally:
                 try:  # restores the call in effect before; never raises into the handler

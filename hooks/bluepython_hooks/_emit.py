@@ -172,6 +172,8 @@ def server_add(
     if arguments is not None:
         element["arguments"] = dump(arguments)
     attrs: dict[str, Any] = {"element": element}
+    if kind == "tool" and isinstance(name, str):
+        _bluepython.note_tool_definition(name, description, element.get("parameters"))
     if server_name is not None:
         attrs["server_name"] = server_name
     attrs.update({k: v for k, v in extra.items() if v is not None})

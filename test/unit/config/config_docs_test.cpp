@@ -38,7 +38,7 @@ std::vector<std::string> code_spans(const std::string& cell) {
 // "bool, `true`" -> "boolean", as config_keys() names the types.
 std::string schema_type(const std::string& cell) {
   const std::map<std::string, std::string> words = {
-      {" bool or object", "boolean or object"}, {" bool", "boolean"},
+      {" bool or object", "boolean or object"}, {" bool", "boolean"}, {" string or object", "string or object"},
       {" int", "integer"},                      {" string", "string"},
       {" arrays of patterns", "array of strings"}, {" object of strings", "object of strings"}};
   std::string best;

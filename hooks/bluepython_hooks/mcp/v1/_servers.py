@@ -55,7 +55,35 @@ def _enter_call(server: Any, args: Any, kwargs: Any) -> Any:
     )
 
 
-_make_handle_request = attributed(_enter_call, "hooks: mcp: attribution")
+def _refusal(server: Any, args: Any, kwargs: Any) -> Any:
+    """The policy's answer to a tools/call: None to run it, else a coroutine
+    that responds with an error result (as the SDK answers a tool that
+    raised), the handler never running."""
+    req = args[1] if len(args) >= 2 else arg(args, kwargs, 1, "req")
+    if getattr(req, "method", None) != "tools/call":
+        return None
+    params = getattr(req, "params", None)
+    message = _bluepython.policy_check_call(getattr(params, "name", None), getattr(params, "arguments", None))
+    if message is None:
+        return None
+    responder = args[0] if args else arg(args, kwargs, 0, "message")
+    return _respond_refused(responder, message)
+
+
+async def _respond_refused(responder: Any, message: str) -> None:
+    import anyio
+    from mcp import types
+
+    result = types.ServerResult(
+        types.CallToolResult(content=[types.TextContent(type="text", text=message)], isError=True)
+    )
+    try:
+        await responder.respond(result)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        pass  # the transport closed meanwhile: as the SDK, nothing to answer
+
+
+_make_handle_request = attributed(_enter_call, "hooks: mcp: attribution", _refusal)
 
 
 # ---------------------------------------------------------------------------

@@ -64,4 +64,22 @@ def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
     )
 
 
-_make_on_request = attributed(_enter_call, "hooks: mcp: attribution")
+def _refusal(runner: Any, args: Any, kwargs: Any) -> Any:
+    """The policy's answer to a tools/call: None to run it, else a coroutine
+    giving the error result (the wire shape _on_request returns), the handler
+    never running."""
+    method = args[1] if len(args) >= 2 else arg(args, kwargs, 1, "method")
+    if method != "tools/call":
+        return None
+    params = (args[2] if len(args) >= 3 else arg(args, kwargs, 2, "params")) or {}
+    message = _bluepython.policy_check_call(params.get("name"), params.get("arguments"))
+    if message is None:
+        return None
+    return _refused(message)
+
+
+async def _refused(message: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+_make_on_request = attributed(_enter_call, "hooks: mcp: attribution", _refusal)
