@@ -1,0 +1,352 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Guardrail policies at run time (docs/policy.md): real servers driven by a
+real client, each with a policy that refuses something the server really
+does, in observe, enforce and kill modes; bad policies; the import lock; tool
+pins; children; concurrent calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, attrs_of, name, read_spool
+
+POLICY_FIXTURES = FIXTURES / "policy"
+
+
+def write_policy(where: Path, doc: dict[str, Any]) -> Path:
+    path = where / "policy.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def violations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [ev for ev in events if name(ev) == "python_policy_violation"]
+
+
+def calls(venv: McpVenv, root: Path, server_argv: list[str], tool_calls: list, *, policy: Path,
+          mode: str | None = None, sessions: int = 1, concurrent: bool = False,
+          extra_env: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[bytes]]:
+    """Runs the policy client against `server_argv` started as
+    `bluepython run --policy ... -- ARGV` and returns its result lines."""
+    env = venv.env(root, **(extra_env or {}))
+    if concurrent:
+        env["POLICY_TEST_CONCURRENT"] = "1"
+    flags = ["run", "--policy", str(policy)] + (["--policy-mode", mode] if mode else []) + ["--"]
+    proc = subprocess.run(
+        [venv.python, str(POLICY_FIXTURES / "client.py"), str(sessions), venv.bluepython,
+         json.dumps(flags + server_argv), json.dumps(tool_calls)],
+        env=env, cwd=root, capture_output=True, timeout=TIMEOUT * 2,
+    )
+    lines = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.startswith("{")]
+    return lines, proc
+
+
+class Listener:
+    """A loopback TCP listener that accepts and closes connections."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def listener() -> Any:
+    lst = Listener()
+    yield lst
+    lst.close()
+
+
+def fixture_policy(root: Path, port: int) -> dict[str, Any]:
+    allowed = root / "allowed"
+    allowed.mkdir(exist_ok=True)
+    (allowed / "notes.txt").write_text("notes")
+    return {
+        "version": 1,
+        "rules": [
+            {"id": "read-only-allowed", "scope": {"tool": "read"}, "why": "the read tool serves one folder",
+             "files": {"allow": {"read": [f"{allowed}/**"]}}},
+            {"id": "only-true", "process": {"allow": {"spawn": ["true"]}}},
+            {"id": "loopback-port", "network": {"allow": {"connect": [f"127.0.0.1:{port}"]}}},
+            {"id": "no-secret", "tools": {"deny": {"call": ["secret"]}}},
+        ],
+    }
+
+
+def fixture_calls(root: Path, other_port: int, port: int) -> list:
+    return [
+        ["read", {"path": str(root / "allowed" / "notes.txt")}],
+        ["read", {"path": "/etc/hostname"}],
+        ["spawn", {"argv": ["true"]}],
+        ["spawn", {"argv": ["ls", "/"]}],
+        ["connect", {"host": "127.0.0.1", "port": port}],
+        ["connect", {"host": "127.0.0.1", "port": other_port}],
+        ["secret", {}],
+        ["read", {"path": str(root / "allowed" / "notes.txt")}],
+    ]
+
+
+def test_enforce_refuses_inside_the_tool_and_the_server_goes_on(mcp_venv: McpVenv, tmp_path: Path,
+                                                                 listener: Listener) -> None:
+    other = Listener()
+    try:
+        policy = write_policy(tmp_path, fixture_policy(tmp_path, listener.port))
+        lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
+                            fixture_calls(tmp_path, other.port, listener.port), policy=policy)
+    finally:
+        other.close()
+    assert proc.returncode == 0, proc.stderr.decode()
+    outcome = [(line["tool"], line["error"]) for line in lines]
+    assert outcome == [("read", False), ("read", True), ("spawn", False), ("spawn", True), ("connect", False),
+                       ("connect", True), ("secret", True), ("read", False)], lines
+    assert lines[0]["text"] == "notes" and lines[-1]["text"] == "notes"
+    # The PermissionError raised inside the tool becomes its error result; mcp
+    # 1.x puts the exception's text in it, mcp 2.x only "Error executing tool".
+    if mcp_venv.line == "mcp1":
+        assert "read not allowed by rule read-only-allowed: /etc/hostname" in lines[1]["text"]
+        assert "spawn not allowed by rule only-true" in lines[3]["text"]
+        assert f"connect not allowed by rule loopback-port: 127.0.0.1:{other.port}" in lines[5]["text"]
+    # The denied tool's handler never ran: its result is the policy's message.
+    assert "s3cr3t" not in lines[6]["text"] and "call denied by rule no-secret" in lines[6]["text"]
+
+    events = read_spool(tmp_path / "spool")
+    found = violations(events)
+    by_rule = {attrs(ev)["rule"]: ev for ev in found}
+    assert set(by_rule) == {"read-only-allowed", "only-true", "loopback-port", "no-secret"}, found
+    for ev in found:
+        a = attrs(ev)
+        assert a["mode"] == "enforce" and a["action"] == "denied"
+        assert ev["event"]["context"]["scope"] == "call"
+        assert ev["event"]["context"]["mcp"]["method"] == "tools/call"
+    read = attrs(by_rule["read-only-allowed"])
+    assert read["subject"] == {"kind": "files", "op": "read", "path": "/etc/hostname", "via": "open"}
+    assert read["why"] == "the read tool serves one folder"
+    assert read["origin"]["file"].endswith("server.py") and read["origin"]["function"] == "read"
+    assert by_rule["read-only-allowed"]["event"]["context"]["mcp"]["target"] == "read"
+    assert attrs(by_rule["only-true"])["subject"]["executable"].endswith("/ls")
+    # A denied operation is never also reported as one that happened.
+    assert not [a for a in attrs_of(events, "python_file_open") if a["path"] == "/etc/hostname"]
+    assert not [a for a in attrs_of(events, "python_process_spawn") if "ls" in json.dumps(a.get("argv"))]
+    assert not [a for a in attrs_of(events, "python_net_connect") if a.get("port") == other.port]
+
+
+def test_observe_records_and_changes_nothing(mcp_venv: McpVenv, tmp_path: Path, listener: Listener) -> None:
+    other = Listener()
+    try:
+        policy = write_policy(tmp_path, fixture_policy(tmp_path, listener.port))
+        lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
+                            fixture_calls(tmp_path, other.port, listener.port), policy=policy, mode="observe")
+    finally:
+        other.close()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [line["error"] for line in lines] == [False] * 8, lines
+    assert lines[6]["text"] == "s3cr3t"
+    events = read_spool(tmp_path / "spool")
+    found = violations(events)
+    assert {attrs(ev)["rule"] for ev in found} == {"read-only-allowed", "only-true", "loopback-port", "no-secret"}
+    assert {(attrs(ev)["mode"], attrs(ev)["action"]) for ev in found} == {("observe", "recorded")}
+    # What happened is reported as it always is.
+    assert [a for a in attrs_of(events, "python_file_open") if a["path"] == "/etc/hostname"]
+
+
+def test_kill_ends_the_process_after_the_violation_is_on_disk(mcp_venv: McpVenv, tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, {"version": 1, "mode": "kill",
+                                     "rules": [{"id": "only-true", "process": {"allow": {"spawn": ["true"]}}}]})
+    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
+                     [["spawn", {"argv": ["true"]}], ["spawn", {"argv": ["ls"]}], ["secret", {}]], policy=policy)
+    assert lines[0]["error"] is False
+    # The server is gone: the second call gets no result, the third is never answered.
+    assert all(line["error"] for line in lines[1:]), lines
+    events = read_spool(tmp_path / "spool")
+    found = violations(events)
+    assert [(attrs(ev)["rule"], attrs(ev)["action"]) for ev in found] == [("only-true", "killed")]
+    shutdown = [attrs(ev) for ev in events if name(ev) == "sensor_shutdown"]
+    assert shutdown and shutdown[-1]["reason"] == "policy_kill"
+
+
+def test_concurrent_calls_only_the_denied_one_fails(mcp_venv: McpVenv, tmp_path: Path) -> None:
+    policy = write_policy(tmp_path, fixture_policy(tmp_path, 1))
+    good = ["read", {"path": str(tmp_path / "allowed" / "notes.txt")}]
+    bad = ["read", {"path": "/etc/hostname"}]
+    batch = [bad if i % 4 == 0 else good for i in range(20)]
+    lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], batch, policy=policy,
+                        concurrent=True)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(lines) == 20
+    for line in lines:
+        denied = line["index"] % 4 == 0
+        assert line["error"] is denied, line
+        assert (line["text"] == "notes") is not denied
+    found = violations(read_spool(tmp_path / "spool"))
+    assert len(found) == 5
+    # Each denial is attributed to its own call.
+    assert len({ev["event"]["context"]["mcp"]["call_id"] for ev in found}) == 5
+
+
+def test_children_enforce_the_inherited_policy(sandbox: Sandbox) -> None:
+    policy = write_policy(sandbox.root, {"version": 1, "rules": [
+        {"id": "no-etc", "files": {"deny": {"read": ["/etc/**"]}}}]})
+    sandbox.write("child.py", """
+        import os, subprocess, sys
+        probe = "open('/etc/hostname').read()"
+        for env in (None, {}):  # the environment kept, and scrubbed (the handoff file)
+            r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+            print("child", r.returncode, "PermissionError" in r.stderr)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                open("/etc/hostname").read()
+                os._exit(0)
+            except PermissionError:
+                os._exit(7)
+        print("fork", os.waitpid(pid, 0)[1] >> 8)
+    """)
+    r = sandbox.bp("run", "--policy", str(policy), "--", "child.py")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().split("\n")[:3] == ["child 1 True", "child 1 True", "fork 7"]
+    pids = {ev["event"]["context"]["process"]["pid"] for ev in violations(sandbox.events())
+            if attrs(ev)["subject"]["path"] == "/etc/hostname"}
+    assert len(pids) == 3
+
+
+def test_symlinks_and_dotdot_do_not_escape(sandbox: Sandbox) -> None:
+    allowed = sandbox.root / "allowed"
+    allowed.mkdir()
+    (allowed / "ok.txt").write_text("ok")
+    (allowed / "escape").symlink_to("/etc")
+    policy = write_policy(sandbox.root, {"version": 1, "rules": [
+        {"id": "one-folder", "files": {"allow": {"read": [f"{allowed}/**"], "write": [f"{allowed}/**"]}}}]})
+    sandbox.write("probe.py", f"""
+        import os
+        for path in ["{allowed}/ok.txt", "{allowed}/escape/hostname", "{allowed}/../work/probe.py"]:
+            try:
+                open(path).read()
+                print("read", path)
+            except PermissionError as e:
+                print("denied", path)
+        os.symlink("/tmp/bp-policy-outside", "{allowed}/dangling")
+        try:
+            open("{allowed}/dangling", "w").write("x")
+            print("wrote through a dangling link")
+        except PermissionError:
+            print("denied dangling")
+    """)
+    r = sandbox.bp("run", "--policy", str(policy), "--", "probe.py")
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode().splitlines()
+    assert out == [f"read {allowed}/ok.txt", f"denied {allowed}/escape/hostname",
+                   f"denied {allowed}/../work/probe.py", "denied dangling"], out
+    assert not Path("/tmp/bp-policy-outside").exists()
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"version": 1, "rules": [{"files": {"allow": {"read": ["/a/[b"]}}}]},
+     'key "rules[0].files.allow.read[0]": invalid pattern "/a/[b": unterminated'),
+    ({"version": 1, "rulez": []}, 'key "rulez": unknown key'),
+    ({"version": 1, "rules": [{"network": {"allow": {"connect": "host"}}}]},
+     'key "rules[0].network.allow.connect": must be an array, got string'),
+    ({"version": 1, "mode": "block"}, 'key "mode": must be one of observe, enforce, kill'),
+    ({"rules": []}, 'key "version": is required'),
+])
+def test_bad_policies_stop_before_user_code(sandbox: Sandbox, doc: dict[str, Any], message: str) -> None:
+    policy = write_policy(sandbox.root, doc)
+    marker = sandbox.root / "ran"
+    r = sandbox.bp("run", "--policy", str(policy), "--", "-c", f"open({str(marker)!r}, 'w')")
+    assert r.returncode == 2
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and err.startswith(f"bluepython: policy error: {policy}: "), err
+    assert message in err
+    assert not marker.exists()
+
+
+def test_unreadable_huge_and_invalid_policy_files(sandbox: Sandbox) -> None:
+    huge = sandbox.root / "huge.json"
+    with open(huge, "w") as f:
+        f.write('{"version": 1, "description": "')
+        f.write("x" * (17 << 20))
+        f.write('"}')
+    cases = {
+        str(sandbox.root / "missing.json"): "cannot read file",
+        str(huge): "the limit is",
+        str(sandbox.write("bad.json", "{not json")): "invalid JSON at byte",
+        str(sandbox.write("twice.json", '{"version": 1, "version": 1}')): 'key "version" appears twice',
+    }
+    for path, message in cases.items():
+        r = sandbox.bp("run", "--policy", path, "--", "-c", "pass")
+        assert r.returncode == 2 and message in r.stderr.decode(), (path, r.stderr)
+    r = sandbox.bp("run", "--policy-mode", "observe", "--", "-c", "pass")
+    assert r.returncode == 2 and "no policy" in r.stderr.decode()
+    ok = write_policy(sandbox.root, {"version": 1})
+    r = sandbox.bp("run", "--policy", str(ok), "--policy-mode", "loud", "--", "-c", "pass")
+    assert r.returncode == 2 and "--policy-mode must be observe, enforce or kill" in r.stderr.decode()
+    env = dict(sandbox.env, BLUEPYTHON_POLICY=str(sandbox.root / "missing.json"))
+    r = sandbox.bp("-c", "pass", env=env)
+    assert r.returncode == 2 and "cannot read file" in r.stderr.decode()
+
+
+def test_import_lock_refuses_a_changed_module(sandbox: Sandbox) -> None:
+    module = sandbox.write("lockedmod.py", "VALUE = 1\n")
+    digest = hashlib.sha256(module.read_bytes()).hexdigest()
+    doc = {"version": 1, "imports": {"lock": {"lockedmod": digest}, "unlisted": ["*"]}}
+    policy = write_policy(sandbox.root, doc)
+    program = "import lockedmod; print(lockedmod.VALUE)"
+    r = sandbox.bp("run", "--policy", str(policy), "--", "-c", program)
+    assert r.returncode == 0 and r.stdout == b"1\n", r.stderr.decode()
+    module.write_text("VALUE = 2  # changed on disk\n")
+    r = sandbox.bp("run", "--policy", str(policy), "--", "-c", program)
+    assert r.returncode == 1
+    assert "ImportError: bluepython policy: module lockedmod changed on disk" in r.stderr.decode()
+    found = [attrs(ev) for ev in violations(sandbox.events()) if attrs(ev)["subject"].get("module") == "lockedmod"]
+    assert found and found[-1]["rule"] == "imports.lock" and found[-1]["action"] == "denied"
+    assert found[-1]["subject"]["sha256"] == hashlib.sha256(module.read_bytes()).hexdigest()
+    r = sandbox.bp("run", "--policy", str(policy), "--policy-mode", "observe", "--", "-c", program)
+    assert r.returncode == 0 and r.stdout == b"2\n"
+
+
+def test_import_lock_refuses_a_module_not_in_it(sandbox: Sandbox) -> None:
+    sandbox.write("stranger.py", "X = 1\n")
+    policy = write_policy(sandbox.root, {"version": 1, "imports": {"lock": {}, "unlisted": ["encodings*", "json*"]}})
+    r = sandbox.bp("run", "--policy", str(policy), "--", "-c", "import json\nimport stranger")
+    assert r.returncode == 1
+    assert "module stranger is not in the import lock" in r.stderr.decode()
+
+
+def test_a_tool_whose_definition_changed_is_refused(mcp_venv: McpVenv, tmp_path: Path) -> None:
+    # What the definition's digest is: a first run with a wrong pin says it.
+    policy = write_policy(tmp_path, {"version": 1, "tool_pins": {"mode": "observe", "pins": {"describe": "0" * 64}}})
+    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy)
+    assert lines[0]["error"] is False
+    seen = [attrs(ev) for ev in violations(read_spool(tmp_path / "spool"))]
+    assert len(seen) == 1 and "changed since it was pinned" in seen[0]["reason"]
+    digest = seen[0]["subject"]["definition"]
+    policy = write_policy(tmp_path, {"version": 1, "tool_pins": {"pins": {"describe": digest}}})
+    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
+                     [["describe", {}], ["secret", {}]], policy=policy)
+    assert [line["error"] for line in lines] == [False, True]  # secret is not pinned
+    assert "tool secret is not pinned" in lines[1]["text"]
+    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy,
+                     extra_env={"POLICY_TEST_DESCRIPTION": "Now does something else."})
+    assert lines[0]["error"] is True and "tool describe changed since it was pinned" in lines[0]["text"]
