@@ -19,6 +19,8 @@
 #include "config/error.hpp"
 #include "config/handoff.hpp"
 #include "embed/interpreter.hpp"
+#include "tools/policy_check.hpp"
+#include "tools/policy_suggest.hpp"
 #include "tools/report.hpp"
 #include "tools/tail.hpp"
 #include "version.hpp"
@@ -140,7 +142,8 @@ std::optional<inherited_config> inherit_from_parent() {
 }  // namespace
 
 bool is_subcommand(const std::string& arg) noexcept {
-  return arg == "run" || arg == "version" || arg == "help" || arg == "tail" || arg == "report";
+  return arg == "run" || arg == "version" || arg == "help" || arg == "tail" || arg == "report" || arg == "check" ||
+         arg == "policy";
 }
 
 namespace {
@@ -163,6 +166,12 @@ struct command_line {
   std::string tail_color = "auto";
   CLI::App* report = nullptr;
   report::options report_options;
+  CLI::App* check = nullptr;
+  policy_tools::check_options check_options;
+  CLI::App* policy = nullptr;
+  CLI::App* suggest = nullptr;
+  CLI::App* lock = nullptr;
+  policy_tools::suggest_options suggest_options;
 };
 
 void add_spool_flags(CLI::App& cmd, config_flags& flags) {
@@ -201,6 +210,27 @@ void add_report(command_line& c) {
   c.report->add_option("paths", c.report_options.paths, "spool directories or files instead")->type_name("PATH");
 }
 
+void add_policy_tools(command_line& c) {
+  c.check = c.app.add_subcommand("check", "check a spool against a guardrail policy, offline (docs/policy-tools.md)");
+  c.check->add_option("--policy", c.check_options.policy_file, "the policy file (docs/policy.md)")
+      ->type_name("FILE")
+      ->required();
+  c.check->add_flag("--json", c.check_options.json, "machine-readable output");
+  add_spool_flags(*c.check, c.flags);
+  c.check->add_option("paths", c.check_options.paths, "spool directories or files instead")->type_name("PATH");
+
+  c.policy = c.app.add_subcommand("policy", "write a policy from observed runs (docs/policy-tools.md)");
+  c.policy->require_subcommand(1);
+  c.suggest = c.policy->add_subcommand("suggest", "print a least-privilege policy of what the spools show");
+  add_spool_flags(*c.suggest, c.flags);
+  c.suggest->add_option("paths", c.suggest_options.paths, "spool directories or files instead")->type_name("PATH");
+  c.lock = c.policy->add_subcommand("lock", "print a policy whose import lock is the modules the spools show");
+  c.lock->add_option("--into", c.suggest_options.into, "keep the rest of this policy file's document")
+      ->type_name("FILE");
+  add_spool_flags(*c.lock, c.flags);
+  c.lock->add_option("paths", c.suggest_options.paths, "spool directories or files instead")->type_name("PATH");
+}
+
 void define(command_line& c) {
   c.app.require_subcommand(1);
   c.app.set_help_flag("-h,--help", "print this help and exit");
@@ -212,6 +242,7 @@ void define(command_line& c) {
   c.app.add_subcommand("help", "print this help");
   add_tail(c);
   add_report(c);
+  add_policy_tools(c);
 }
 
 // `run`: bluepython's options come first and end at "--" or at the first
@@ -255,8 +286,11 @@ bool parse(command_line& c, const std::vector<std::string>& ours) {
     c.app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
     const CLI::App* asked = &c.app;
-    for (const CLI::App* sub : {c.run, c.version, c.tail, c.report}) {
+    for (const CLI::App* sub : {c.run, c.version, c.tail, c.report, c.check, c.policy}) {
       if (c.app.got_subcommand(sub)) asked = sub;
+    }
+    for (const CLI::App* sub : {c.suggest, c.lock}) {
+      if (c.policy->got_subcommand(sub)) asked = sub;
     }
     std::cout << asked->help() << std::flush;
     return false;
@@ -303,7 +337,9 @@ int run_main(int argc, char** argv, const launch_info& launch) {
   }
   if (!parse(c, ours)) return 0;
 
-  const bool reads_only = c.app.got_subcommand(c.version) || c.app.got_subcommand(c.tail) || c.app.got_subcommand(c.report);
+  const bool reads_only = c.app.got_subcommand(c.version) || c.app.got_subcommand(c.tail) ||
+                          c.app.got_subcommand(c.report) || c.app.got_subcommand(c.check) ||
+                          c.app.got_subcommand(c.policy);
   const auto inherited = reads_only ? std::nullopt : inherit_from_parent();
   const config cfg = load_config(c.flags, process_env, inherited ? &*inherited : nullptr);
   if (c.app.got_subcommand(c.version)) return print_version(cfg, launch, c.version_json);
@@ -312,6 +348,17 @@ int run_main(int argc, char** argv, const launch_info& launch) {
     return report::run(c.report_options);
   }
   if (c.app.got_subcommand(c.tail)) return run_tail(c, cfg);
+  if (c.app.got_subcommand(c.check)) {
+    c.check_options.spool_dir = cfg.spool.dir;
+    c.check_options.home = home_directory(process_env);
+    return policy_tools::run_check(c.check_options);
+  }
+  if (c.app.got_subcommand(c.policy)) {
+    c.suggest_options.spool_dir = cfg.spool.dir;
+    c.suggest_options.home = home_directory(process_env);
+    return c.policy->got_subcommand(c.lock) ? policy_tools::run_lock(c.suggest_options)
+                                            : policy_tools::run_suggest(c.suggest_options);
+  }
 
   std::vector<std::string> python_argv{all[0]};
   python_argv.insert(python_argv.end(), argv + python_from, argv + argc);
