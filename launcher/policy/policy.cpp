@@ -112,7 +112,7 @@ entry process_entry(const json& v, const std::string& key) {
   std::optional<entry> e;
   std::optional<glob> args;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "exe") {
       e = file_or_name_entry(expect_string(item, at), at);
     } else if (k == "args") {
@@ -179,7 +179,7 @@ std::string ops_of(subject s) {
 void parse_lists(rule& r, const json& v, const std::string& key, bool allow, const std::string& home) {
   expect_object(v, key);
   for (const auto& [name, list] : v.items()) {
-    const std::string at = key + "." + name;
+    const std::string at = fmt::format("{}.{}", key, name);
     const auto o = op_of(r.about, name);
     if (!o) fail(at, fmt::format("unknown operation for {} (one of: {})", subject_name(r.about), ops_of(r.about)));
     expect_array(list, at);
@@ -223,7 +223,7 @@ argument_rule parse_argument(const json& v, const std::string& key) {
   argument_rule a;
   bool has_pointer = false;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "pointer") {
       a.pointer = expect_string(item, at, /*allow_empty=*/true);
       a.tokens = pointer_tokens(a.pointer, at);
@@ -257,7 +257,7 @@ scope parse_scope(const json& v, const std::string& key) {
   expect_object(v, key);
   scope s;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "server") {
       s.server = make_glob(expect_string(item, at), glob_kind::name, at);
     } else if (k == "tool") {
@@ -279,7 +279,7 @@ rule parse_rule(const json& v, const std::string& key, const std::string& home) 
   const json* body = nullptr;
   std::string body_key;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "id") {
       r.id = expect_string(item, at);
     } else if (k == "why") {
@@ -298,10 +298,10 @@ rule parse_rule(const json& v, const std::string& key, const std::string& home) 
     }
   }
   if (body == nullptr) fail(key, "names no subject (tools, process, files, network or code)");
-  const std::string at = key + "." + body_key;
+  const std::string at = fmt::format("{}.{}", key, body_key);
   expect_object(*body, at);
   for (const auto& [k, item] : body->items()) {
-    const std::string item_key = at + "." + k;
+    const std::string item_key = fmt::format("{}.{}", at, k);
     if (k == "allow") {
       parse_lists(r, item, item_key, true, home);
     } else if (k == "deny") {
@@ -330,14 +330,14 @@ import_lock parse_imports(const json& v, const std::string& key) {
   import_lock lock;
   bool has_lock = false;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "mode") {
       lock.lock_mode = parse_mode(item, at);
     } else if (k == "lock") {
       expect_object(item, at);
       has_lock = true;
       for (const auto& [name, digest] : item.items()) {
-        const std::string entry_key = at + "." + name;
+        const std::string entry_key = fmt::format("{}.{}", at, name);
         const std::string d = expect_string(digest, entry_key);
         if (d != "builtin" && !is_digest(d)) fail(entry_key, "must be a SHA-256 (64 lower-case hex digits) or \"builtin\"");
         lock.modules.emplace(name, d);
@@ -361,15 +361,15 @@ tool_pins parse_pins(const json& v, const std::string& key) {
   tool_pins pins;
   bool has_pins = false;
   for (const auto& [k, item] : v.items()) {
-    const std::string at = key + "." + k;
+    const std::string at = fmt::format("{}.{}", key, k);
     if (k == "mode") {
       pins.pins_mode = parse_mode(item, at);
     } else if (k == "pins") {
       expect_object(item, at);
       has_pins = true;
       for (const auto& [name, digest] : item.items()) {
-        const std::string d = expect_string(digest, at + "." + name);
-        if (!is_digest(d)) fail(at + "." + name, "must be a SHA-256 (64 lower-case hex digits)");
+        const std::string d = expect_string(digest, fmt::format("{}.{}", at, name));
+        if (!is_digest(d)) fail(fmt::format("{}.{}", at, name), "must be a SHA-256 (64 lower-case hex digits)");
         pins.tools.emplace(name, d);
       }
     } else {

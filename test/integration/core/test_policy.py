@@ -350,3 +350,86 @@ def test_a_tool_whose_definition_changed_is_refused(mcp_venv: McpVenv, tmp_path:
     lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy,
                      extra_env={"POLICY_TEST_DESCRIPTION": "Now does something else."})
     assert lines[0]["error"] is True and "tool describe changed since it was pinned" in lines[0]["text"]
+
+
+# ---------------------------------------------------------------------------
+# Real servers from PyPI (in the mcp1 venv): each really does what its policy
+# refuses.
+
+
+class Page:
+    """A loopback HTTP server answering every GET with a small page."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                body = b"<html><body><p>policy test page</p></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def real_server(kind: str, root: Path) -> tuple[list[str], list, dict[str, Any], str, Any]:
+    """(server argv, calls, policy, rule id, cleanup) for a real server."""
+    if kind == "git":
+        repo = root / "repo"
+        repo.mkdir()
+        subprocess.run(["git", "init", "-q", str(repo)], check=True)
+        return (["-m", "mcp_server_git", "--repository", str(repo)], [["git_status", {"repo_path": str(repo)}]],
+                {"id": "status-runs-nothing", "scope": {"tool": "git_status"}, "process": {"allow": {"spawn": []}}},
+                "status-runs-nothing", None)
+    if kind == "time":
+        return (["-m", "mcp_server_time", "--local-timezone", "UTC"],
+                [["get_current_time", {"timezone": "Europe/Paris"}]],
+                {"id": "time-reads-nothing", "scope": {"tool": "get_current_time"},
+                 "files": {"allow": {"read": []}}},
+                "time-reads-nothing", None)
+    page = Page()
+    return (["-m", "mcp_server_fetch", "--ignore-robots-txt", "--allow-private-ips"],
+            [["fetch", {"url": f"http://127.0.0.1:{page.port}/"}]],
+            {"id": "fetch-only-example", "scope": {"tool": "fetch"},
+             "network": {"allow": {"connect": ["api.example.com:443"]}}},
+            "fetch-only-example", page)
+
+
+@pytest.mark.parametrize("mode", ["observe", "enforce", "kill"])
+@pytest.mark.parametrize("kind", ["git", "time", "fetch"])
+def test_real_servers_from_pypi(mcp1: McpVenv, tmp_path: Path, kind: str, mode: str) -> None:
+    argv, tool_calls, rule, rule_id, cleanup = real_server(kind, tmp_path)
+    try:
+        policy = write_policy(tmp_path, {"version": 1, "mode": mode, "rules": [rule]})
+        lines, proc = calls(mcp1, tmp_path, argv, tool_calls + [tool_calls[0]], policy=policy)
+    finally:
+        if cleanup is not None:
+            cleanup.close()
+    found = violations(read_spool(tmp_path / "spool"))
+    assert found, proc.stderr.decode()[-3000:]
+    assert {attrs(ev)["rule"] for ev in found} == {rule_id}
+    action = {"observe": "recorded", "enforce": "denied", "kill": "killed"}[mode]
+    assert {attrs(ev)["action"] for ev in found} == {action}
+    assert all(ev["event"]["context"]["mcp"]["target"] == tool_calls[0][0] for ev in found)
+    if mode == "observe":
+        assert [line["error"] for line in lines] == [False, False], lines
+    elif mode == "enforce":
+        # Refused each time, and the server went on answering.
+        assert [line["error"] for line in lines] == [True, True], lines
+        if kind != "fetch":  # fetch words its own error (httpx wraps the PermissionError)
+            assert all("bluepython policy" in line["text"] for line in lines), lines
+    else:
+        assert len(found) == 1
+        assert all(line["error"] for line in lines), lines
