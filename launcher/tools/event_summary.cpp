@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tools/event_summary.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -121,6 +123,22 @@ std::string summary_of(const std::string& name, const json& e) {
     if (field(e, "hash_changed") == true) s += " (hash changed)";
     if (field(e, "record_match") == false) s += " (RECORD mismatch)";
     return s;
+  }
+  if (name == "python_policy_violation") {
+    // The action first, in capitals: a refused operation must never read as
+    // one that happened.
+    std::string action = text(field(e, "action"));
+    for (char& c : action) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const json& subject = field(e, "subject");
+    std::string what;
+    for (const char* key : {"path", "executable", "host", "tool", "module", "class", "library", "file"}) {
+      if (!field(subject, key).is_null()) {
+        what = text(field(subject, key));
+        break;
+      }
+    }
+    if (!field(subject, "port").is_null()) what += ":" + text(field(subject, "port"));
+    return action + " " + text(field(subject, "op")) + " " + what + " (rule " + text(field(e, "rule")) + ")";
   }
   if (name == "sensor_startup") return argv_text(field(e, "python_argv"));
   if (name == "sensor_shutdown") return text(field(e, "reason"));
