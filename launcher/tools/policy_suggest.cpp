@@ -343,6 +343,7 @@ std::vector<std::string> path_patterns(const std::set<std::string>& paths) {
     }
   }
   std::vector<std::string> out;
+  out.reserve(kept.size() + files.size());
   for (const auto& d : kept) out.push_back(escape_glob(d) + "/**");
   for (const auto& f : files) {
     if (std::none_of(kept.begin(), kept.end(), [&](const std::string& d) { return inside(f, d); })) out.push_back(escape_glob(f));
@@ -417,7 +418,10 @@ int print_policy(const json& doc, std::vector<std::string> notes, const std::str
   }
   std::sort(notes.begin(), notes.end());
   notes.erase(std::unique(notes.begin(), notes.end()), notes.end());
-  for (const auto& n : notes) std::fprintf(stderr, "bluepython %.*s: note: %s\n", static_cast<int>(command.size()), command.data(), n.c_str());
+  for (const auto& n : notes) {
+    const std::string line = fmt::format("bluepython {}: note: {}\n", command, n);
+    (void)std::fwrite(line.data(), 1, line.size(), stderr);
+  }
   const std::string out = doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   (void)std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
