@@ -610,6 +610,8 @@ int gate_code(const audit_event& e, PyObject* args) {
   policy_gate::scope_now where;
   policy_gate::current_scope(where);
   std::string text = g.index >= 0 ? text_of(arg(args, g.index)) : std::string(e.name);
+  // ctypes.CDLL(None): the program itself, no library is loaded.
+  if (g.op == op::native && text.empty()) return 0;
   std::string name;
   if (g.op == op::unpickle) {
     name = text;

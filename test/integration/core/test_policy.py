@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, attrs_of, name, read_spool
 
 POLICY_FIXTURES = FIXTURES / "policy"
@@ -33,9 +30,18 @@ def violations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [ev for ev in events if name(ev) == "python_policy_violation"]
 
 
-def calls(venv: McpVenv, root: Path, server_argv: list[str], tool_calls: list, *, policy: Path,
-          mode: str | None = None, sessions: int = 1, concurrent: bool = False,
-          extra_env: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[bytes]]:
+def calls(
+    venv: McpVenv,
+    root: Path,
+    server_argv: list[str],
+    tool_calls: list,
+    *,
+    policy: Path,
+    mode: str | None = None,
+    sessions: int = 1,
+    concurrent: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[bytes]]:
     """Runs the policy client against `server_argv` started as
     `bluepython run --policy ... -- ARGV` and returns its result lines."""
     env = venv.env(root, **(extra_env or {}))
@@ -43,9 +49,18 @@ def calls(venv: McpVenv, root: Path, server_argv: list[str], tool_calls: list, *
         env["POLICY_TEST_CONCURRENT"] = "1"
     flags = ["run", "--policy", str(policy)] + (["--policy-mode", mode] if mode else []) + ["--"]
     proc = subprocess.run(
-        [venv.python, str(POLICY_FIXTURES / "client.py"), str(sessions), venv.bluepython,
-         json.dumps(flags + server_argv), json.dumps(tool_calls)],
-        env=env, cwd=root, capture_output=True, timeout=TIMEOUT * 2,
+        [
+            venv.python,
+            str(POLICY_FIXTURES / "client.py"),
+            str(sessions),
+            venv.bluepython,
+            json.dumps(flags + server_argv),
+            json.dumps(tool_calls),
+        ],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        timeout=TIMEOUT * 2,
     )
     lines = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.startswith("{")]
     return lines, proc
@@ -87,8 +102,12 @@ def fixture_policy(root: Path, port: int) -> dict[str, Any]:
     return {
         "version": 1,
         "rules": [
-            {"id": "read-only-allowed", "scope": {"tool": "read"}, "why": "the read tool serves one folder",
-             "files": {"allow": {"read": [f"{allowed}/**"]}}},
+            {
+                "id": "read-only-allowed",
+                "scope": {"tool": "read"},
+                "why": "the read tool serves one folder",
+                "files": {"allow": {"read": [f"{allowed}/**"]}},
+            },
             {"id": "only-true", "process": {"allow": {"spawn": ["true"]}}},
             {"id": "loopback-port", "network": {"allow": {"connect": [f"127.0.0.1:{port}"]}}},
             {"id": "no-secret", "tools": {"deny": {"call": ["secret"]}}},
@@ -109,19 +128,33 @@ def fixture_calls(root: Path, other_port: int, port: int) -> list:
     ]
 
 
-def test_enforce_refuses_inside_the_tool_and_the_server_goes_on(mcp_venv: McpVenv, tmp_path: Path,
-                                                                 listener: Listener) -> None:
+def test_enforce_refuses_inside_the_tool_and_the_server_goes_on(
+    mcp_venv: McpVenv, tmp_path: Path, listener: Listener
+) -> None:
     other = Listener()
     try:
         policy = write_policy(tmp_path, fixture_policy(tmp_path, listener.port))
-        lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
-                            fixture_calls(tmp_path, other.port, listener.port), policy=policy)
+        lines, proc = calls(
+            mcp_venv,
+            tmp_path,
+            [str(POLICY_FIXTURES / "server.py")],
+            fixture_calls(tmp_path, other.port, listener.port),
+            policy=policy,
+        )
     finally:
         other.close()
     assert proc.returncode == 0, proc.stderr.decode()
     outcome = [(line["tool"], line["error"]) for line in lines]
-    assert outcome == [("read", False), ("read", True), ("spawn", False), ("spawn", True), ("connect", False),
-                       ("connect", True), ("secret", True), ("read", False)], lines
+    assert outcome == [
+        ("read", False),
+        ("read", True),
+        ("spawn", False),
+        ("spawn", True),
+        ("connect", False),
+        ("connect", True),
+        ("secret", True),
+        ("read", False),
+    ], lines
     assert lines[0]["text"] == "notes" and lines[-1]["text"] == "notes"
     # The PermissionError raised inside the tool becomes its error result; mcp
     # 1.x puts the exception's text in it, mcp 2.x only "Error executing tool".
@@ -157,8 +190,14 @@ def test_observe_records_and_changes_nothing(mcp_venv: McpVenv, tmp_path: Path, 
     other = Listener()
     try:
         policy = write_policy(tmp_path, fixture_policy(tmp_path, listener.port))
-        lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
-                            fixture_calls(tmp_path, other.port, listener.port), policy=policy, mode="observe")
+        lines, proc = calls(
+            mcp_venv,
+            tmp_path,
+            [str(POLICY_FIXTURES / "server.py")],
+            fixture_calls(tmp_path, other.port, listener.port),
+            policy=policy,
+            mode="observe",
+        )
     finally:
         other.close()
     assert proc.returncode == 0, proc.stderr.decode()
@@ -166,17 +205,33 @@ def test_observe_records_and_changes_nothing(mcp_venv: McpVenv, tmp_path: Path, 
     assert lines[6]["text"] == "s3cr3t"
     events = read_spool(tmp_path / "spool")
     found = violations(events)
-    assert {attrs(ev)["rule"] for ev in found} == {"read-only-allowed", "only-true", "loopback-port", "no-secret"}
+    assert {attrs(ev)["rule"] for ev in found} == {
+        "read-only-allowed",
+        "only-true",
+        "loopback-port",
+        "no-secret",
+    }
     assert {(attrs(ev)["mode"], attrs(ev)["action"]) for ev in found} == {("observe", "recorded")}
     # What happened is reported as it always is.
     assert [a for a in attrs_of(events, "python_file_open") if a["path"] == "/etc/hostname"]
 
 
 def test_kill_ends_the_process_after_the_violation_is_on_disk(mcp_venv: McpVenv, tmp_path: Path) -> None:
-    policy = write_policy(tmp_path, {"version": 1, "mode": "kill",
-                                     "rules": [{"id": "only-true", "process": {"allow": {"spawn": ["true"]}}}]})
-    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
-                     [["spawn", {"argv": ["true"]}], ["spawn", {"argv": ["ls"]}], ["secret", {}]], policy=policy)
+    policy = write_policy(
+        tmp_path,
+        {
+            "version": 1,
+            "mode": "kill",
+            "rules": [{"id": "only-true", "process": {"allow": {"spawn": ["true"]}}}],
+        },
+    )
+    lines, _ = calls(
+        mcp_venv,
+        tmp_path,
+        [str(POLICY_FIXTURES / "server.py")],
+        [["spawn", {"argv": ["true"]}], ["spawn", {"argv": ["ls"]}], ["secret", {}]],
+        policy=policy,
+    )
     assert lines[0]["error"] is False
     # The server is gone: the second call gets no result, the third is never answered.
     assert all(line["error"] for line in lines[1:]), lines
@@ -192,8 +247,9 @@ def test_concurrent_calls_only_the_denied_one_fails(mcp_venv: McpVenv, tmp_path:
     good = ["read", {"path": str(tmp_path / "allowed" / "notes.txt")}]
     bad = ["read", {"path": "/etc/hostname"}]
     batch = [bad if i % 4 == 0 else good for i in range(20)]
-    lines, proc = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], batch, policy=policy,
-                        concurrent=True)
+    lines, proc = calls(
+        mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], batch, policy=policy, concurrent=True
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     assert len(lines) == 20
     for line in lines:
@@ -207,9 +263,12 @@ def test_concurrent_calls_only_the_denied_one_fails(mcp_venv: McpVenv, tmp_path:
 
 
 def test_children_enforce_the_inherited_policy(sandbox: Sandbox) -> None:
-    policy = write_policy(sandbox.root, {"version": 1, "rules": [
-        {"id": "no-etc", "files": {"deny": {"read": ["/etc/**"]}}}]})
-    sandbox.write("child.py", """
+    policy = write_policy(
+        sandbox.root, {"version": 1, "rules": [{"id": "no-etc", "files": {"deny": {"read": ["/etc/**"]}}}]}
+    )
+    sandbox.write(
+        "child.py",
+        """
         import os, subprocess, sys
         probe = "open('/etc/hostname').read()"
         for env in (None, {}):  # the environment kept, and scrubbed (the handoff file)
@@ -223,12 +282,16 @@ def test_children_enforce_the_inherited_policy(sandbox: Sandbox) -> None:
             except PermissionError:
                 os._exit(7)
         print("fork", os.waitpid(pid, 0)[1] >> 8)
-    """)
+    """,
+    )
     r = sandbox.bp("run", "--policy", str(policy), "--", "child.py")
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout.decode().split("\n")[:3] == ["child 1 True", "child 1 True", "fork 7"]
-    pids = {ev["event"]["context"]["process"]["pid"] for ev in violations(sandbox.events())
-            if attrs(ev)["subject"]["path"] == "/etc/hostname"}
+    pids = {
+        ev["event"]["context"]["process"]["pid"]
+        for ev in violations(sandbox.events())
+        if attrs(ev)["subject"]["path"] == "/etc/hostname"
+    }
     assert len(pids) == 3
 
 
@@ -237,9 +300,21 @@ def test_symlinks_and_dotdot_do_not_escape(sandbox: Sandbox) -> None:
     allowed.mkdir()
     (allowed / "ok.txt").write_text("ok")
     (allowed / "escape").symlink_to("/etc")
-    policy = write_policy(sandbox.root, {"version": 1, "rules": [
-        {"id": "one-folder", "files": {"allow": {"read": [f"{allowed}/**"], "write": [f"{allowed}/**"]}}}]})
-    sandbox.write("probe.py", f"""
+    policy = write_policy(
+        sandbox.root,
+        {
+            "version": 1,
+            "rules": [
+                {
+                    "id": "one-folder",
+                    "files": {"allow": {"read": [f"{allowed}/**"], "write": [f"{allowed}/**"]}},
+                }
+            ],
+        },
+    )
+    sandbox.write(
+        "probe.py",
+        f"""
         import os
         for path in ["{allowed}/ok.txt", "{allowed}/escape/hostname", "{allowed}/../work/probe.py"]:
             try:
@@ -253,24 +328,36 @@ def test_symlinks_and_dotdot_do_not_escape(sandbox: Sandbox) -> None:
             print("wrote through a dangling link")
         except PermissionError:
             print("denied dangling")
-    """)
+    """,
+    )
     r = sandbox.bp("run", "--policy", str(policy), "--", "probe.py")
     assert r.returncode == 0, r.stderr.decode()
     out = r.stdout.decode().splitlines()
-    assert out == [f"read {allowed}/ok.txt", f"denied {allowed}/escape/hostname",
-                   f"denied {allowed}/../work/probe.py", "denied dangling"], out
+    assert out == [
+        f"read {allowed}/ok.txt",
+        f"denied {allowed}/escape/hostname",
+        f"denied {allowed}/../work/probe.py",
+        "denied dangling",
+    ], out
     assert not Path("/tmp/bp-policy-outside").exists()
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"version": 1, "rules": [{"files": {"allow": {"read": ["/a/[b"]}}}]},
-     'key "rules[0].files.allow.read[0]": invalid pattern "/a/[b": unterminated'),
-    ({"version": 1, "rulez": []}, 'key "rulez": unknown key'),
-    ({"version": 1, "rules": [{"network": {"allow": {"connect": "host"}}}]},
-     'key "rules[0].network.allow.connect": must be an array, got string'),
-    ({"version": 1, "mode": "block"}, 'key "mode": must be one of observe, enforce, kill'),
-    ({"rules": []}, 'key "version": is required'),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            {"version": 1, "rules": [{"files": {"allow": {"read": ["/a/[b"]}}}]},
+            'key "rules[0].files.allow.read[0]": invalid pattern "/a/[b": unterminated',
+        ),
+        ({"version": 1, "rulez": []}, 'key "rulez": unknown key'),
+        (
+            {"version": 1, "rules": [{"network": {"allow": {"connect": "host"}}}]},
+            'key "rules[0].network.allow.connect": must be an array, got string',
+        ),
+        ({"version": 1, "mode": "block"}, 'key "mode": must be one of observe, enforce, kill'),
+        ({"rules": []}, 'key "version": is required'),
+    ],
+)
 def test_bad_policies_stop_before_user_code(sandbox: Sandbox, doc: dict[str, Any], message: str) -> None:
     policy = write_policy(sandbox.root, doc)
     marker = sandbox.root / "ran"
@@ -319,7 +406,9 @@ def test_import_lock_refuses_a_changed_module(sandbox: Sandbox) -> None:
     r = sandbox.bp("run", "--policy", str(policy), "--", "-c", program)
     assert r.returncode == 1
     assert "ImportError: bluepython policy: module lockedmod changed on disk" in r.stderr.decode()
-    found = [attrs(ev) for ev in violations(sandbox.events()) if attrs(ev)["subject"].get("module") == "lockedmod"]
+    found = [
+        attrs(ev) for ev in violations(sandbox.events()) if attrs(ev)["subject"].get("module") == "lockedmod"
+    ]
     assert found and found[-1]["rule"] == "imports.lock" and found[-1]["action"] == "denied"
     assert found[-1]["subject"]["sha256"] == hashlib.sha256(module.read_bytes()).hexdigest()
     r = sandbox.bp("run", "--policy", str(policy), "--policy-mode", "observe", "--", "-c", program)
@@ -328,7 +417,9 @@ def test_import_lock_refuses_a_changed_module(sandbox: Sandbox) -> None:
 
 def test_import_lock_refuses_a_module_not_in_it(sandbox: Sandbox) -> None:
     sandbox.write("stranger.py", "X = 1\n")
-    policy = write_policy(sandbox.root, {"version": 1, "imports": {"lock": {}, "unlisted": ["encodings*", "json*"]}})
+    policy = write_policy(
+        sandbox.root, {"version": 1, "imports": {"lock": {}, "unlisted": ["encodings*", "json*"]}}
+    )
     r = sandbox.bp("run", "--policy", str(policy), "--", "-c", "import json\nimport stranger")
     assert r.returncode == 1
     assert "module stranger is not in the import lock" in r.stderr.decode()
@@ -336,19 +427,34 @@ def test_import_lock_refuses_a_module_not_in_it(sandbox: Sandbox) -> None:
 
 def test_a_tool_whose_definition_changed_is_refused(mcp_venv: McpVenv, tmp_path: Path) -> None:
     # What the definition's digest is: a first run with a wrong pin says it.
-    policy = write_policy(tmp_path, {"version": 1, "tool_pins": {"mode": "observe", "pins": {"describe": "0" * 64}}})
-    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy)
+    policy = write_policy(
+        tmp_path, {"version": 1, "tool_pins": {"mode": "observe", "pins": {"describe": "0" * 64}}}
+    )
+    lines, _ = calls(
+        mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy
+    )
     assert lines[0]["error"] is False
     seen = [attrs(ev) for ev in violations(read_spool(tmp_path / "spool"))]
     assert len(seen) == 1 and "changed since it was pinned" in seen[0]["reason"]
     digest = seen[0]["subject"]["definition"]
     policy = write_policy(tmp_path, {"version": 1, "tool_pins": {"pins": {"describe": digest}}})
-    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")],
-                     [["describe", {}], ["secret", {}]], policy=policy)
+    lines, _ = calls(
+        mcp_venv,
+        tmp_path,
+        [str(POLICY_FIXTURES / "server.py")],
+        [["describe", {}], ["secret", {}]],
+        policy=policy,
+    )
     assert [line["error"] for line in lines] == [False, True]  # secret is not pinned
     assert "tool secret is not pinned" in lines[1]["text"]
-    lines, _ = calls(mcp_venv, tmp_path, [str(POLICY_FIXTURES / "server.py")], [["describe", {}]], policy=policy,
-                     extra_env={"POLICY_TEST_DESCRIPTION": "Now does something else."})
+    lines, _ = calls(
+        mcp_venv,
+        tmp_path,
+        [str(POLICY_FIXTURES / "server.py")],
+        [["describe", {}]],
+        policy=policy,
+        extra_env={"POLICY_TEST_DESCRIPTION": "Now does something else."},
+    )
     assert lines[0]["error"] is True and "tool describe changed since it was pinned" in lines[0]["text"]
 
 
@@ -364,7 +470,7 @@ class Page:
         import http.server
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 body = b"<html><body><p>policy test page</p></body></html>"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html")
@@ -390,21 +496,41 @@ def real_server(kind: str, root: Path) -> tuple[list[str], list, dict[str, Any],
         repo = root / "repo"
         repo.mkdir()
         subprocess.run(["git", "init", "-q", str(repo)], check=True)
-        return (["-m", "mcp_server_git", "--repository", str(repo)], [["git_status", {"repo_path": str(repo)}]],
-                {"id": "status-runs-nothing", "scope": {"tool": "git_status"}, "process": {"allow": {"spawn": []}}},
-                "status-runs-nothing", None)
+        return (
+            ["-m", "mcp_server_git", "--repository", str(repo)],
+            [["git_status", {"repo_path": str(repo)}]],
+            {
+                "id": "status-runs-nothing",
+                "scope": {"tool": "git_status"},
+                "process": {"allow": {"spawn": []}},
+            },
+            "status-runs-nothing",
+            None,
+        )
     if kind == "time":
-        return (["-m", "mcp_server_time", "--local-timezone", "UTC"],
-                [["get_current_time", {"timezone": "Europe/Paris"}]],
-                {"id": "time-reads-nothing", "scope": {"tool": "get_current_time"},
-                 "files": {"allow": {"read": []}}},
-                "time-reads-nothing", None)
+        return (
+            ["-m", "mcp_server_time", "--local-timezone", "UTC"],
+            [["get_current_time", {"timezone": "Europe/Paris"}]],
+            {
+                "id": "time-reads-nothing",
+                "scope": {"tool": "get_current_time"},
+                "files": {"allow": {"read": []}},
+            },
+            "time-reads-nothing",
+            None,
+        )
     page = Page()
-    return (["-m", "mcp_server_fetch", "--ignore-robots-txt", "--allow-private-ips"],
-            [["fetch", {"url": f"http://127.0.0.1:{page.port}/"}]],
-            {"id": "fetch-only-example", "scope": {"tool": "fetch"},
-             "network": {"allow": {"connect": ["api.example.com:443"]}}},
-            "fetch-only-example", page)
+    return (
+        ["-m", "mcp_server_fetch", "--ignore-robots-txt", "--allow-private-ips"],
+        [["fetch", {"url": f"http://127.0.0.1:{page.port}/"}]],
+        {
+            "id": "fetch-only-example",
+            "scope": {"tool": "fetch"},
+            "network": {"allow": {"connect": ["api.example.com:443"]}},
+        },
+        "fetch-only-example",
+        page,
+    )
 
 
 @pytest.mark.parametrize("mode", ["observe", "enforce", "kill"])
@@ -413,7 +539,7 @@ def test_real_servers_from_pypi(mcp1: McpVenv, tmp_path: Path, kind: str, mode: 
     argv, tool_calls, rule, rule_id, cleanup = real_server(kind, tmp_path)
     try:
         policy = write_policy(tmp_path, {"version": 1, "mode": mode, "rules": [rule]})
-        lines, proc = calls(mcp1, tmp_path, argv, tool_calls + [tool_calls[0]], policy=policy)
+        lines, proc = calls(mcp1, tmp_path, argv, [*tool_calls, tool_calls[0]], policy=policy)
     finally:
         if cleanup is not None:
             cleanup.close()

@@ -87,18 +87,26 @@ def test_suggest_then_check_is_clean_and_an_injected_change_is_caught(sandbox: S
     changed = sandbox.root / "changed"
     shutil.copytree(spool, changed)
     server_file = next(
-        f for f in sorted(changed.glob("bluepython-*.ndjson"))
-        if '"python_mcp_server_init"' in f.read_text()
+        f for f in sorted(changed.glob("bluepython-*.ndjson")) if '"python_mcp_server_init"' in f.read_text()
     )
     events = [json.loads(line) for line in server_file.read_text().splitlines()]
-    opened = next(e for e in events if e["event"]["meta"]["name"] == "python_file_open"
-                  and e["event"]["context"].get("mcp", {}).get("target") == "touch")
+    opened = next(
+        e
+        for e in events
+        if e["event"]["meta"]["name"] == "python_file_open"
+        and e["event"]["context"].get("mcp", {}).get("target") == "touch"
+    )
     spawn = json.loads(json.dumps(opened))
     spawn["event"]["meta"]["name"] = "python_process_spawn"
     for key in ("path", "mode", "flags", "access", "create", "append", "truncate"):
         spawn["event"].pop(key, None)
-    spawn["event"].update(via="subprocess.Popen", executable="curl", argv=["curl", "http://evil.example"], cwd=None,
-                          env_keys=None)
+    spawn["event"].update(
+        via="subprocess.Popen",
+        executable="curl",
+        argv=["curl", "http://evil.example"],
+        cwd=None,
+        env_keys=None,
+    )
     secret = json.loads(json.dumps(opened))
     secret["event"].update(path=str(sandbox.home / ".ssh" / "id_rsa"), access="read", create=False)
     with server_file.open("a") as f:
@@ -106,10 +114,13 @@ def test_suggest_then_check_is_clean_and_an_injected_change_is_caught(sandbox: S
     res = check(sandbox, policy, changed)
     assert res.returncode == 1, res.stderr.decode()
     lines = res.stdout.decode().splitlines()
-    assert any("[process:default] spawn not allowed" in line and "curl http://evil.example in tool touch" in line
-               for line in lines), lines
-    assert any("[files:tool:policy-tools/touch] read not allowed" in line and ".ssh/id_rsa" in line
-               for line in lines), lines
+    assert any(
+        "[process:default] spawn not allowed" in line and "curl http://evil.example in tool touch" in line
+        for line in lines
+    ), lines
+    assert any(
+        "[files:tool:policy-tools/touch] read not allowed" in line and ".ssh/id_rsa" in line for line in lines
+    ), lines
     assert lines[-1].startswith("2 violations of 2 rules in ")
 
     res = check(sandbox, policy, changed, "--json")
@@ -125,8 +136,11 @@ def test_lock_and_bad_input(sandbox: Sandbox) -> None:
     sandbox.write("mymod.py", "X = 1\n")
     assert sandbox.bp("-c", "import mymod").returncode == 0
     base = sandbox.root / "base.json"
-    base.write_text(json.dumps({"version": 1, "mode": "observe",
-                                "rules": [{"id": "r", "process": {"deny": {"spawn": ["sh"]}}}]}))
+    base.write_text(
+        json.dumps(
+            {"version": 1, "mode": "observe", "rules": [{"id": "r", "process": {"deny": {"spawn": ["sh"]}}}]}
+        )
+    )
     res = sandbox.run([sandbox.bluepython, "policy", "lock", "--into", str(base), str(sandbox.spool)])
     assert res.returncode == 0, res.stderr.decode()
     doc = json.loads(res.stdout)

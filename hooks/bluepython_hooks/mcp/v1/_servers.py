@@ -5,6 +5,7 @@ registrations (``python_mcp_server_add``)."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 from typing import Any
 
@@ -77,10 +78,9 @@ async def _respond_refused(responder: Any, message: str) -> None:
     result = types.ServerResult(
         types.CallToolResult(content=[types.TextContent(type="text", text=message)], isError=True)
     )
-    try:
+    # The transport closed meanwhile: as the SDK, nothing to answer.
+    with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
         await responder.respond(result)
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-        pass  # the transport closed meanwhile: as the SDK, nothing to answer
 
 
 _make_handle_request = attributed(_enter_call, "hooks: mcp: attribution", _refusal)
