@@ -83,7 +83,9 @@ std::string real_executable(const std::string& given) {
     const auto colon = dirs.find(':');
     std::string dir(dirs.substr(0, colon));
     if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + given;
+    std::string candidate = std::move(dir);
+    candidate += '/';
+    candidate += given;
     if (::access(candidate.c_str(), X_OK) == 0) return policy::resolve_path(candidate, current_dir());
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
@@ -168,9 +170,13 @@ void write_origin(json_writer& w) {
 
 [[noreturn]] void end_process(const policy::violation& v) noexcept {
   sensor::stop("policy_kill");
-  const std::string line = fmt::format("bluepython: policy: {}; the process is ended (kill mode)\n", v.reason);
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-  ::signal(SIGKILL, SIG_DFL);
+  try {
+    const std::string line = fmt::format("bluepython: policy: {}; the process is ended (kill mode)\n", v.reason);
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+  } catch (...) {
+    constexpr std::string_view fallback = "bluepython: policy: the process is ended (kill mode)\n";
+    (void)!::write(STDERR_FILENO, fallback.data(), fallback.size());
+  }
   ::kill(::getpid(), SIGKILL);
   ::_exit(137);
 }
@@ -356,15 +362,22 @@ int act(const policy::violation& v, std::string_view subject_members, PyObject* 
     case policy::mode::kill: end_process(v);
     case policy::mode::enforce: break;
   }
-  const std::string message =
-      about.empty() ? fmt::format("bluepython policy: {}", v.reason) : fmt::format("bluepython policy: {}: {}", v.reason, about);
+  std::string message;
+  const char* text = "bluepython policy: denied";
+  try {
+    message = about.empty() ? fmt::format("bluepython policy: {}", v.reason)
+                            : fmt::format("bluepython policy: {}: {}", v.reason, about);
+    text = message.c_str();
+  } catch (...) {
+    // Out of memory: the short message still tells the tool why.
+  }
   if (exc_type == PyExc_ImportError) {
-    const py_ref msg(PyUnicode_FromStringAndSize(message.data(), static_cast<Py_ssize_t>(message.size())));
+    const py_ref msg(PyUnicode_FromString(text));
     const py_ref name(PyUnicode_FromStringAndSize(module_name.data(), static_cast<Py_ssize_t>(module_name.size())));
     if (msg && name) PyErr_SetImportError(msg.get(), name.get(), nullptr);
     return -1;
   }
-  const py_ref error(PyObject_CallFunction(exc_type, "is", EACCES, message.c_str()));
+  const py_ref error(PyObject_CallFunction(exc_type, "is", EACCES, text));
   if (error) PyErr_SetObject(exc_type, error.get());
   return -1;
 }

@@ -49,7 +49,9 @@ std::string resolve_path(std::string_view path, std::string_view cwd) {
     if (::realpath(head.c_str(), resolved) != nullptr) {
       std::string out(resolved);
       if (tail.empty()) return out;
-      return normalize_path(out + "/" + tail);
+      out += '/';
+      out += tail;
+      return normalize_path(out);
     }
     while (head.size() > 1 && head.back() == '/') head.pop_back();
     const auto slash = head.rfind('/');
@@ -61,15 +63,22 @@ std::string resolve_path(std::string_view path, std::string_view cwd) {
       const ssize_t n = ::readlink(head.c_str(), target, sizeof target - 1);
       if (n > 0) {
         std::string next(target, static_cast<std::size_t>(n));
-        if (!next.starts_with('/')) next = head.substr(0, slash + 1) + next;
-        if (!tail.empty()) next += "/" + tail;
+        if (!next.starts_with('/')) next.insert(0, head, 0, slash + 1);
+        if (!tail.empty()) {
+          next += '/';
+          next += tail;
+        }
         head = std::move(next);
         tail.clear();
         continue;
       }
     }
-    const std::string last = head.substr(slash + 1);
-    tail = tail.empty() ? last : last + "/" + tail;
+    std::string last = head.substr(slash + 1);
+    if (!tail.empty()) {
+      last += '/';
+      last += tail;
+    }
+    tail = std::move(last);
     head.resize(slash == 0 ? 1 : slash);
   }
   return normalize_path(full);
