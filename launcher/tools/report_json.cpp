@@ -15,9 +15,14 @@ json call_json(const call& c) {
     effects.push_back({{"event", fx.event}, {"summary", fx.summary}, {"count", fx.count}, {"pid", fx.pid},
                        {"ts", fx.first_ts}});
   }
+  json violations = json::array();
+  for (const side_effect& v : c.violations) {
+    violations.push_back({{"summary", v.summary}, {"count", v.count}, {"pid", v.pid}, {"ts", v.first_ts}});
+  }
   return {{"request_id", c.request_id}, {"method", c.method}, {"target", c.target}, {"ts", c.ts},
           {"call_id", c.call_id.empty() ? json() : json(c.call_id)}, {"duration_ms", c.duration_ms},
-          {"error", c.error}, {"answered", c.answered}, {"side_effects", effects}};
+          {"error", c.error}, {"answered", c.answered}, {"side_effects", effects},
+          {"policy_violations", violations}};
 }
 
 json session_json(const session& s) {
@@ -51,6 +56,14 @@ json process_json(const process& p) {
   json faults = json::array();
   for (const fault& f : p.faults) faults.push_back({{"where", f.where}, {"message", f.message}, {"count", f.count}});
   jp["internal_exceptions"] = faults;
+  json violations = json::array();
+  for (const violation& v : p.violations) {
+    violations.push_back({{"rule", v.rule}, {"mode", v.mode}, {"action", v.action}, {"reason", v.reason},
+                          {"why", v.why.empty() ? json() : json(v.why)}, {"summary", v.summary}, {"where", v.where},
+                          {"call_id", v.call_id.empty() ? json() : json(v.call_id)}, {"count", v.count},
+                          {"ts", v.first_ts}});
+  }
+  jp["policy_violations"] = violations;
   return jp;
 }
 
@@ -63,7 +76,8 @@ json to_json(const model& m) {
   return {{"processes", processes},
           {"totals",
            {{"processes", t.processes}, {"sessions", t.sessions}, {"tool_calls", t.tool_calls},
-            {"tool_errors", t.tool_errors}, {"events", t.events}}}};
+            {"tool_errors", t.tool_errors}, {"events", t.events}, {"policy_violations", t.policy_violations},
+            {"policy_refused", t.policy_refused}}}};
 }
 
 }  // namespace bluepython::report

@@ -20,6 +20,7 @@ double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 struct call_record {  // NOLINT(bugprone-exception-escape): moved only inside the builder
   call data;
   std::map<std::pair<std::string, std::string>, side_effect> effects;  // (name, summary)
+  std::map<std::string, side_effect> violations;                        // by summary
 };
 
 struct session_record {
@@ -35,6 +36,7 @@ struct process_record {
   std::map<std::string, session_record> sessions;  // "side|id"
   std::map<std::string, call_record> calls;        // "session|request id"
   std::map<std::pair<std::string, std::string>, std::uint64_t> faults;
+  std::map<std::string, std::size_t> violation_index;  // key -> data.violations
 };
 
 std::string call_key(const json& session, const json& id) { return text(session) + "|" + id.dump(); }
@@ -49,6 +51,7 @@ class builder {
     for (const auto& e : events) read(e);
     for (const auto& e : events) link_call(e);
     for (const auto& e : events) attach_side_effect(e);
+    for (const auto& e : events) attach_violation(e);
     return finish(events.size());
   }
 
@@ -171,18 +174,14 @@ class builder {
     if (!tools::is_side_effect(name)) return;
     process_record& p = process_of(e);
     const json& context = field(event, "context");
-    std::string call_id = text(field(field(context, "mcp"), "call_id"));
     // A child process's effects belong to the call that started it.
-    if (call_id.empty() && p.startup.is_object()) {
-      call_id = text(field(field(field(p.startup, "parent"), "call"), "call_id"));
-    }
-    const auto owner = calls_by_id_.find(call_id);
-    if (owner == calls_by_id_.end()) {
+    const auto* owner = owner_of(p, context);
+    if (owner == nullptr) {
       const std::string scope = text(field(context, "scope"));
       ++p.data.side_effects_outside_calls[scope.empty() ? "unknown" : scope];
       return;
     }
-    call_record& c = procs_[owner->second.first].calls[owner->second.second];
+    call_record& c = procs_[owner->first].calls[owner->second];
     const std::string summary = tools::summary_of(name, event);
     side_effect& slot = c.effects[{name, summary}];
     slot.event = name;
@@ -191,6 +190,52 @@ class builder {
     slot.count += 1 + (repeated.is_number_unsigned() ? repeated.get<std::uint64_t>() : 0);
     slot.pid = p.data.pid;
     if (const std::string ts = text(field(e, "ts")); slot.first_ts.empty() || ts < slot.first_ts) slot.first_ts = ts;
+  }
+
+  // The call an event happened in: its own call_id, or in a child process
+  // the call that started it; nullptr outside calls.
+  const std::pair<std::string, std::string>* owner_of(const process_record& p, const json& context) const {
+    std::string call_id = text(field(field(context, "mcp"), "call_id"));
+    if (call_id.empty() && p.startup.is_object()) {
+      call_id = text(field(field(field(p.startup, "parent"), "call"), "call_id"));
+    }
+    const auto owner = calls_by_id_.find(call_id);
+    return owner == calls_by_id_.end() ? nullptr : &owner->second;
+  }
+
+  void attach_violation(const json& e) {
+    if (tools::name_of_line(e) != "python_policy_violation") return;
+    const json& event = field(e, "event");
+    process_record& p = process_of(e);
+    const std::string ts = text(field(e, "ts"));
+    const std::string summary = tools::summary_of("python_policy_violation", event);
+    std::string where;
+    std::string call_id;
+    if (const auto* owner = owner_of(p, field(event, "context")); owner != nullptr) {
+      call_record& c = procs_[owner->first].calls[owner->second];
+      where = c.data.method + (c.data.target.empty() ? "" : " " + c.data.target);
+      call_id = c.data.call_id;
+      side_effect& slot = c.violations[summary];
+      slot.event = "python_policy_violation";
+      slot.summary = summary;
+      ++slot.count;
+      slot.pid = p.data.pid;
+      if (slot.first_ts.empty() || ts < slot.first_ts) slot.first_ts = ts;
+    } else {
+      const std::string scope = text(field(field(event, "context"), "scope"));
+      where = "outside calls (" + (scope.empty() ? std::string("unknown") : scope) + ")";
+    }
+    const std::string rule = text(field(event, "rule"));
+    const std::string action = text(field(event, "action"));
+    const std::string key = rule + '\n' + action + '\n' + summary + '\n' + where;
+    const auto [it, inserted] = p.violation_index.try_emplace(key, p.data.violations.size());
+    if (inserted) {
+      p.data.violations.push_back({rule, text(field(event, "mode")), action, text(field(event, "reason")),
+                                   text(field(event, "why")), summary, where, call_id, 0, ts});
+    }
+    violation& v = p.data.violations[it->second];
+    ++v.count;
+    if (ts < v.first_ts) v.first_ts = ts;
   }
 
   static std::vector<operation> operations_of(const std::vector<call>& calls) {
@@ -224,6 +269,7 @@ class builder {
       call_record& r = p.calls.at(key);
       call c = r.data;  // a request seen twice is listed twice
       for (const auto& entry : r.effects) c.side_effects.push_back(entry.second);
+      for (const auto& entry : r.violations) c.violations.push_back(entry.second);
       if (c.method == "tools/call") {
         ++t.tool_calls;
         if (c.failed()) ++t.tool_errors;
@@ -245,6 +291,10 @@ class builder {
     }
     for (const auto& key : p.session_order) out.sessions.push_back(finish_session(p, p.sessions.at(key), t));
     for (const auto& [what, count] : p.faults) out.faults.push_back({what.first, what.second, count});
+    for (const violation& v : out.violations) {
+      t.policy_violations += v.count;
+      if (v.refused()) t.policy_refused += v.count;
+    }
     return std::move(out);
   }
 

@@ -37,6 +37,7 @@ struct call {
   nlohmann::json error;
   bool answered = false;
   std::vector<side_effect> side_effects;  // by (event, summary)
+  std::vector<side_effect> violations;    // python_policy_violation, by summary
 
   bool failed() const noexcept { return error.is_object(); }
 };
@@ -62,6 +63,22 @@ struct session {
   std::vector<operation> operations;  // by (method, target)
 };
 
+// python_policy_violation events of one (rule, action, subject, where).
+struct violation {
+  std::string rule;
+  std::string mode;    // the mode that decided: observe, enforce, kill
+  std::string action;  // recorded, denied, killed
+  std::string reason;
+  std::string why;      // the rule's own explanation, when it has one
+  std::string summary;  // tools::summary_of(): "DENIED read /etc/hostname (rule r)"
+  std::string where;    // "tools/call read", or "outside calls (startup)"
+  std::string call_id;  // the first call it happened in; "" outside calls
+  std::uint64_t count = 0;
+  std::string first_ts;
+
+  bool refused() const noexcept { return action != "recorded"; }
+};
+
 struct fault {  // python_internal_exception events of one (where, message)
   std::string where;
   std::string message;
@@ -84,6 +101,7 @@ struct process {
   std::vector<nlohmann::json> hash_changed;     // {fullname, file, pkg, version}
   std::vector<nlohmann::json> record_mismatch;  // ... and record_sha256, sha256
   std::vector<fault> faults;                    // by (where, message)
+  std::vector<violation> violations;            // by (rule, action, summary, where), first seen first
 };
 
 struct totals {
@@ -92,6 +110,8 @@ struct totals {
   std::uint64_t tool_calls = 0;  // tools/call requests
   std::uint64_t tool_errors = 0;
   std::uint64_t events = 0;
+  std::uint64_t policy_violations = 0;  // events
+  std::uint64_t policy_refused = 0;     // ... of them denied or killed
 };
 
 struct model {

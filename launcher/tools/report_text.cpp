@@ -26,13 +26,16 @@ void operations_table(const session& s, std::string& out) {
 void side_effects_by_call(const process& p, const session& s, std::string& out) {
   bool heading = false;
   for (const call& c : s.calls) {
-    if (c.side_effects.empty()) continue;
+    if (c.side_effects.empty() && c.violations.empty()) continue;
     if (!heading) {
       out += "    side effects by call:\n";
       heading = true;
     }
     out += fmt::format("      {} {} #{}{}\n", c.method, c.target, text(c.request_id),
                        c.failed() ? " (failed: " + text(field(c.error, "type")) + ")" : "");
+    for (const side_effect& v : c.violations) {
+      out += fmt::format("        policy: {}{}\n", v.summary, v.count == 1 ? "" : fmt::format(" x{}", v.count));
+    }
     for (const side_effect& fx : c.side_effects) {
       const std::string count = fx.count == 1 ? "" : fmt::format(" x{}", fx.count);
       const std::string where = fx.pid == p.pid ? "" : fmt::format(" (pid {})", fx.pid);
@@ -64,7 +67,23 @@ void process_heading(const process& p, std::string& out) {
   for (const auto& s : p.servers) out += fmt::format("  server {}\n", s);
 }
 
+void violations_text(const process& p, std::string& out) {
+  if (p.violations.empty()) return;
+  std::uint64_t events = 0;
+  std::uint64_t refused = 0;
+  for (const violation& v : p.violations) {
+    events += v.count;
+    if (v.refused()) refused += v.count;
+  }
+  out += fmt::format("  policy violations: {} ({} refused, {} recorded only)\n", events, refused, events - refused);
+  for (const violation& v : p.violations) {
+    out += fmt::format("    {}{} in {}\n", v.summary, v.count == 1 ? "" : fmt::format(" x{}", v.count), v.where);
+    if (!v.why.empty()) out += fmt::format("      why: {}\n", v.why);
+  }
+}
+
 void process_footer(const process& p, std::string& out) {
+  violations_text(p, out);
   if (!p.side_effects_outside_calls.empty()) {
     std::string parts;
     for (const auto& [scope, n] : p.side_effects_outside_calls) {
@@ -98,8 +117,12 @@ void process_footer(const process& p, std::string& out) {
 std::string render_text(const model& m) {
   std::string out;
   const totals& t = m.totals;
-  out += fmt::format("{} processes, {} sessions, {} tool calls ({} failed), {} events\n", t.processes, t.sessions,
+  out += fmt::format("{} processes, {} sessions, {} tool calls ({} failed), {} events", t.processes, t.sessions,
                      t.tool_calls, t.tool_errors, t.events);
+  if (t.policy_violations != 0) {
+    out += fmt::format(", {} policy violations ({} refused)", t.policy_violations, t.policy_refused);
+  }
+  out += '\n';
   for (const process& p : m.processes) {
     process_heading(p, out);
     for (const session& s : p.sessions) session_text(p, s, out);

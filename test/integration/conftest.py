@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -279,6 +280,14 @@ def check_stream(events: list[dict[str, Any]], *, shutdown: bool = True) -> None
 
 # ---------------------------------------------------------------------------
 # Processes
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Headless Chromium with `args` (test/run_all.sh installs it)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert exe, "chromium is needed (test/run_all.sh installs it)"
+    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900", *args]
+    return subprocess.run(argv, capture_output=True, timeout=120)
 
 
 def clean_env(base: dict[str, str] | None = None) -> dict[str, str]:

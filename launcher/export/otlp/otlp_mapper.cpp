@@ -232,7 +232,14 @@ void mapper::add(std::string_view line) {
   log.time_ns = ts;
   log.event_name = name;
   log.body = std::string(line);
-  if (name == "python_internal_exception") {
+  const bool violation = name == "python_policy_violation";
+  nlohmann::json violation_event;
+  if (violation) violation_event = parse_small(event_text);
+  const bool refused = violation && text_of(member_of(violation_event, "action")) != "recorded";
+  if (refused) {
+    log.severity_number = 17;  // ERROR
+    log.severity_text = "ERROR";
+  } else if (violation || name == "python_internal_exception") {
     log.severity_number = 13;  // WARN
     log.severity_text = "WARN";
   }
@@ -263,6 +270,14 @@ void mapper::add(std::string_view line) {
       const auto open = pending_.find(request_key(true, member_of(mcp, "session_id"), member_of(mcp, "request_id")));
       if (open != pending_.end() && open->second.events.size() < kMaxSpanEvents) {
         open->second.events.push_back(span_event{ts, name, event_attributes(parse_small(event_text))});
+      }
+    } else if (violation) {
+      const auto open = pending_.find(request_key(true, member_of(mcp, "session_id"), member_of(mcp, "request_id")));
+      if (open != pending_.end()) {
+        open_request& req = open->second;
+        ++req.policy_violations;
+        if (refused && req.policy_refusal.empty()) req.policy_refusal = text_of(member_of(violation_event, "reason"));
+        if (req.events.size() < kMaxSpanEvents) req.events.push_back(span_event{ts, name, event_attributes(violation_event)});
       }
     }
   }
@@ -443,6 +458,14 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
     if (!req.arguments.is_null()) a.emplace_back("gen_ai.tool.call.arguments", req.arguments.dump());
     const nlohmann::json& result = member_of(member_of(event, "message"), "result");
     if (!result.is_null()) a.emplace_back("gen_ai.tool.call.result", result.dump());
+  }
+  if (req.policy_violations != 0) {
+    a.emplace_back("bluepython.policy.violations", static_cast<std::int64_t>(req.policy_violations));
+  }
+  if (!req.policy_refusal.empty()) {
+    // A refused operation fails the call whatever the tool made of the error.
+    s.status = status_code::error;
+    s.status_message = "bluepython policy: " + req.policy_refusal;
   }
   s.events = std::move(req.events);
 

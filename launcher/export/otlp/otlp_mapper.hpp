@@ -21,6 +21,9 @@ namespace bluepython::otlp {
 // - python_mcp_event request/response pairs become mcp.server / mcp.client
 //   spans named "{mcp.method.name} {target}", with side effects seen during
 //   a server call as span events;
+// - python_policy_violation is a WARN log record (ERROR when the operation
+//   was refused) and an event on its call's span; a refusal sets the span's
+//   status to error with the rule's reason;
 // - durations feed the four mcp.{client,server}.{operation,session}.duration
 //   histograms (seconds, the convention's buckets).
 //
@@ -80,6 +83,8 @@ class mapper {
     std::string trace_state;
     nlohmann::json arguments;
     std::vector<span_event> events;
+    std::uint32_t policy_violations = 0;
+    std::string policy_refusal;  // the first refused operation's reason
   };
   struct call_ids {
     trace_id trace{};

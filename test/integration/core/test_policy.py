@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, attrs_of, name, read_spool
+from conftest import FIXTURES, TIMEOUT, McpVenv, Sandbox, attrs, attrs_of, chromium, name, read_spool
 
 POLICY_FIXTURES = FIXTURES / "policy"
 
@@ -184,6 +184,40 @@ def test_enforce_refuses_inside_the_tool_and_the_server_goes_on(
     assert not [a for a in attrs_of(events, "python_file_open") if a["path"] == "/etc/hostname"]
     assert not [a for a in attrs_of(events, "python_process_spawn") if "ls" in json.dumps(a.get("argv"))]
     assert not [a for a in attrs_of(events, "python_net_connect") if a.get("port") == other.port]
+
+    # `report` puts them under their calls and per rule, in its totals and in --json.
+    spool = str(tmp_path / "spool")
+    bp = mcp_venv.bluepython
+    report = subprocess.run([bp, "report", spool], capture_output=True, text=True, timeout=TIMEOUT)
+    assert report.returncode == 0, report.stderr
+    assert "4 policy violations (4 refused)" in report.stdout, report.stdout
+    assert "DENIED read /etc/hostname (rule read-only-allowed) in tools/call read" in report.stdout
+    assert "why: the read tool serves one folder" in report.stdout
+    doc = json.loads(
+        subprocess.run(
+            [mcp_venv.bluepython, "report", "--json", spool],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        ).stdout
+    )
+    server = next(p for p in doc["processes"] if p["policy_violations"])
+    assert {v["where"] for v in server["policy_violations"]} == {
+        "tools/call read",
+        "tools/call spawn",
+        "tools/call connect",
+        "tools/call secret",
+    }
+    refused_calls = [c for s in server["sessions"] for c in s["calls"] if c["policy_violations"]]
+    assert [c["target"] for c in refused_calls] == ["read", "spawn", "connect", "secret"]
+    # The HTML page: a row per violation, a marker on each refused call.
+    page = tmp_path / "report.html"
+    subprocess.run([mcp_venv.bluepython, "report", "--html", str(page), spool], timeout=TIMEOUT, check=True)
+    dom = chromium("--dump-dom", page.as_uri()).stdout.decode()
+    assert 'data-ready="1"' in dom
+    assert dom.count('<tr class="violation-row"') == 4
+    assert dom.count('<div class="violation"') == 4
 
 
 def test_observe_records_and_changes_nothing(mcp_venv: McpVenv, tmp_path: Path, listener: Listener) -> None:

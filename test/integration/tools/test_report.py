@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import FIXTURES, Sandbox
+from conftest import FIXTURES, Sandbox, chromium
 
 _CALL_TOOLS = FIXTURES / "call_tools.py"
 _SERVER = json.dumps([str(FIXTURES / "tools_server.py"), "report"])
@@ -82,13 +80,6 @@ def test_files_directories_and_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     assert len(res.stderr.decode().strip().splitlines()) == 1
 
 
-def _chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert exe, "chromium is needed (test/run_all.sh installs it)"
-    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900", *args]
-    return subprocess.run(argv, capture_output=True, timeout=120)
-
-
 def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: Any, tmp_path: Path) -> None:
     client = sandbox.run([mcp1.python, str(_CALL_TOOLS), mcp1.bluepython, _SERVER, _CALLS])
     assert client.returncode == 0, client.stderr.decode()
@@ -99,7 +90,7 @@ def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: A
     html = page.read_text()
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
     # The DOM after the page's script ran, filtered by the URL.
-    dom = _chromium("--dump-dom", page.as_uri() + "#tool=touch").stdout.decode()
+    dom = chromium("--dump-dom", page.as_uri() + "#tool=touch").stdout.decode()
     assert 'data-ready="1"' in dom
     bars = re.findall(r'<div class="(call[^"]*)" data-tool="([^"]*)"', dom)
     assert sorted(tool for cls, tool in bars if "hidden" not in cls) == ["touch"] * 3
@@ -111,5 +102,5 @@ def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: A
     assert re.search(r'<option value="touch">touch</option>', dom)
     # And it renders: a screenshot of the whole page.
     shot = tmp_path / "report.png"
-    _chromium(f"--screenshot={shot}", page.as_uri())
+    chromium(f"--screenshot={shot}", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

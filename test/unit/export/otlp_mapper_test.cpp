@@ -230,6 +230,38 @@ TEST_CASE("error responses set the span status the convention's way", "[otlp][ma
   CHECK(attr(tool_error.attrs, "rpc.response.status_code") == nullptr);
 }
 
+TEST_CASE("a policy violation is an event on its call's span; a refusal fails the span", "[otlp][mapper]") {
+  const std::string mcp = call_context();
+  auto run = [&](const char* action) {
+    mapper m;
+    m.add(tools_call_request("2026-11-22T03:03:39Z", "", mcp));
+    m.add(event_line("2026-11-22T03:03:39.001Z", "python_policy_violation", mcp,
+                     std::string(R"("rule":"ro","mode":"enforce","action":")") + action +
+                         R"(","reason":"read not allowed by rule ro","subject":{"kind":"files","op":"read","path":"/etc/shadow"})"));
+    m.add(tools_call_response("2026-11-22T03:03:39.002Z", mcp));
+    auto spans = m.take_spans();
+    auto logs = m.take_logs();
+    REQUIRE(spans.size() == 1);
+    REQUIRE(logs.size() == 3);
+    return std::make_pair(spans[0], logs[1]);
+  };
+  const auto [denied, denied_log] = run("denied");
+  CHECK(denied.status == status_code::error);
+  CHECK(denied.status_message == "bluepython policy: read not allowed by rule ro");
+  CHECK(*attr(denied.attrs, "bluepython.policy.violations") == 1);
+  REQUIRE(denied.events.size() == 1);
+  CHECK(denied.events[0].name == "python_policy_violation");
+  CHECK(*attr(denied.events[0].attrs, "rule") == "ro");
+  CHECK(denied_log.severity_text == "ERROR");
+  CHECK(denied_log.span == denied.id);
+  // Observe mode: on the record, but the call did not fail because of it.
+  const auto [recorded, recorded_log] = run("recorded");
+  CHECK(recorded.status == status_code::unset);
+  CHECK(*attr(recorded.attrs, "bluepython.policy.violations") == 1);
+  CHECK(recorded.events.size() == 1);
+  CHECK(recorded_log.severity_text == "WARN");
+}
+
 TEST_CASE("client spans: our traceparent names them, a foreign one makes them step aside", "[otlp][mapper]") {
   const std::string own_trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string own_span = "b7ad6b7169203331";

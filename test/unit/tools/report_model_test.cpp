@@ -193,6 +193,67 @@ TEST_CASE("the report views say what the model says", "[report]") {
   CHECK(j["processes"][0]["sessions"][0]["operations"][1]["p95_ms"] == 40.0);
 }
 
+TEST_CASE("policy violations: per call, per process by rule and place, in the totals and the views", "[report]") {
+  spool_dir dir;
+  const json denied = {{"rule", "ro"},
+                       {"mode", "enforce"},
+                       {"action", "denied"},
+                       {"reason", "read not allowed by rule ro"},
+                       {"why", "one folder only"},
+                       {"subject", {{"kind", "files"}, {"op", "read"}, {"path", "/etc/shadow"}}}};
+  json recorded = {{"rule", "net"},
+                   {"mode", "observe"},
+                   {"action", "recorded"},
+                   {"reason", "connect not allowed by rule net"},
+                   {"subject", {{"kind", "network"}, {"op", "connect"}, {"host", "10.0.0.1"}, {"port", 443}}}};
+  const json ext_call = {{"call_id", call_id(2)}, {"target", "work"}};
+  dir.write("bluepython-100-1-1.ndjson",
+            {line("00.000", kServer, 100, "sensor_startup", {{"python_argv", {"server.py"}}}),
+             line("00.500", kServer, 100, "python_policy_violation", recorded, {{"scope", "startup"}}),
+             request("02.000", 2, "work"),
+             line("02.001", kServer, 100, "python_policy_violation", denied, in_call(2)),
+             line("02.002", kServer, 100, "python_policy_violation", denied, in_call(2)),
+             response("02.020", 2, 20, true)});
+  dir.write("bluepython-200-1-1.ndjson",
+            {line("02.004", kChild, 200, "sensor_startup",
+                  {{"python_argv", {"child"}}, {"parent", {{"pid", 100}, {"uuid", kServer}, {"call", ext_call}}}}),
+             line("02.005", kChild, 200, "python_policy_violation", denied, {{"scope", "startup"}})});
+  report::options o;
+  o.spool_dir = dir.path.string();
+  const report::model m = report::read_model(report::read_events(o));
+  CHECK(m.totals.policy_violations == 4);
+  CHECK(m.totals.policy_refused == 3);
+  REQUIRE(m.processes.size() == 2);
+  const report::process& server = m.processes[0];
+  REQUIRE(server.violations.size() == 2);
+  CHECK(server.violations[0].rule == "net");  // first seen first
+  CHECK(server.violations[0].where == "outside calls (startup)");
+  CHECK_FALSE(server.violations[0].refused());
+  CHECK(server.violations[1].summary == "DENIED read /etc/shadow (rule ro)");
+  CHECK(server.violations[1].where == "tools/call work");
+  CHECK(server.violations[1].count == 2);
+  CHECK(server.violations[1].call_id == call_id(2));
+  CHECK(server.violations[1].why == "one folder only");
+  // The child's violation belongs to the call that started the child.
+  REQUIRE(m.processes[1].violations.size() == 1);
+  CHECK(m.processes[1].violations[0].where == "tools/call work");
+  const report::call& c = server.sessions.at(0).calls.at(0);
+  REQUIRE(c.violations.size() == 1);  // one summary, from both processes
+  CHECK(c.violations[0].count == 3);
+  CHECK(c.side_effects.empty());  // a refused operation is not a side effect
+
+  const std::string text = report::render_text(m);
+  CHECK_THAT(text, Catch::Contains("4 policy violations (3 refused)"));
+  CHECK_THAT(text, Catch::Contains("policy violations: 3 (2 refused, 1 recorded only)"));
+  CHECK_THAT(text, Catch::Contains("DENIED read /etc/shadow (rule ro) x2 in tools/call work"));
+  CHECK_THAT(text, Catch::Contains("RECORDED connect 10.0.0.1:443 (rule net) in outside calls (startup)"));
+  CHECK_THAT(text, Catch::Contains("why: one folder only"));
+  const json j = report::to_json(m);
+  CHECK(j["totals"]["policy_refused"] == 3);
+  CHECK(j["processes"][0]["policy_violations"][1]["where"] == "tools/call work");
+  CHECK(j["processes"][0]["sessions"][0]["calls"][0]["policy_violations"][0]["count"] == 3);
+}
+
 TEST_CASE("the HTML page embeds the data once and keeps its CSP", "[report]") {
   const std::string_view page = report::report_page();
   CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);  // the asset's SPDX line is not served
