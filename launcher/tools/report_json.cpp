@@ -60,6 +60,7 @@ json process_json(const process& p) {
   for (const violation& v : p.violations) {
     violations.push_back({{"rule", v.rule}, {"mode", v.mode}, {"action", v.action}, {"reason", v.reason},
                           {"why", v.why.empty() ? json() : json(v.why)}, {"summary", v.summary}, {"where", v.where},
+                          {"session_id", v.session_id.empty() ? json() : json(v.session_id)},
                           {"call_id", v.call_id.empty() ? json() : json(v.call_id)}, {"count", v.count},
                           {"ts", v.first_ts}});
   }

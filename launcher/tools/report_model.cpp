@@ -210,11 +210,13 @@ class builder {
     const std::string ts = text(field(e, "ts"));
     const std::string summary = tools::summary_of("python_policy_violation", event);
     std::string where;
+    std::string session_id;
     std::string call_id;
     if (const auto* owner = owner_of(p, field(event, "context")); owner != nullptr) {
       call_record& c = procs_[owner->first].calls[owner->second];
       where = c.data.method + (c.data.target.empty() ? "" : " " + c.data.target);
       call_id = c.data.call_id;
+      session_id = c.data.session_id;
       side_effect& slot = c.violations[summary];
       slot.event = "python_policy_violation";
       slot.summary = summary;
@@ -227,11 +229,11 @@ class builder {
     }
     const std::string rule = text(field(event, "rule"));
     const std::string action = text(field(event, "action"));
-    const std::string key = rule + '\n' + action + '\n' + summary + '\n' + where;
+    const std::string key = rule + '\n' + action + '\n' + summary + '\n' + session_id + '\n' + where;
     const auto [it, inserted] = p.violation_index.try_emplace(key, p.data.violations.size());
     if (inserted) {
       p.data.violations.push_back({rule, text(field(event, "mode")), action, text(field(event, "reason")),
-                                   text(field(event, "why")), summary, where, call_id, 0, ts});
+                                   text(field(event, "why")), summary, where, session_id, call_id, 0, ts});
     }
     violation& v = p.data.violations[it->second];
     ++v.count;

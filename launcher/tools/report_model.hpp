@@ -63,7 +63,7 @@ struct session {
   std::vector<operation> operations;  // by (method, target)
 };
 
-// python_policy_violation events of one (rule, action, subject, where).
+// python_policy_violation events of one (rule, action, subject, session, where).
 struct violation {
   std::string rule;
   std::string mode;    // the mode that decided: observe, enforce, kill
@@ -72,7 +72,8 @@ struct violation {
   std::string why;      // the rule's own explanation, when it has one
   std::string summary;  // tools::summary_of(): "DENIED read /etc/hostname (rule r)"
   std::string where;    // "tools/call read", or "outside calls (startup)"
-  std::string call_id;  // the first call it happened in; "" outside calls
+  std::string session_id;  // the session of its call; "" outside calls
+  std::string call_id;     // the first call it happened in; "" outside calls
   std::uint64_t count = 0;
   std::string first_ts;
 
@@ -101,7 +102,7 @@ struct process {
   std::vector<nlohmann::json> hash_changed;     // {fullname, file, pkg, version}
   std::vector<nlohmann::json> record_mismatch;  // ... and record_sha256, sha256
   std::vector<fault> faults;                    // by (where, message)
-  std::vector<violation> violations;            // by (rule, action, summary, where), first seen first
+  std::vector<violation> violations;            // by (rule, action, summary, session, where), first seen first
 };
 
 struct totals {

@@ -2,6 +2,8 @@
 // The terminal view of the report model: `bluepython report` without --json.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "tools/event_summary.hpp"
 #include "tools/report.hpp"
 
@@ -76,9 +78,19 @@ void violations_text(const process& p, std::string& out) {
     if (v.refused()) refused += v.count;
   }
   out += fmt::format("  policy violations: {} ({} refused, {} recorded only)\n", events, refused, events - refused);
+  // By session (first seen first), then outside calls.
+  std::vector<std::string> sessions;
   for (const violation& v : p.violations) {
-    out += fmt::format("    {}{} in {}\n", v.summary, v.count == 1 ? "" : fmt::format(" x{}", v.count), v.where);
-    if (!v.why.empty()) out += fmt::format("      why: {}\n", v.why);
+    if (std::find(sessions.begin(), sessions.end(), v.session_id) == sessions.end()) sessions.push_back(v.session_id);
+  }
+  std::stable_partition(sessions.begin(), sessions.end(), [](const std::string& id) { return !id.empty(); });
+  for (const std::string& id : sessions) {
+    out += id.empty() ? std::string("    outside calls:\n") : fmt::format("    session {}:\n", id.substr(0, 12));
+    for (const violation& v : p.violations) {
+      if (v.session_id != id) continue;
+      out += fmt::format("      {}{} in {}\n", v.summary, v.count == 1 ? "" : fmt::format(" x{}", v.count), v.where);
+      if (!v.why.empty()) out += fmt::format("        why: {}\n", v.why);
+    }
   }
 }
 

@@ -233,6 +233,8 @@ TEST_CASE("policy violations: per call, per process by rule and place, in the to
   CHECK(server.violations[1].where == "tools/call work");
   CHECK(server.violations[1].count == 2);
   CHECK(server.violations[1].call_id == call_id(2));
+  CHECK(server.violations[1].session_id == kSession);
+  CHECK(server.violations[0].session_id.empty());
   CHECK(server.violations[1].why == "one folder only");
   // The child's violation belongs to the call that started the child.
   REQUIRE(m.processes[1].violations.size() == 1);
@@ -245,7 +247,8 @@ TEST_CASE("policy violations: per call, per process by rule and place, in the to
   const std::string text = report::render_text(m);
   CHECK_THAT(text, Catch::Contains("4 policy violations (3 refused)"));
   CHECK_THAT(text, Catch::Contains("policy violations: 3 (2 refused, 1 recorded only)"));
-  CHECK_THAT(text, Catch::Contains("DENIED read /etc/shadow (rule ro) x2 in tools/call work"));
+  CHECK_THAT(text, Catch::Contains("    session sess-0123456:\n      DENIED read /etc/shadow (rule ro) x2 in tools/call work\n"));
+  CHECK_THAT(text, Catch::Contains("    outside calls:\n      RECORDED connect"));
   CHECK_THAT(text, Catch::Contains("RECORDED connect 10.0.0.1:443 (rule net) in outside calls (startup)"));
   CHECK_THAT(text, Catch::Contains("why: one folder only"));
   const json j = report::to_json(m);
