@@ -105,6 +105,11 @@ def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id
             for tool in tools:
                 if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
                     continue
+                if side == "server":
+                    # A low-level Server has no registry: a pin compares with what it lists.
+                    _bluepython.note_tool_definition(
+                        tool["name"], tool.get("description"), tool.get("inputSchema"), True
+                    )
                 definition = _definition(tool)
                 digest = hashlib.sha256(
                     json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()

@@ -465,7 +465,14 @@ policy::argument_value value_at(PyObject* root, const std::vector<std::string>& 
   return out;
 }
 
-std::unordered_map<std::string, std::string> g_tool_digests;  // tool -> latest definition digest; GIL
+// A tool's latest definition digest, and whether the server registered it
+// (FastMCP, fastmcp, MCPServer) or only listed it (a low-level Server's
+// tools/list answer: used only for tools never registered). Under the GIL.
+struct tool_definition {
+  std::string digest;
+  bool registered = false;
+};
+std::unordered_map<std::string, tool_definition> g_tool_digests;
 
 nlohmann::json as_json(PyObject* v) {
   if (v == nullptr || v == Py_None) return nullptr;
@@ -482,15 +489,20 @@ PyObject* py_checks_calls(PyObject* /*self*/, PyObject* /*unused*/) {
 }
 
 PyObject* py_note_tool_definition(PyObject* /*self*/, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 3 || !PyUnicode_Check(args[0])) {
-    PyErr_SetString(PyExc_TypeError, "note_tool_definition(name: str, description, input_schema)");
+  if ((nargs != 3 && nargs != 4) || !PyUnicode_Check(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "note_tool_definition(name: str, description, input_schema, listed=False)");
     return nullptr;
   }
   if (g_policy == nullptr || !g_policy->has_tool_pins()) Py_RETURN_NONE;
+  const int listed = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
+  if (listed < 0) return nullptr;
   try {
     std::string storage;
     const std::string name(python_str_view(args[0], storage));
-    g_tool_digests[name] = policy::definition_digest(name, as_json(args[1]), as_json(args[2]));
+    tool_definition& d = g_tool_digests[name];
+    if (listed != 0 && d.registered) Py_RETURN_NONE;
+    d.digest = policy::definition_digest(name, as_json(args[1]), as_json(args[2]));
+    d.registered = listed == 0;
   } catch (...) {
     return PyErr_NoMemory();
   }
@@ -526,7 +538,7 @@ PyObject* py_check_call(PyObject* /*self*/, PyObject* const* args, Py_ssize_t na
     }
     if (!v && g_policy->has_tool_pins()) {
       const auto it = g_tool_digests.find(name);
-      const std::string digest = it == g_tool_digests.end() ? std::string() : it->second;
+      const std::string digest = it == g_tool_digests.end() ? std::string() : it->second.digest;
       v = g_policy->check_tool_pin(name, digest);
       if (v && !digest.empty()) subject = subject_json({{"tool", name}, {"definition", digest}}, op::call);
     }

@@ -480,7 +480,9 @@ PyMethodDef methods[] = {
      "policy_checks_calls() -> bool\n\nWhether a policy checks tools/call."},
     {"note_tool_definition",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture::policy_gate::py_note_tool_definition)),
-     METH_FASTCALL, "note_tool_definition(name, description, input_schema)\n\nA tool's definition, for its pin."},
+     METH_FASTCALL,
+     "note_tool_definition(name, description, input_schema, listed=False)\n\nA tool's definition, for its pin "
+     "(listed: from a tools/list answer, used only for tools never registered)."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"client_traceparent", &py_client_traceparent, METH_NOARGS,
      "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -74,6 +75,7 @@ struct process_state {
   // Names looked up (host, port; -1: no port), most recent last.
   std::vector<std::pair<std::string, int>> resolved;
   std::map<std::string, std::string> definitions;  // tool -> latest definition digest
+  std::set<std::string> registered;                // tools the server registered (not only listed)
 };
 
 class reader {
@@ -285,8 +287,13 @@ class reader {
     out_.facts.push_back(std::move(f));
   }
 
-  void request(const process_state& p, const fact& base, const json& event) {
-    if (text(field(event, "event")) != "server_received_request") return;
+  void request(process_state& p, const fact& base, const json& event) {
+    const std::string kind = text(field(event, "event"));
+    if (kind == "server_send_response" && text(field(event, "request_method")) == "tools/list") {
+      listed(p, base, event);
+      return;
+    }
+    if (kind != "server_received_request") return;
     const json& message = field(event, "message");
     std::string method = text(field(event, "method"));
     if (method.empty()) method = text(field(message, "method"));
@@ -309,6 +316,25 @@ class reader {
     out_.facts.push_back(std::move(f));
   }
 
+  // A tools/list answer the server sent: the definitions of tools it never
+  // registered (a low-level Server's), as the run-time pin check takes them.
+  void listed(process_state& p, const fact& base, const json& event) {
+    const json& tools = field(field(field(event, "message"), "result"), "tools");
+    if (!tools.is_array()) return;
+    for (const json& tool : tools) {
+      const json& name = field(tool, "name");
+      if (!name.is_string() || p.registered.count(name.get<std::string>()) != 0) continue;
+      fact f = base;
+      f.what = fact::kind::definition;
+      f.text = name.get<std::string>();
+      f.digest = policy::definition_digest(name, field(tool, "description"), field(tool, "inputSchema"));
+      f.where.server = text(field(event, "server_name"));
+      if (const auto it = p.definitions.find(f.text); it != p.definitions.end() && it->second == f.digest) continue;
+      p.definitions[f.text] = f.digest;
+      out_.facts.push_back(std::move(f));
+    }
+  }
+
   void definition(process_state& p, const fact& base, const json& event) {
     const json& element = field(event, "element");
     if (text(field(element, "type")) != "tool" || !field(element, "name").is_string()) return;
@@ -318,6 +344,7 @@ class reader {
     f.digest = policy::definition_digest(field(element, "name"), field(element, "description"), field(element, "parameters"));
     f.where.server = text(field(event, "server_name"));
     p.definitions[f.text] = f.digest;
+    p.registered.insert(f.text);
     out_.facts.push_back(std::move(f));
   }
 

@@ -492,6 +492,77 @@ def test_a_tool_whose_definition_changed_is_refused(mcp_venv: McpVenv, tmp_path:
     assert lines[0]["error"] is True and "tool describe changed since it was pinned" in lines[0]["text"]
 
 
+def low_level_server(venv: McpVenv) -> tuple[list[str], str, dict[str, str]]:
+    """(argv, tool, arguments) of the low-level Server fixture of the venv's line."""
+    if venv.line == "mcp1":
+        return [str(FIXTURES / "mcp_v1" / "server_lowlevel.py")], "echo", {"text": "hi"}
+    return [str(FIXTURES / "mcp_v2" / "lowlevel_server.py"), "stdio"], "lookup", {"key": "k"}
+
+
+def pins(doc: dict[str, str], mode: str | None = None) -> dict[str, Any]:
+    return {"version": 1, "tool_pins": {"pins": doc, **({"mode": mode} if mode else {})}}
+
+
+def test_low_level_server_tools_are_pinned_by_what_they_list(mcp_venv: McpVenv, tmp_path: Path) -> None:
+    # A low-level Server has no registry: the pin compares with its tools/list
+    # answer. The mcp 1.x fixture takes its description from the environment;
+    # the mcp 2.x one changes it after the first listing.
+    server, tool, args = low_level_server(mcp_venv)
+    listed_call = [["tools/list", {}], [tool, args]]
+    policy = write_policy(tmp_path, pins({tool: "0" * 64}, "observe"))
+    lines, _ = calls(mcp_venv, tmp_path, server, listed_call, policy=policy)
+    assert lines[1]["error"] is False, lines
+    seen = [attrs(ev) for ev in violations(read_spool(tmp_path / "spool"))]
+    assert len(seen) == 1 and "changed since it was pinned" in seen[0]["reason"], seen
+    policy = write_policy(tmp_path, pins({tool: seen[0]["subject"]["definition"]}))
+    if mcp_venv.line == "mcp1":
+        lines, _ = calls(mcp_venv, tmp_path, server, listed_call, policy=policy)
+        assert lines[1]["error"] is False, lines
+        lines, _ = calls(
+            mcp_venv,
+            tmp_path,
+            server,
+            listed_call,
+            policy=policy,
+            extra_env={"FIXTURE_DESCRIPTION": "Echoes its text, and your keys."},
+        )
+        assert lines[1]["error"] is True, lines
+        assert f"tool {tool} changed since it was pinned" in lines[1]["text"]
+    else:
+        lines, _ = calls(mcp_venv, tmp_path, server, listed_call + listed_call, policy=policy)
+        assert "secrets" in lines[2]["text"]  # the second listing is the changed one
+        assert [line["error"] for line in lines] == [False, False, False, True], lines
+        assert f"tool {tool} changed since it was pinned" in lines[3]["text"]
+
+
+def test_low_level_pins_suggested_and_checked_offline(mcp_venv: McpVenv, tmp_path: Path) -> None:
+    # `policy suggest` pins what the low-level server listed; `check` catches a
+    # later run whose listing changed.
+    server, tool, args = low_level_server(mcp_venv)
+    listed_call = [["tools/list", {}], [tool, args]]
+    if mcp_venv.line == "mcp1":
+        changed_calls, changed_env = listed_call, {"FIXTURE_DESCRIPTION": "Now different."}
+    else:
+        changed_calls, changed_env = listed_call * 2, {}
+    empty = write_policy(tmp_path, {"version": 1, "mode": "observe", "rules": []})
+    clean, changed = tmp_path / "clean", tmp_path / "changed"
+    clean.mkdir()
+    changed.mkdir()
+    calls(mcp_venv, clean, server, listed_call, policy=empty)
+    calls(mcp_venv, changed, server, changed_calls, policy=empty, extra_env=changed_env)
+    bp = mcp_venv.bluepython
+    suggest = [bp, "policy", "suggest", str(clean / "spool")]
+    suggested = subprocess.run(suggest, capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+    assert list(json.loads(suggested)["tool_pins"]["pins"]) == [tool], suggested
+    (tmp_path / "suggested.json").write_text(suggested)
+    check = [bp, "check", "--policy", str(tmp_path / "suggested.json")]
+    ok = subprocess.run([*check, str(clean / "spool")], capture_output=True, text=True, timeout=TIMEOUT)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run([*check, str(changed / "spool")], capture_output=True, text=True, timeout=TIMEOUT)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert f"tool {tool} changed since it was pinned" in bad.stdout
+
+
 # ---------------------------------------------------------------------------
 # Real servers from PyPI (in the mcp1 venv): each really does what its policy
 # refuses.
