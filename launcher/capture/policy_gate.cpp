@@ -553,6 +553,23 @@ PyObject* py_check_call(PyObject* /*self*/, PyObject* const* args, Py_ssize_t na
   }
 }
 
+int check_fork_exec(PyObject* argv, PyObject* executables) noexcept {
+  if (!limited(op::spawn)) return 0;
+  const busy_guard guard;
+  try {
+    forget_paths();
+    std::string argv0;
+    const std::string joined = join_args(argv, argv0);
+    // fork_exec tries each of its executables in turn (subprocess passes the
+    // PATH candidates); the first names what is started.
+    const py_ref first = first_of(executables);
+    const std::string exe = first ? text_of(first.get()) : std::string();
+    return check_spawn(exe, argv0, joined, "_posixsubprocess.fork_exec");
+  } catch (...) {
+    return 0;
+  }
+}
+
 }  // namespace policy_gate
 
 // ---- The gates the audit event table names -------------------------------------

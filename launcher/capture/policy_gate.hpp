@@ -44,6 +44,11 @@ PyObject* py_note_tool_definition(PyObject* self, PyObject* const* args, Py_ssiz
 // lock's check. 0: go on; -1 with ImportError raised.
 int check_import(std::string_view module, const std::string& file) noexcept;
 
+// A _posixsubprocess.fork_exec no audit event announced (multiprocessing's
+// spawn and forkserver, the resource tracker): the spawn rules' check of its
+// argv and executable list. 0: go on; -1 with PermissionError raised.
+int check_fork_exec(PyObject* argv, PyObject* executables) noexcept;
+
 // Installs the resolver wrapper once `_socket` is loaded (a connect to an
 // address is matched against the names it was resolved from).
 void install_wrappers() noexcept;

@@ -17,6 +17,7 @@
 #include "capture/filters.hpp"
 #include "capture/folding.hpp"
 #include "capture/handlers.hpp"
+#include "capture/policy_gate.hpp"
 #include "pyapi/call_context.hpp"
 #include "pyapi/py_ref.hpp"
 #include "runtime/sensor.hpp"
@@ -133,6 +134,9 @@ PyObject* fork_exec(PyObject* original, PyObject* args) {
   const bool announced = take_popen_pending();
   if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6 || busy_guard::busy()) {
     return PyObject_Call(original, args, nullptr);
+  }
+  if (!announced && policy_gate::check_fork_exec(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1)) < 0) {
+    return nullptr;  // refused by the policy: PermissionError, as Popen's audit event would have raised
   }
   py_ref call_args = py_ref::borrow(args);
   {

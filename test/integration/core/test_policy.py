@@ -329,6 +329,39 @@ def test_children_enforce_the_inherited_policy(sandbox: Sandbox) -> None:
     assert len(pids) == 3
 
 
+def test_multiprocessing_spawn_is_checked_against_spawn_rules(sandbox: Sandbox) -> None:
+    # multiprocessing's spawn and forkserver start children through
+    # _posixsubprocess.fork_exec with no audit event: checked all the same.
+    only_true = {"id": "only-true", "process": {"allow": {"spawn": ["true"]}}}
+    policy = write_policy(sandbox.root, {"version": 1, "rules": [only_true]})
+    sandbox.write(
+        "mp.py",
+        """
+        import multiprocessing, subprocess
+
+        def work():
+            pass
+
+        if __name__ == "__main__":
+            print("true", subprocess.run(["true"]).returncode)
+            for method in ("spawn", "forkserver"):
+                try:
+                    p = multiprocessing.get_context(method).Process(target=work)
+                    p.start()
+                    p.join()
+                    print(method, "started")
+                except PermissionError as exc:
+                    print(method, "refused", "only-true" in str(exc))
+    """,
+    )
+    r = sandbox.bp("run", "--policy", str(policy), "--", "mp.py")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().split("\n")[:3] == ["true 0", "spawn refused True", "forkserver refused True"]
+    found = [attrs(ev)["subject"] for ev in violations(sandbox.events())]
+    assert found, r.stderr.decode()
+    assert all(s["via"] == "_posixsubprocess.fork_exec" and s["op"] == "spawn" for s in found), found
+
+
 def test_symlinks_and_dotdot_do_not_escape(sandbox: Sandbox) -> None:
     allowed = sandbox.root / "allowed"
     allowed.mkdir()
