@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The guardrail policy at run time: the gates of the audit event table, the
-// violation event, and what each mode does (docs/policy.md).
+// The guardrail policy at run time (docs/policy.md): the checks the gates
+// share, the violation event and what each mode does, the import lock, the
+// resolver wrapper. The gates are in policy_gates.cpp, tools/call in
+// policy_calls.cpp.
 #include "capture/policy_gate.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +21,7 @@
 #include "capture/event_args.hpp"
 #include "capture/folding.hpp"
 #include "capture/handlers.hpp"
+#include "capture/policy_gate_detail.hpp"
 #include "pipeline/json_writer.hpp"
 #include "policy/paths.hpp"
 #include "pyapi/call_context.hpp"
@@ -54,12 +55,16 @@ constexpr auto kPathTtl = std::chrono::milliseconds(100);
 constexpr std::size_t kPathCacheSize = 1024;
 std::unordered_map<std::string, cached_path> g_paths;
 
+}  // namespace
+
 void forget_paths() noexcept { g_paths.clear(); }
 
 std::string current_dir() {
   char buf[4096];
   return ::getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string("/");
 }
+
+namespace {
 
 const std::string& real_path(const std::string& given) {
   const std::string key = given.starts_with('/') ? given : current_dir() + "/" + given;
@@ -81,11 +86,8 @@ std::string real_executable(const std::string& given) {
   std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   while (true) {
     const auto colon = dirs.find(':');
-    std::string dir(dirs.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    std::string candidate = std::move(dir);
-    candidate += '/';
-    candidate += given;
+    const std::string_view dir = dirs.substr(0, colon);
+    const std::string candidate = fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, given);
     if (::access(candidate.c_str(), X_OK) == 0) return policy::resolve_path(candidate, current_dir());
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
@@ -106,19 +108,16 @@ void note_alias(const std::string& address, const std::string& name) {
   if (names.size() < 16) names.push_back(name);
 }
 
-// ---- The call in effect ----------------------------------------------------
-struct scope_now {
-  py_ref fields;
-  std::string storage_server;
-  std::string storage_tool;
-  policy::call_scope scope;
-};
+}  // namespace
 
+// ---- The call in effect ----------------------------------------------------
+namespace {
 std::string_view dict_text(PyObject* dict, const char* key, std::string& storage) {
   PyObject* v = PyDict_GetItemString(dict, key);  // borrowed
   if (v == nullptr || !PyUnicode_Check(v)) return {};
   return python_str_view(v, storage);
 }
+}  // namespace
 
 void current_scope(scope_now& out) {
   out.fields = py_ref(call_context::current_fields());
@@ -130,6 +129,8 @@ void current_scope(scope_now& out) {
     out.scope.tool = dict_text(out.fields.get(), "target", out.storage_tool);
   }
 }
+
+namespace {
 
 // ---- The violation event -----------------------------------------------------
 // Where in the app the operation was asked for: the innermost frame that is
@@ -180,6 +181,8 @@ void write_origin(json_writer& w) {
   ::kill(::getpid(), SIGKILL);
   ::_exit(137);
 }
+
+}  // namespace
 
 // ---- Gate helpers ------------------------------------------------------------
 
@@ -293,6 +296,8 @@ int port_of(PyObject* v) {
   if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return -1;
   return std::atoi(text.c_str());
 }
+
+namespace {
 
 // ---- The resolver wrapper ------------------------------------------------------
 bool g_resolver_wrapped = false;
@@ -426,133 +431,6 @@ void install_wrappers() noexcept {
   if (wrapper) (void)PyObject_SetAttrString(sock, "getaddrinfo", wrapper.get());
 }
 
-// ---- tools/call ----------------------------------------------------------------
-
-namespace {
-
-policy::argument_value value_at(PyObject* root, const std::vector<std::string>& tokens) {
-  PyObject* cur = root;  // borrowed along the way
-  for (const std::string& token : tokens) {
-    if (cur == nullptr) break;
-    if (PyDict_Check(cur)) {
-      cur = PyDict_GetItemString(cur, token.c_str());
-    } else if (PyList_Check(cur)) {
-      if (token.empty() || token.find_first_not_of("0123456789") != std::string::npos || token.size() > 9) return {};
-      const auto at = static_cast<Py_ssize_t>(std::stol(token));
-      cur = at < PyList_GET_SIZE(cur) ? PyList_GET_ITEM(cur, at) : nullptr;
-    } else {
-      return {};
-    }
-  }
-  policy::argument_value out;
-  if (cur == nullptr) return out;
-  if (PyUnicode_Check(cur)) {
-    out.kind = policy::argument_value::string;
-    std::string storage;
-    out.text = std::string(python_str_view(cur, storage));
-  } else if (PyBool_Check(cur)) {
-    out.kind = policy::argument_value::boolean;
-    out.text = cur == Py_True ? "true" : "false";
-  } else if (PyLong_Check(cur) || PyFloat_Check(cur)) {
-    out.kind = policy::argument_value::number;
-    out.numeric = PyFloat_AsDouble(cur);
-    if (PyErr_Occurred() != nullptr) PyErr_Clear();
-  } else if (cur == Py_None) {
-    out.kind = policy::argument_value::null;
-  } else {
-    out.kind = policy::argument_value::other;
-  }
-  return out;
-}
-
-// A tool's latest definition digest, and whether the server registered it
-// (FastMCP, fastmcp, MCPServer) or only listed it (a low-level Server's
-// tools/list answer: used only for tools never registered). Under the GIL.
-struct tool_definition {
-  std::string digest;
-  bool registered = false;
-};
-std::unordered_map<std::string, tool_definition> g_tool_digests;
-
-nlohmann::json as_json(PyObject* v) {
-  if (v == nullptr || v == Py_None) return nullptr;
-  std::string text;
-  json_writer w(text, json_limits{});
-  encode_python_value(w, v);
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-}  // namespace
-
-PyObject* py_checks_calls(PyObject* /*self*/, PyObject* /*unused*/) {
-  return PyBool_FromLong(g_policy != nullptr && g_policy->checks_calls() ? 1 : 0);
-}
-
-PyObject* py_note_tool_definition(PyObject* /*self*/, PyObject* const* args, Py_ssize_t nargs) {
-  if ((nargs != 3 && nargs != 4) || !PyUnicode_Check(args[0])) {
-    PyErr_SetString(PyExc_TypeError, "note_tool_definition(name: str, description, input_schema, listed=False)");
-    return nullptr;
-  }
-  if (g_policy == nullptr || !g_policy->has_tool_pins()) Py_RETURN_NONE;
-  const int listed = nargs == 4 ? PyObject_IsTrue(args[3]) : 0;
-  if (listed < 0) return nullptr;
-  try {
-    std::string storage;
-    const std::string name(python_str_view(args[0], storage));
-    tool_definition& d = g_tool_digests[name];
-    if (listed != 0 && d.registered) Py_RETURN_NONE;
-    d.digest = policy::definition_digest(name, as_json(args[1]), as_json(args[2]));
-    d.registered = listed == 0;
-  } catch (...) {
-    return PyErr_NoMemory();
-  }
-  Py_RETURN_NONE;
-}
-
-PyObject* py_check_call(PyObject* /*self*/, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 2) {
-    PyErr_SetString(PyExc_TypeError, "policy_check_call(name, arguments)");
-    return nullptr;
-  }
-  if (g_policy == nullptr || !g_policy->checks_calls()) Py_RETURN_NONE;
-  const busy_guard guard;
-  int outcome = 0;
-  try {
-    std::string storage;
-    const std::string name = PyUnicode_Check(args[0]) ? std::string(python_str_view(args[0], storage)) : std::string();
-    scope_now where;
-    current_scope(where);
-    if (where.scope.tool.empty()) where.scope.tool = name;
-    where.scope.in_call = true;
-    std::optional<policy::violation> v;
-    std::string subject = subject_json({{"tool", name}}, op::call);
-    policy::operation x;
-    x.what = op::call;
-    x.text = name;
-    v = g_policy->check(x, where.scope);
-    if (!v) {
-      PyObject* arguments = args[1];
-      v = g_policy->check_arguments(where.scope, [arguments](const std::vector<std::string>& tokens) {
-        return value_at(arguments, tokens);
-      });
-    }
-    if (!v && g_policy->has_tool_pins()) {
-      const auto it = g_tool_digests.find(name);
-      const std::string digest = it == g_tool_digests.end() ? std::string() : it->second.digest;
-      v = g_policy->check_tool_pin(name, digest);
-      if (v && !digest.empty()) subject = subject_json({{"tool", name}, {"definition", digest}}, op::call);
-    }
-    if (!v) Py_RETURN_NONE;
-    outcome = act(*v, subject, PyExc_PermissionError, name);
-    if (outcome == 0) Py_RETURN_NONE;
-    PyErr_Clear();  // the hook answers with an error result instead
-    const std::string message = fmt::format("bluepython policy: {}", v->reason);
-    return PyUnicode_FromStringAndSize(message.data(), static_cast<Py_ssize_t>(message.size()));
-  } catch (...) {
-    return PyErr_NoMemory();
-  }
-}
-
 int check_fork_exec(PyObject* argv, PyObject* executables) noexcept {
   if (!limited(op::spawn)) return 0;
   const busy_guard guard;
@@ -571,103 +449,5 @@ int check_fork_exec(PyObject* argv, PyObject* executables) noexcept {
 }
 
 }  // namespace policy_gate
-
-// ---- The gates the audit event table names -------------------------------------
-
-using policy::op;
-using policy_gate::check_endpoint;
-
-int gate_open(const audit_event& e, PyObject* args) {
-  if (!open_wanted(e, args)) return 0;  // the interpreter's and the import system's own reading
-  PyObject* path = arg(args, 0);
-  long flags = 0;
-  if (PyObject* f = arg(args, 2); f != nullptr && PyLong_Check(f)) {
-    flags = PyLong_AsLong(f);
-    if (flags == -1 && PyErr_Occurred() != nullptr) {
-      PyErr_Clear();
-      flags = 0;
-    }
-  }
-  policy_gate::scope_now where;
-  policy_gate::current_scope(where);
-  const long access = flags & O_ACCMODE;
-  if (access != O_WRONLY && policy_gate::check_path(op::read, path, where, "open") < 0) return -1;
-  if (access != O_RDONLY && policy_gate::check_path(op::write, path, where, "open") < 0) return -1;
-  if ((flags & O_CREAT) != 0 && policy_gate::limited(op::create)) {
-    const std::string given = text_of(path);
-    struct stat st{};
-    if (!given.empty() && ::stat(given.c_str(), &st) != 0 && policy_gate::check_path(op::create, path, where, "open") < 0) {
-      return -1;
-    }
-  }
-  return 0;
-}
-
-int gate_paths(const audit_event& e, PyObject* args) {
-  // Whatever is decided, paths may resolve differently afterwards.
-  policy_gate::forget_paths();
-  if (e.wanted != nullptr && !e.wanted(e, args)) return 0;
-  policy_gate::scope_now where;
-  policy_gate::current_scope(where);
-  for (const guard_spec& g : e.guards) {
-    if (g.index < 0) continue;
-    if (policy_gate::check_path(g.op, arg(args, g.index), where, e.name) < 0) return -1;
-  }
-  return 0;
-}
-
-int gate_spawn(const audit_event& e, PyObject* args) {
-  policy_gate::forget_paths();
-  const guard_spec& g = e.guards[0];
-  std::string argv0;
-  const std::string joined = policy_gate::join_args(arg(args, g.extra), argv0);
-  const std::string exe = g.index >= 0 ? text_of(arg(args, g.index)) : std::string();
-  return policy_gate::check_spawn(exe, argv0, joined, e.name);
-}
-
-int gate_system(const audit_event& e, PyObject* args) {
-  policy_gate::forget_paths();
-  // The shell is what starts; the command is its argument.
-  const std::string command = text_of(arg(args, 0));
-  return policy_gate::check_spawn("/bin/sh", "sh", "-c " + command, e.name);
-}
-
-int gate_socket(const audit_event& e, PyObject* args) {
-  const guard_spec& g = e.guards[0];
-  PyObject* address = arg(args, g.index);
-  if (address == nullptr || !PyTuple_Check(address) || PyTuple_GET_SIZE(address) < 2) return 0;  // AF_UNIX and others
-  const std::string host = text_of(PyTuple_GET_ITEM(address, 0));
-  return check_endpoint(g.op, host, policy_gate::port_of(PyTuple_GET_ITEM(address, 1)), e.name);
-}
-
-int gate_host(const audit_event& e, PyObject* args) {
-  const guard_spec& g = e.guards[0];
-  return check_endpoint(g.op, text_of(arg(args, g.index)), policy_gate::port_of(arg(args, g.extra)), e.name);
-}
-
-int gate_code(const audit_event& e, PyObject* args) {
-  if (e.wanted != nullptr && !e.wanted(e, args)) return 0;
-  const guard_spec& g = e.guards[0];
-  if (!policy_gate::limited(g.op)) return 0;
-  policy_gate::scope_now where;
-  policy_gate::current_scope(where);
-  std::string text = g.index >= 0 ? text_of(arg(args, g.index)) : std::string(e.name);
-  // ctypes.CDLL(None): the program itself, no library is loaded.
-  if (g.op == op::native && text.empty()) return 0;
-  std::string name;
-  if (g.op == op::unpickle) {
-    name = text;
-    text += '.';
-    text += text_of(arg(args, g.extra));
-  } else if (g.op == op::native && text.find('/') != std::string::npos) {
-    text = policy::resolve_path(text, policy_gate::current_dir());
-  }
-  policy::operation x;
-  x.what = g.op;
-  x.text = text;
-  x.name = name;
-  const char* key = g.op == op::unpickle ? "class" : g.op == op::native ? "library" : "file";
-  return policy_gate::check_one(x, where, policy_gate::subject_json({{key, text}, {"via", e.name}}, g.op));
-}
 
 }  // namespace bluepython::capture

@@ -19,6 +19,7 @@
 
 #include "config/config.hpp"
 #include "config/error.hpp"
+#include "policy/policy.hpp"
 
 namespace bluepython {
 namespace {
@@ -54,27 +55,15 @@ std::string one_line(std::string_view text) {
 
 [[noreturn]] void fail(const std::string& origin, const std::string& what) { fail_as("config", origin, what); }
 
-const char* type_name(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    case json::value_t::number_float: return "number";
-    default: return "integer";
-  }
-}
-
 bool get_bool(const json& v, const std::string& origin, const std::string& key) {
-  if (!v.is_boolean()) fail(origin, fmt::format("key \"{}\" must be a boolean, got {}", key, type_name(v)));
+  if (!v.is_boolean()) fail(origin, fmt::format("key \"{}\" must be a boolean, got {}", key, policy::json_type_name(v)));
   return v.get<bool>();
 }
 
 std::uint64_t get_uint(const json& v, const std::string& origin, const std::string& key,
                        std::uint64_t min, std::uint64_t max) {
   if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
-    fail(origin, fmt::format("key \"{}\" must be an integer in [{}, {}], got {}", key, min, max, type_name(v)));
+    fail(origin, fmt::format("key \"{}\" must be an integer in [{}, {}], got {}", key, min, max, policy::json_type_name(v)));
   }
   const auto value = v.get<std::uint64_t>();
   if (value < min || value > max) {
@@ -84,7 +73,7 @@ std::uint64_t get_uint(const json& v, const std::string& origin, const std::stri
 }
 
 std::string get_string(const json& v, const std::string& origin, const std::string& key) {
-  if (!v.is_string()) fail(origin, fmt::format("key \"{}\" must be a string, got {}", key, type_name(v)));
+  if (!v.is_string()) fail(origin, fmt::format("key \"{}\" must be a string, got {}", key, policy::json_type_name(v)));
   auto s = v.get<std::string>();
   if (s.empty()) fail(origin, fmt::format("key \"{}\" must not be empty", key));
   if (s.find('\0') != std::string::npos) fail(origin, fmt::format("key \"{}\" contains a NUL byte", key));
@@ -93,7 +82,7 @@ std::string get_string(const json& v, const std::string& origin, const std::stri
 
 std::vector<std::string> get_patterns(const json& v, const std::string& origin, const std::string& key) {
   constexpr std::size_t kMaxPatterns = 1024;
-  if (!v.is_array()) fail(origin, fmt::format("key \"{}\" must be an array of strings, got {}", key, type_name(v)));
+  if (!v.is_array()) fail(origin, fmt::format("key \"{}\" must be an array of strings, got {}", key, policy::json_type_name(v)));
   if (v.size() > kMaxPatterns) fail(origin, fmt::format("key \"{}\" has more than {} patterns", key, kMaxPatterns));
   std::vector<std::string> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
@@ -106,7 +95,7 @@ std::vector<std::string> get_patterns(const json& v, const std::string& origin, 
 }
 
 void require_object(const json& v, const std::string& origin, const std::string& key) {
-  if (!v.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", key, type_name(v)));
+  if (!v.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", key, policy::json_type_name(v)));
 }
 
 [[noreturn]] void unknown_key(const std::string& origin, const std::string& key) {
@@ -395,7 +384,7 @@ void apply_section(config& cfg, const schema_section& section, const json& value
   }
   if (!value.is_object()) {
     fail(origin, fmt::format("key \"{}\" must be {}, got {}", name,
-                             section.is_category ? "a boolean or an object" : "an object", type_name(value)));
+                             section.is_category ? "a boolean or an object" : "an object", policy::json_type_name(value)));
   }
   for (const auto& [member, v] : value.items()) {
     const std::string full = fmt::format("{}.{}", name, member);
@@ -421,14 +410,14 @@ void apply_policy_key(config& cfg, const json& value, const std::string& origin)
     cfg.guard = compile_policy(value, fmt::format("{} (key \"policy\")", origin), home);
     cfg.policy_source = origin;
   } else {
-    fail(origin, fmt::format("key \"policy\" must be a file name or a policy object, got {}", type_name(value)));
+    fail(origin, fmt::format("key \"policy\" must be a file name or a policy object, got {}", policy::json_type_name(value)));
   }
 }
 
 }  // namespace
 
 void apply_config_json(config& cfg, const json& doc, const std::string& origin) {
-  if (!doc.is_object()) fail(origin, fmt::format("top level must be an object, got {}", type_name(doc)));
+  if (!doc.is_object()) fail(origin, fmt::format("top level must be an object, got {}", policy::json_type_name(doc)));
   for (const auto& [key, value] : doc.items()) {
     if (key == "policy") {
       apply_policy_key(cfg, value, origin);

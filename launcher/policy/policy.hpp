@@ -31,6 +31,7 @@ std::optional<mode> mode_from_name(std::string_view name) noexcept;
 enum class subject : std::uint8_t { tools, process, files, network, code };
 inline constexpr std::size_t subject_count = 5;
 std::string_view subject_name(subject s) noexcept;
+std::optional<subject> subject_from_name(std::string_view name) noexcept;
 
 // The operations a rule speaks of, each of one subject.
 enum class op : std::uint8_t {
@@ -199,6 +200,10 @@ class compiled_policy {
 };
 
 // A problem in a policy document: `key` is where ("rules[2].files.allow.read[0]").
+// A JSON value's type as error messages name it (null, boolean, string,
+// array, object, number, integer); the config's errors use it too.
+std::string_view json_type_name(const nlohmann::json& v) noexcept;
+
 class policy_error : public std::runtime_error {
  public:
   policy_error(std::string key, const std::string& message)
