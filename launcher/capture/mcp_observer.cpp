@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "pyapi/call_context.hpp"
@@ -20,6 +21,19 @@ namespace bluepython::mcp_observer {
 namespace {
 
 enum kind : int { request = 0, notification = 1, response = 2, error = 3 };
+
+// The session's own members of a message event, encoded once: they stay the
+// same from message to message. Valid while the observer's fields are the
+// very objects it was made from (held here, so no other object can take
+// their address); made only from str and None, which cannot change.
+struct session_fragments {
+  std::array<py_ref, 7> made_from;  // session_id, client_name, client_version, server_name, transport,
+                                    // protocol_version, oauth_client_id
+  std::string head;                 // "session_id":…,"client_id":…
+  std::string server;               // "server_name":…
+  std::string connection;           // "transport":…,"protocol_version":…
+  std::string client;               // "client_name":…,"client_version":…,"oauth_client_id":…
+};
 
 struct observer_object {
   PyObject_HEAD
@@ -37,6 +51,7 @@ struct observer_object {
   int side;     // 0 server, 1 client
   char unwrap;  // items are SessionMessage (1.x): the message is item.message.root
   char fast;    // the fields are settled: observe() may report messages
+  session_fragments* fragments;  // nullptr until the first message; owned
 };
 
 constexpr const auto& kEvents = kEventNames;
@@ -217,6 +232,50 @@ void write_body(json_writer& w, const message_parts& m) {
 }
 
 // One python_mcp_event, members in the order of the Python path's.
+std::array<PyObject*, 7> session_fields(const observer_object* self) noexcept {
+  return {self->session_id,     self->client_name,      self->client_version, self->server_name,
+          self->transport,      self->protocol_version, self->oauth_client_id};
+}
+
+// The fragments for the fields as they are now, or nullptr (a field is not a
+// str or None: encoded member by member instead).
+const session_fragments* fragments_of(observer_object* self) {
+  const auto fields = session_fields(self);
+  if (session_fragments* f = self->fragments; f != nullptr) {
+    bool same = true;
+    for (std::size_t i = 0; i < fields.size(); ++i) same = same && f->made_from[i].get() == fields[i];
+    if (same) return f;
+  }
+  for (PyObject* v : fields) {
+    if (v != nullptr && v != Py_None && !PyUnicode_CheckExact(v)) return nullptr;
+  }
+  auto fresh = std::make_unique<session_fragments>();
+  for (std::size_t i = 0; i < fields.size(); ++i) fresh->made_from[i] = py_ref::borrow(fields[i]);
+  const json_limits& limits = sensor::settings().limits;
+  auto write = [&](std::string& out, std::initializer_list<std::pair<const char*, PyObject*>> members, bool omit_none) {
+    json_writer w(out, limits);
+    for (const auto& [key, value] : members) member(w, key, value, omit_none);
+  };
+  write(fresh->head, {{"session_id", self->session_id}, {"client_id", self->client_name}}, false);
+  write(fresh->server, {{"server_name", self->server_name}}, false);
+  write(fresh->connection, {{"transport", self->transport}, {"protocol_version", self->protocol_version}}, true);
+  write(fresh->client,
+        {{"client_name", self->client_name},
+         {"client_version", self->client_version},
+         {"oauth_client_id", self->oauth_client_id}},
+        true);
+  delete self->fragments;
+  self->fragments = fresh.release();
+  return self->fragments;
+}
+
+// Members of an object under way, pre-encoded (no leading comma; may be empty).
+void append_members(json_writer& w, const std::string& members) {
+  if (members.empty()) return;
+  w.buffer() += ',';
+  w.buffer() += members;
+}
+
 void report_message(observer_object* self, bool received, const message_parts& m, long long duration_us,
                     PyObject* asked) {
   static PyObject* const k_is_error = interned("isError");
@@ -228,11 +287,20 @@ void report_message(observer_object* self, bool received, const message_parts& m
   w.key("id");
   encode_python_value(w, m.id.get());
   write_body(w, m);
-  member(w, "session_id", self->session_id, false);
-  member(w, "client_id", self->client_name, false);
+  const session_fragments* f = fragments_of(self);
+  if (f != nullptr) {
+    append_members(w, f->head);
+  } else {
+    member(w, "session_id", self->session_id, false);
+    member(w, "client_id", self->client_name, false);
+  }
   w.key("source");
   w.integer(received ? 1 - self->side : self->side);
-  member(w, "server_name", self->server_name, false);
+  if (f != nullptr) {
+    append_members(w, f->server);
+  } else {
+    member(w, "server_name", self->server_name, false);
+  }
   if (m.kind != response) {
     member(w, "method", m.method.get(), false);
   } else if (PyDict_GetItemWithError(m.result.get(), k_is_error) == Py_True) {
@@ -246,12 +314,18 @@ void report_message(observer_object* self, bool received, const message_parts& m
     w.key("duration_ms");
     write_duration(w, duration_us);
   }
-  member(w, "transport", self->transport, true);
-  member(w, "protocol_version", self->protocol_version, true);
-  member(w, "request_method", asked != nullptr ? asked : Py_None, true);
-  member(w, "client_name", self->client_name, true);
-  member(w, "client_version", self->client_version, true);
-  member(w, "oauth_client_id", self->oauth_client_id, true);
+  if (f != nullptr) {
+    append_members(w, f->connection);
+    member(w, "request_method", asked != nullptr ? asked : Py_None, true);
+    append_members(w, f->client);
+  } else {
+    member(w, "transport", self->transport, true);
+    member(w, "protocol_version", self->protocol_version, true);
+    member(w, "request_method", asked != nullptr ? asked : Py_None, true);
+    member(w, "client_name", self->client_name, true);
+    member(w, "client_version", self->client_version, true);
+    member(w, "oauth_client_id", self->oauth_client_id, true);
+  }
   std::string context;
   if (!call_context::current_json(context)) context.clear();
   sensor::emit("python_mcp_event", attrs, context, true);
@@ -361,6 +435,8 @@ int observer_clear(PyObject* self_obj) {
   Py_CLEAR(self->transport);
   Py_CLEAR(self->protocol_version);
   Py_CLEAR(self->oauth_client_id);
+  delete self->fragments;  // its references are of str and None: no cycle runs through them
+  self->fragments = nullptr;
   return 0;
 }
 

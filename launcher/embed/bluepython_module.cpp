@@ -419,6 +419,30 @@ PyObject* py_current_call(PyObject*, PyObject*) {
   return result;
 }
 
+// Whether the call in effect already names `target` on `server_name`: the
+// hot path of the fastmcp attribution, asked without copying the call.
+PyObject* py_call_names(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2) {
+    PyErr_SetString(PyExc_TypeError, "call_names(target, server_name)");
+    return nullptr;
+  }
+  if (call_context::variable() == nullptr) Py_RETURN_FALSE;
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(call_context::variable(), nullptr, &value) < 0) return nullptr;
+  const py_ref held(value);
+  if (value == nullptr || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 2) Py_RETURN_FALSE;
+  PyObject* fields = PyTuple_GET_ITEM(value, 1);
+  if (!PyDict_Check(fields)) Py_RETURN_FALSE;
+  for (const auto& [key, want] : {std::pair{"target", args[0]}, std::pair{"server_name", args[1]}}) {
+    PyObject* have = PyDict_GetItemString(fields, key);  // borrowed
+    if (have == nullptr) have = Py_None;
+    const int same = have == want ? 1 : PyObject_RichCompareBool(have, want, Py_EQ);
+    if (same < 0) return nullptr;
+    if (same == 0) Py_RETURN_FALSE;
+  }
+  Py_RETURN_TRUE;
+}
+
 PyObject* py_mark_serving(PyObject*, PyObject*) {
   capture::mark_serving();
   Py_RETURN_NONE;
@@ -484,6 +508,8 @@ PyMethodDef methods[] = {
      "note_tool_definition(name, description, input_schema, listed=False)\n\nA tool's definition, for its pin "
      "(listed: from a tools/list answer, used only for tools never registered)."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
+    {"call_names", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_call_names)), METH_FASTCALL,
+     "call_names(target, server_name) -> bool\n\nWhether the MCP call in effect names this target on this server."},
     {"client_traceparent", &py_client_traceparent, METH_NOARGS,
      "client_traceparent() -> str\n\nA W3C traceparent for an MCP request this client sends."},
     {"step_aside_server_spans", &py_step_aside_server_spans, METH_NOARGS,

@@ -16,6 +16,7 @@ from .._emit import component_added, internal_error
 FRAMEWORK = "fastmcp"
 
 _current_call = _bluepython.current_call
+_call_names = _bluepython.call_names
 _run_in = run_in
 
 
@@ -56,7 +57,12 @@ def attribute(method: str, choose: Any) -> Any:
             call: Any = None
             try:
                 target = str(args[0]) if args else str(kwargs.get(key))
-                call = choose(method, target, self.name, _current_call())
+                server_name = self.name
+                # The hot path, asked natively: the call in effect names this
+                # target already (the SDK hooks, or fastmcp's own re-entry
+                # after its middleware).
+                if not _call_names(target, server_name):
+                    call = choose(method, target, server_name, _current_call())
             except Exception as exc:
                 internal_error("hooks: fastmcp: attribution", exc)
             if call is None:
