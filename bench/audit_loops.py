@@ -13,7 +13,9 @@ round by round with the order rotating:
 - ``null hook``: the same python with one native audit hook that returns at once
   (bench/nullhook.c, compiled here). It is the floor for any audit-hook based sensor:
   CPython builds each event's argument tuple and calls the hook whatever it does;
-- ``bluepython``: all categories on.
+- ``bluepython``: all categories on;
+- ``bluepython + policy``: the same, enforcing a 50-rule file policy (``file_policy()``)
+  that allows what the loops do.
 
 The budget ratio is the paired one: the median over rounds of bluepython's loop time
 divided by python's from the same round.
@@ -35,6 +37,7 @@ import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sections import markers, write_section
 
@@ -43,7 +46,7 @@ BIN = Path(sys.executable).parent  # not resolved: the venv's python is a symlin
 PYTHON = BIN / "python"
 BLUEPYTHON = BIN / "bluepython"
 BEGIN, END = markers("loops-bench")
-SIDES = ("python", "null hook", "bluepython")
+SIDES = ("python", "null hook", "bluepython", "bluepython + policy")
 
 # Every workload script ends by printing one JSON line: the loop's seconds and its
 # iteration count. The null-hook side imports the module first.
@@ -110,6 +113,7 @@ class Workload:
     script: str
     n: int
     budget: float | None
+    policy_budget: float | None  # bluepython + policy / bluepython
     seconds: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SIDES})
     cpu: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in SIDES})
     events: int = 0
@@ -118,11 +122,30 @@ class Workload:
 def workloads(quick: bool) -> list[Workload]:
     scale = 10 if quick else 1
     return [
-        Workload("200,000 `open()` + `close()`, files on", OPEN_LOOP, 200_000 // scale, 1.15),
+        Workload("200,000 `open()` + `close()`, files on", OPEN_LOOP, 200_000 // scale, 1.15, 1.05),
         Workload("200,000 calls raising only an unrelated audit event (`sys._getframe`)", UNRELATED_LOOP,
-                 200_000 // scale, 1.02),
-        Workload("500 `subprocess.run(['true'])`, process on", SPAWN_LOOP, 500 // scale, None),
+                 200_000 // scale, 1.02, None),
+        Workload("500 `subprocess.run(['true'])`, process on", SPAWN_LOOP, 500 // scale, None, None),
     ]
+
+
+def file_policy() -> dict[str, Any]:
+    """A 50-rule file policy (docs/policy.md), enforced: what the loops do is
+    allowed (the temporary directory), and each of the 49 other rules denies
+    paths of its own, so every open is decided against all of them."""
+    tmp = os.path.realpath(tempfile.gettempdir())
+    rules: list[dict[str, Any]] = [{
+        "id": "scratch",
+        "files": {"allow": {op: [f"{tmp}/**", "/dev/null", "/proc/**", "/etc/ssl/**"]
+                            for op in ("read", "write", "create", "delete")}},
+    }]
+    for i in range(49):
+        rules.append({
+            "id": f"deny-{i}",
+            "files": {"deny": {"read": [f"/srv/secret-{i}/**", f"/home/*/.keys-{i}/*.pem"],
+                               "write": [f"/etc/app-{i}/**", f"{tmp}/locked-{i}/**"]}},
+        })
+    return {"version": 1, "rules": rules}
 
 
 def build_nullhook(out_dir: Path) -> Path:
@@ -147,8 +170,10 @@ def base_env(home: Path) -> dict[str, str]:
 
 def run_once(side: str, w: Workload, env: dict[str, str], nullhook_dir: Path,
              spool: Path) -> tuple[float, float]:
-    exe = BLUEPYTHON if side == "bluepython" else PYTHON
+    exe = BLUEPYTHON if side.startswith("bluepython") else PYTHON
     env = {**env, "BLUEPYTHON_SPOOL_DIR": str(spool)}
+    if side != "bluepython + policy":
+        env.pop("BLUEPYTHON_POLICY", None)
     if side == "null hook":
         env["BENCH_NULLHOOK_DIR"] = str(nullhook_dir)
     code = PRELUDE + f"N = {w.n}\n" + w.script
@@ -192,7 +217,8 @@ def report(ws: list[Workload], runs: int, command: str) -> tuple[str, list[str]]
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- Python: {platform.python_implementation()} {platform.python_version()}; "
         f"bluepython {version['bluepython']}, all categories on",
-        f"- Rounds: {runs}, each running python, null hook and bluepython once (order rotating)",
+        f"- Rounds: {runs}, each running python, null hook, bluepython and bluepython + policy once "
+        "(order rotating)",
         "",
         "Each loop is timed inside the process, start-up and exit excluded. Times are medians",
         "per iteration with (min-max). *Null hook* is python with one native audit hook that",
@@ -201,11 +227,15 @@ def report(ws: list[Workload], runs: int, command: str) -> tuple[str, list[str]]
         "rounds of the side's loop time divided by python's in the same round. Process CPU",
         "is the whole process's user+sys time (start-up and bluepython's writer thread",
         "included), paired the same way. The open loop runs outside any MCP call, so none of",
-        "its 200,000 events is folded: every one is written to the spool.",
+        "its 200,000 events is folded: every one is written to the spool. *bluepython + policy*",
+        "enforces a 50-rule file policy (`file_policy()` in bench/audit_loops.py) that allows what",
+        "the loops do: every open is checked against all its rules (the real path resolved, then",
+        "49 deny lists and one allow list).",
         "",
-        "| workload | python | null hook | bluepython | null hook / python | bluepython / python "
-        "| bluepython / null hook | process CPU ratio | budget (bluepython / python) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| workload | python | null hook | bluepython | bluepython + policy | null hook / python "
+        "| bluepython / python | bluepython / null hook | process CPU ratio | budget (bluepython / python) "
+        "| policy / no policy | budget (policy / no policy) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     misses = []
     for w in ws:
@@ -221,7 +251,16 @@ def report(ws: list[Workload], runs: int, command: str) -> tuple[str, list[str]]
         times = " | ".join(per_iter(w, side) for side in SIDES)
         cpu = paired(w, "cpu", "bluepython")
         ratios = " | ".join(f"{r:.3f}x" for r in (floor, ours, over_floor, cpu))
-        lines.append(f"| {w.name} | {times} | {ratios} | {budget} |")
+        with_policy = statistics.median(
+            b / a for a, b in zip(w.seconds["bluepython"], w.seconds["bluepython + policy"], strict=True))
+        policy_budget = "informational"
+        if w.policy_budget is not None:
+            missed = with_policy > w.policy_budget
+            policy_budget = f"≤ {w.policy_budget:.2f}x" + (" **MISSED**" if missed else " ok")
+            if missed:
+                misses.append(
+                    f"BUDGET MISS: {w.name} with a policy: {with_policy:.3f}x > {w.policy_budget:.2f}x")
+        lines.append(f"| {w.name} | {times} | {ratios} | {budget} | {with_policy:.3f}x | {policy_budget} |")
     lines += ["", "Events one bluepython run of each loop writes:", "",
               "| workload | events |", "| --- | ---: |"]
     lines += [f"| {w.name} | {w.events:,} |" for w in ws]
@@ -247,12 +286,15 @@ def main() -> None:
         tmp = Path(tmp_name)
         (tmp / "home").mkdir()
         env = base_env(tmp / "home")
+        policy = tmp / "policy.json"
+        policy.write_text(json.dumps(file_policy()))
+        env["BLUEPYTHON_POLICY"] = str(policy)  # the policy side's only (run_once)
         nullhook_dir = build_nullhook(tmp)
         for i, w in enumerate(ws):
             print(f"bench: {w.name} ({runs} rounds)", file=sys.stderr, flush=True)
             spool = tmp / f"spool-{i}"
             for round_no in range(runs + 1):
-                order = SIDES[round_no % 3:] + SIDES[:round_no % 3]
+                order = SIDES[round_no % len(SIDES):] + SIDES[:round_no % len(SIDES)]
                 for side in order:
                     seconds, cpu = run_once(side, w, env, nullhook_dir, spool)
                     if round_no > 0:  # round 0 warms caches and writes the import baseline

@@ -432,6 +432,8 @@ def report(args: argparse.Namespace, stdio: list[Case], http: list[Case], info: 
         "receiver": f", OTLP export on (to a loopback receiver; {info.get('otlp_requests', 0)} requests)",
         "down": ", OTLP export on, collector down (connection refused)",
     }[info["otlp"]]
+    if args.policy:
+        export = ", enforcing a tool-level policy (`bench_policy()` in bench/mcp_calls.py)"
     lines = [
         BEGIN,
         "## MCP calls" + export,
@@ -583,6 +585,32 @@ def report(args: argparse.Namespace, stdio: list[Case], http: list[Case], info: 
     return "\n".join(lines), one_line, warnings
 
 
+def bench_policy() -> dict[str, Any]:
+    """The tool-level policy of ``--policy`` (docs/policy.md), enforced: every
+    tools/call is checked against the tool allow list and the argument rules,
+    and what the tools do against per-tool rules."""
+    return {
+        "version": 1,
+        "rules": [
+            {"id": "bench-tools",
+             "tools": {"allow": {"call": ["add", "blob"]}, "deny": {"call": ["delete_*"]}}},
+            {
+                "id": "add-range",
+                "scope": {"tool": "add"},
+                "tools": {"arguments": [{"pointer": "/a", "min": -1e12, "max": 1e12},
+                                        {"pointer": "/b", "min": -1e12, "max": 1e12}]},
+            },
+            {"id": "blob-size", "scope": {"tool": "blob"},
+             "tools": {"arguments": [{"pointer": "/n", "min": 0, "max": 1_000_000}]}},
+            {"id": "tools-spawn-nothing", "scope": {"tool": "*"}, "process": {"allow": {"spawn": []}}},
+            {"id": "tools-no-network", "scope": {"tool": "*"},
+             "network": {"allow": {"connect": [], "bind": []}}},
+            {"id": "tools-files", "scope": {"tool": "*"},
+             "files": {"allow": {"write": [], "create": [], "delete": []}}},
+        ],
+    }
+
+
 def otlp_sink() -> ThreadingHTTPServer:
     """A loopback OTLP/HTTP endpoint that reads each request whole and answers 200: what a
     healthy collector costs the exporter, without a collector's own CPU in the measurement."""
@@ -624,6 +652,8 @@ def main() -> None:
     parser.add_argument("--http-servers", default=HTTP_SERVERS,
                         help=f"HTTP: servers to measure, of {STDIO_SERVERS} (default {HTTP_SERVERS})")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--policy", action="store_true",
+                        help="bluepython enforces a tool-level policy (bench_policy() below; own section)")
     parser.add_argument("--otlp", choices=["off", "receiver", "down"], default="off",
                         help="OTLP export of the bluepython server: off (default); to a loopback receiver "
                         "the bench runs (accepts and discards); or to a collector that is down (connection "
@@ -657,6 +687,10 @@ def main() -> None:
                 sys.exit(f"bench: {venv / 'bin' / side} is missing; run this through bench/run.sh --mcp")
 
     global BEGIN, END, STDIO_BUDGET  # one section per export mode, with its budget
+    if args.policy and args.otlp != "off":
+        parser.error("--policy and --otlp: one at a time")
+    if args.policy:
+        BEGIN, END = markers("mcp-bench-policy")
     receiver = None
     if args.otlp != "off":
         STDIO_BUDGET = OTLP_BUDGET
@@ -680,6 +714,11 @@ def main() -> None:
         tmp = Path(tmp_name)
         (tmp / "home").mkdir()
         env = base_env(tmp / "home", args.hooks_path)
+        if args.policy:
+            # Only bluepython reads it.
+            policy = tmp / "policy.json"
+            policy.write_text(json.dumps(bench_policy()))
+            env["BLUEPYTHON_POLICY"] = str(policy)
         if args.otlp != "off":
             # Only bluepython reads it: the python side runs no OpenTelemetry SDK.
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint

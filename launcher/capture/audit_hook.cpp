@@ -77,7 +77,10 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
   if (e == nullptr) return 0;  // nearly every event: refused by the prefilter
   if (e->starts_child) sensor::publish_handoff();
   // The policy first: a denied operation is reported as a violation only.
-  if (e->check != nullptr && capture::policy_gate::active() != nullptr && !capture::busy_guard::busy()) {
+  // The policy governs the program: the interpreter's own start (site,
+  // pyvenv.cfg, .pth files; scope "interpreter") is not checked.
+  if (e->check != nullptr && capture::policy_gate::active() != nullptr && !capture::busy_guard::busy() &&
+      capture::program_running()) {
     const capture::busy_guard guard;
     try {
       if (e->check(*e, args) < 0) return -1;

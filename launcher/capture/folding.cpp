@@ -99,6 +99,8 @@ void report_unfolded(const char* name, std::string_view attrs) {
   sensor::emit(name, attrs, scope_context(), true);
 }
 
+bool folds_open() noexcept { return !g_folds.empty(); }
+
 void call_ends(std::string_view call_json) noexcept {
   try {
     const std::string_view call_id = call_id_of(call_json);
@@ -112,6 +114,8 @@ void call_ends(std::string_view call_json) noexcept {
 }
 
 void program_starts() noexcept { g_program.store(true, std::memory_order_relaxed); }
+
+bool program_running() noexcept { return g_program.load(std::memory_order_relaxed); }
 
 void mark_serving() noexcept { g_serving.store(true, std::memory_order_relaxed); }
 

@@ -21,10 +21,15 @@ void report_unfolded(const char* name, std::string_view attrs);
 // The MCP call (its context.mcp JSON text) is about to end: writes the
 // folded repeats of its events. Never throws.
 void call_ends(std::string_view call_json) noexcept;
+// Whether any call has repeats folded and not yet written (when none, a call
+// ending has nothing to write). Needs the GIL.
+[[nodiscard]] bool folds_open() noexcept;
 // The call_id member of a context.mcp JSON text (exposed for tests).
 std::string_view call_id_of(std::string_view context) noexcept;
 // cpython.run_*: the main program starts (scope "startup" from now on).
 void program_starts() noexcept;
+// Whether the main program has started (scope "startup" or later).
+[[nodiscard]] bool program_running() noexcept;
 // From the first MCP session on, scope "background" outside calls.
 void mark_serving() noexcept;
 

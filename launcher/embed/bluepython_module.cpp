@@ -398,8 +398,10 @@ PyObject* py_exit_call(PyObject*, PyObject* token) {
     PyErr_SetString(PyExc_RuntimeError, "exit_call(): _bluepython is not initialized");
     return nullptr;
   }
-  std::string call;
-  if (call_context::current_json(call)) capture::call_ends(call);
+  if (capture::folds_open()) {
+    std::string call;
+    if (call_context::current_json(call)) capture::call_ends(call);
+  }
   if (PyContextVar_Reset(call_context::variable(), token) < 0) return nullptr;
   Py_RETURN_NONE;
 }

@@ -72,6 +72,12 @@ glob::glob(std::string_view pattern, glob_kind kind, bool fold_case)
     if (!wild) prefix_ += t.c;
     tokens_.push_back(std::move(t));
   }
+  for (std::size_t i = tokens_.size(); i > 0 && tokens_[i - 1].kind == token::chr; --i) {
+    suffix_.insert(suffix_.begin(), tokens_[i - 1].c);
+  }
+  for (std::size_t i = 0; i < tokens_.size() && i < 64; ++i) {
+    if (tokens_[i].kind == token::star || tokens_[i].kind == token::globstar) stars_ |= std::uint64_t{1} << i;
+  }
   if (!wild) {
     shape_ = shape::literal;
   } else if (tokens_.size() == prefix_.size() + 1 && tokens_.back().kind == token::globstar) {
@@ -103,14 +109,55 @@ bool glob::token_accepts(const token& t, char c) const noexcept {
   return false;
 }
 
-bool glob::match_general(std::string_view subject) const noexcept {
-  // The set of pattern positions reached so far, closed over stars (a star
-  // may match nothing). Small patterns keep the set in one 64-bit word.
+// Patterns of under 64 tokens: the set of positions is one word.
+bool glob::match_small(std::string_view subject) const noexcept {
   const std::size_t n = tokens_.size();
-  thread_local std::vector<unsigned char> cur;
-  thread_local std::vector<unsigned char> next;
-  cur.assign(n + 1, 0);
-  next.assign(n + 1, 0);
+  // Closed over stars: a star (or a run of them) may match nothing.
+  auto close = [this](std::uint64_t set) {
+    for (std::uint64_t grown = set | ((set & stars_) << 1U); grown != set; grown = set | ((set & stars_) << 1U)) {
+      set = grown;
+    }
+    return set;
+  };
+  std::uint64_t cur = close(1);
+  for (const char raw : subject) {
+    const char c = fold_case_ ? lower(raw) : raw;
+    std::uint64_t next = 0;
+    for (std::uint64_t left = cur & ((std::uint64_t{1} << n) - 1); left != 0; left &= left - 1) {
+      const auto i = static_cast<std::size_t>(__builtin_ctzll(left));
+      if (!token_accepts(tokens_[i], c)) continue;
+      next |= ((stars_ >> i) & 1U) != 0 ? (std::uint64_t{1} << i) : (std::uint64_t{1} << (i + 1));
+    }
+    if (next == 0) return false;
+    cur = close(next);
+  }
+  return ((cur >> n) & 1U) != 0;
+}
+
+bool glob::match_general(std::string_view subject) const noexcept {
+  // What the pattern starts and ends with decides most subjects at once.
+  if (subject.size() < prefix_.size() + suffix_.size()) return false;
+  for (std::size_t i = 0; i < prefix_.size(); ++i) {
+    if ((fold_case_ ? lower(subject[i]) : subject[i]) != prefix_[i]) return false;
+  }
+  const std::size_t tail = subject.size() - suffix_.size();
+  for (std::size_t i = 0; i < suffix_.size(); ++i) {
+    if ((fold_case_ ? lower(subject[tail + i]) : subject[tail + i]) != suffix_[i]) return false;
+  }
+  if (tokens_.size() < 64) return match_small(subject);
+  try {
+    return match_large(subject);
+  } catch (...) {
+    return false;  // out of memory
+  }
+}
+
+bool glob::match_large(std::string_view subject) const {
+  // The set of pattern positions reached so far, closed over stars (a star
+  // may match nothing).
+  const std::size_t n = tokens_.size();
+  std::vector<unsigned char> cur(n + 1, 0);
+  std::vector<unsigned char> next(n + 1, 0);
   auto close = [this, n](std::vector<unsigned char>& set) {
     for (std::size_t i = 0; i < n; ++i) {
       if (set[i] != 0 && (tokens_[i].kind == token::star || tokens_[i].kind == token::globstar)) set[i + 1] = 1;

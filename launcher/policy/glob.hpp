@@ -42,9 +42,13 @@ class glob {
   };
   [[nodiscard]] bool token_accepts(const token& t, char c) const noexcept;
   [[nodiscard]] bool match_general(std::string_view subject) const noexcept;
+  [[nodiscard]] bool match_small(std::string_view subject) const noexcept;
+  [[nodiscard]] bool match_large(std::string_view subject) const;
 
   std::string text_;
   std::string prefix_;
+  std::string suffix_;        // the literal characters after the last wildcard
+  std::uint64_t stars_ = 0;   // bit i: token i is `*` or `**` (patterns under 64 tokens)
   std::vector<token> tokens_;
   shape shape_ = shape::literal;
   glob_kind kind_ = glob_kind::name;

@@ -58,10 +58,11 @@ def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
         kind = getattr(transport_ctx, "kind", None)
         if kind not in (None, "jsonrpc"):
             transport = "memory" if kind == "direct" else kind
-    return _enter_mcp_call(
-        session_id, getattr(dctx, "request_id", None), method, target, transport, runner.server.name,
-        traceparent_of(params) if params else None,
-    )
+    traceparent = None
+    if params and (type(params) is not dict or "_meta" in params):
+        traceparent = traceparent_of(params)
+    request_id = getattr(dctx, "request_id", None)
+    return _enter_mcp_call(session_id, request_id, method, target, transport, runner.server.name, traceparent)
 
 
 def _refusal(runner: Any, args: Any, kwargs: Any) -> Any:
