@@ -362,6 +362,36 @@ def test_multiprocessing_spawn_is_checked_against_spawn_rules(sandbox: Sandbox) 
     assert all(s["via"] == "_posixsubprocess.fork_exec" and s["op"] == "spawn" for s in found), found
 
 
+def test_a_process_wide_allow_list_lets_the_interpreter_start(mcp1: McpVenv, tmp_path: Path) -> None:
+    # site reads pyvenv.cfg and .pth files before the program starts: the
+    # interpreter's own start is not the program's doing and is not checked.
+    allowed = tmp_path / "data"
+    allowed.mkdir()
+    (allowed / "ok.txt").write_text("ok")
+    rule = {"id": "data-only", "files": {"allow": {"read": [f"{allowed}/**"]}}}
+    policy = write_policy(tmp_path, {"version": 1, "rules": [rule]})
+    script = tmp_path / "main.py"
+    script.write_text(
+        "print(open('data/ok.txt').read())\n"
+        "try:\n"
+        "    open('/etc/hostname').read()\n"
+        "except PermissionError as exc:\n"
+        "    print('refused', 'data-only' in str(exc))\n"
+    )
+    r = subprocess.run(
+        [mcp1.bluepython, "run", "--policy", str(policy), "--", str(script)],
+        cwd=tmp_path,
+        env=mcp1.env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["ok", "refused True"], r.stdout + r.stderr
+    found = [attrs(ev)["subject"]["path"] for ev in violations(read_spool(tmp_path / "spool"))]
+    assert found == ["/etc/hostname"], found
+
+
 def test_symlinks_and_dotdot_do_not_escape(sandbox: Sandbox) -> None:
     allowed = sandbox.root / "allowed"
     allowed.mkdir()
