@@ -398,6 +398,7 @@ compiled_policy compile(const json& document, const std::string& home) {
     }
     if (!r.arguments.empty()) p.has_arguments_ = true;
   }
+  p.index_path_denials();
   return p;
 }
 

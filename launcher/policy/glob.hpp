@@ -31,6 +31,8 @@ class glob {
   [[nodiscard]] const std::string& text() const noexcept { return text_; }
   // The literal characters before the first wildcard.
   [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
+  // No wildcard: the pattern matches its prefix() alone.
+  [[nodiscard]] bool literal() const noexcept { return shape_ == shape::literal; }
 
  private:
   enum class shape : std::uint8_t { literal, prefix_any, general };

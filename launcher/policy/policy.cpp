@@ -119,16 +119,70 @@ mode compiled_policy::mode_of(const std::optional<mode>& own) const noexcept {
   return own ? *own : mode_;
 }
 
+void compiled_policy::index_path_denials() {
+  for (const op o : {op::read, op::write, op::create, op::remove}) {
+    const auto at = static_cast<std::size_t>(o);
+    path_index& index = path_denials_[at];
+    for (std::size_t r = 0; r < rules_.size(); ++r) {
+      const auto& entries = rules_[r].deny[at];
+      for (std::size_t e = 0; e < entries.size(); ++e) {
+        const deny_candidate c{static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(e)};
+        const glob& g = entries[e].pattern;
+        // The first segment is known when the literal head holds it whole.
+        const std::string& head = g.prefix();
+        const std::size_t end = head.size() > 1 && head[0] == '/' ? head.find('/', 1) : std::string::npos;
+        if (end != std::string::npos) {
+          index.by_segment[head.substr(0, end)].push_back(c);
+        } else if (g.literal() && head.size() > 1 && head[0] == '/') {
+          index.by_segment[head].push_back(c);
+        } else {
+          index.anywhere.push_back(c);
+        }
+      }
+    }
+  }
+}
+
+std::optional<violation> compiled_policy::path_denial(const operation& o, const call_scope& where) const {
+  const auto at = static_cast<std::size_t>(o.what);
+  const path_index& index = path_denials_[at];
+  const entry* hit = nullptr;
+  std::uint32_t by = 0;
+  auto scan = [&](const std::vector<deny_candidate>& candidates) {
+    for (const deny_candidate& c : candidates) {
+      if (hit != nullptr && c.rule >= by) break;  // in rule order: the first rule that denies names it
+      const rule& r = rules_[c.rule];
+      const entry& e = r.deny[at][c.entry];
+      if (applies(r, where) && entry_matches(e, o)) {
+        hit = &e;
+        by = c.rule;
+        break;
+      }
+    }
+  };
+  scan(index.anywhere);
+  const std::string_view path = o.text;
+  const std::size_t end = path.size() > 1 ? path.find('/', 1) : std::string_view::npos;
+  if (const auto it = index.by_segment.find(path.substr(0, end)); it != index.by_segment.end()) scan(it->second);
+  if (hit == nullptr) return std::nullopt;
+  const rule& r = rules_[by];
+  return violation{&r, r.id, mode_of(r.rule_mode), fmt::format("{} denied by rule {} ({})", op_name(o.what), r.id, hit->text)};
+}
+
 std::optional<violation> compiled_policy::check(const operation& o, const call_scope& where) const {
   const auto at = static_cast<std::size_t>(o.what);
   if (!limited_[at]) return std::nullopt;
   // A deny anywhere that applies wins.
-  for (const rule& r : rules_) {
-    if (r.deny[at].empty() || !applies(r, where)) continue;
-    for (const entry& e : r.deny[at]) {
-      if (entry_matches(e, o)) {
-        return violation{&r, r.id, mode_of(r.rule_mode),
-                         fmt::format("{} denied by rule {} ({})", op_name(o.what), r.id, e.text)};
+  if (o.what == op::read || o.what == op::write || o.what == op::create || o.what == op::remove) {
+    if (auto v = path_denial(o, where); v) return v;
+  } else {
+    for (const rule& r : rules_) {
+      if (r.deny[at].empty() || !applies(r, where)) continue;
+      for (const entry& e : r.deny[at]) {
+        if (entry_matches(e, o)) {
+          return violation{&r, r.id, mode_of(r.rule_mode),
+                           fmt::format("{} denied by rule {} ({})", op_name(o.what), r.id, e.text)};
+        }
       }
     }
   }

@@ -185,6 +185,21 @@ class compiled_policy {
   friend compiled_policy compile(const nlohmann::json& document, const std::string& home);
 
  private:
+  // The deny entries of a file operation by the first segment of the paths
+  // they can match ("/srv"), and those that can match anywhere ("**/.ssh/**"):
+  // a path is checked against its own segment's entries alone. By index
+  // (rule, entry), in rule order, so that copies of the policy stay valid.
+  struct deny_candidate {
+    std::uint32_t rule;
+    std::uint32_t entry;
+  };
+  struct path_index {
+    std::map<std::string, std::vector<deny_candidate>, std::less<>> by_segment;
+    std::vector<deny_candidate> anywhere;
+  };
+  void index_path_denials();
+  [[nodiscard]] std::optional<violation> path_denial(const operation& o, const call_scope& where) const;
+
   [[nodiscard]] bool applies(const rule& r, const call_scope& where) const noexcept;
   [[nodiscard]] mode mode_of(const std::optional<mode>& own) const noexcept;
   std::optional<violation> check_argument(const rule& r, const argument_rule& a, const argument_value& v) const;
@@ -197,13 +212,14 @@ class compiled_policy {
   bool has_arguments_ = false;
   std::optional<import_lock> lock_;
   std::optional<tool_pins> pins_;
+  std::array<path_index, op_count> path_denials_;  // read, write, create, remove
 };
 
-// A problem in a policy document: `key` is where ("rules[2].files.allow.read[0]").
 // A JSON value's type as error messages name it (null, boolean, string,
 // array, object, number, integer); the config's errors use it too.
 std::string_view json_type_name(const nlohmann::json& v) noexcept;
 
+// A problem in a policy document: `key` is where ("rules[2].files.allow.read[0]").
 class policy_error : public std::runtime_error {
  public:
   policy_error(std::string key, const std::string& message)

@@ -136,6 +136,34 @@ TEST_CASE("files: allow lists per operation, deny wins, directories", "[policy]"
   CHECK_FALSE(p.limits(op::create));
 }
 
+TEST_CASE("file denials are found by path segment and named by the first rule that denies", "[policy]") {
+  const auto p = make(R"({"version":1,"rules":[
+    {"id":"keys","files":{"deny":{"read":["**/*.pem"]}}},
+    {"id":"srv","files":{"deny":{"read":["/srv/**","/et*/x"]}}},
+    {"id":"etc","files":{"deny":{"read":["/etc","/etc/shadow"],"write":["/tmp/locked/**"]}}},
+    {"id":"tool-only","scope":{"tool":"t"},"files":{"deny":{"read":["/opt/**"]}}}]})");
+  const call_scope none;
+  auto denied_by = [&](op o, const char* path, const call_scope& where) {
+    const auto v = p.check(file_op(o, path), where);
+    return v ? v->rule_id : std::string("-");
+  };
+  CHECK(denied_by(op::read, "/srv/a.pem", none) == "keys");  // both deny: the first rule names it
+  CHECK(denied_by(op::read, "/srv/a.txt", none) == "srv");
+  CHECK(denied_by(op::read, "/srv", none) == "srv");  // DIR/** covers DIR itself
+  CHECK(denied_by(op::read, "/etc/x", none) == "srv");  // "/et*" can match any first segment
+  CHECK(denied_by(op::read, "/etc", none) == "etc");
+  CHECK(denied_by(op::read, "/etc/shadow", none) == "etc");
+  CHECK(denied_by(op::read, "/etc/passwd", none) == "-");
+  CHECK(denied_by(op::read, "/", none) == "-");
+  CHECK(denied_by(op::write, "/tmp/locked/a", none) == "etc");
+  CHECK(denied_by(op::read, "/tmp/locked/a", none) == "-");
+  CHECK(denied_by(op::read, "/opt/x", none) == "-");  // a tool's rule outside that tool
+  call_scope in_t;
+  in_t.in_call = true;
+  in_t.tool = "t";
+  CHECK(denied_by(op::read, "/opt/x", in_t) == "tool-only");
+}
+
 TEST_CASE("scopes: the most specific allow decides, denies accumulate", "[policy]") {
   const auto p = make(R"({"version":1,"mode":"observe","rules":[
     {"id":"none","process":{"allow":{"spawn":[]},"deny":{"spawn":["rm"]}}},
