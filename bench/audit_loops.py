@@ -229,8 +229,8 @@ def report(ws: list[Workload], runs: int, command: str) -> tuple[str, list[str]]
         "included), paired the same way. The open loop runs outside any MCP call, so none of",
         "its 200,000 events is folded: every one is written to the spool. *bluepython + policy*",
         "enforces a 50-rule file policy (`file_policy()` in bench/audit_loops.py) that allows what",
-        "the loops do: every open is checked against all its rules (the real path resolved, then",
-        "49 deny lists and one allow list).",
+        "the loops do: every open is decided against all of them (the real path resolved, the deny",
+        "entries that can match it found by its first path segment, then the allow list).",
         "",
         "| workload | python | null hook | bluepython | bluepython + policy | null hook / python "
         "| bluepython / python | bluepython / null hook | process CPU ratio | budget (bluepython / python) "
