@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "config/error.hpp"
+
 namespace bluepython::tools {
 
 using json = nlohmann::json;
@@ -166,6 +168,31 @@ std::vector<std::string> spool_files_in(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, const std::string& default_dir,
+                                        std::string_view command) {
+  std::vector<std::string> files;
+  auto add_dir = [&](const std::string& dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      throw launcher_error::usage(fmt::format("bluepython {}: no spool directory at {}", command, dir));
+    }
+    const auto found = spool_files_in(dir);
+    files.insert(files.end(), found.begin(), found.end());
+  };
+  if (paths.empty()) add_dir(default_dir);
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      add_dir(path);
+    } else if (std::filesystem::is_regular_file(path, ec)) {
+      files.push_back(path);
+    } else {
+      throw launcher_error::usage(fmt::format("bluepython {}: no file or directory {}", command, path));
+    }
+  }
+  return files;
 }
 
 }  // namespace bluepython::tools

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <array>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -29,31 +28,6 @@ using tools::text;
 std::string base_name_of(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::vector<std::string> files_of(const std::vector<std::string>& paths, const std::string& default_dir,
-                                  std::string_view command) {
-  std::vector<std::string> files;
-  auto add_dir = [&](const std::string& dir) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-      throw launcher_error::usage(fmt::format("bluepython {}: no spool directory at {}", command, dir));
-    }
-    const auto found = tools::spool_files_in(dir);
-    files.insert(files.end(), found.begin(), found.end());
-  };
-  if (paths.empty()) add_dir(default_dir);
-  for (const auto& path : paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      add_dir(path);
-    } else if (std::filesystem::is_regular_file(path, ec)) {
-      files.push_back(path);
-    } else {
-      throw launcher_error::usage(fmt::format("bluepython {}: no file or directory {}", command, path));
-    }
-  }
-  return files;
 }
 
 // A port as the gates read it: a number, or a string of digits; -1 otherwise
@@ -368,7 +342,7 @@ class reader {
 std::vector<spool_line> read_spool(const std::vector<std::string>& paths, const std::string& default_dir,
                                    std::string_view command) {
   std::vector<spool_line> lines;
-  for (const auto& f : files_of(paths, default_dir, command)) {
+  for (const auto& f : tools::spool_files_of(paths, default_dir, command)) {
     std::ifstream in(f);
     if (!in) throw launcher_error::usage(fmt::format("bluepython {}: cannot read {}", command, f));
     const std::string file = base_name_of(f);

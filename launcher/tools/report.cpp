@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -16,32 +15,6 @@ namespace bluepython::report {
 namespace {
 
 using json = nlohmann::json;
-
-// The spool files named by the options: directories' bluepython-*.ndjson
-// files (sorted) and plain files, in the order given.
-std::vector<std::string> files_of(const options& o) {
-  std::vector<std::string> files;
-  auto add_dir = [&](const std::string& dir) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-      throw launcher_error::usage(fmt::format("bluepython report: no spool directory at {}", dir));
-    }
-    const auto found = tools::spool_files_in(dir);
-    files.insert(files.end(), found.begin(), found.end());
-  };
-  if (o.paths.empty()) add_dir(o.spool_dir);
-  for (const auto& path : o.paths) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      add_dir(path);
-    } else if (std::filesystem::is_regular_file(path, ec)) {
-      files.push_back(path);
-    } else {
-      throw launcher_error::usage(fmt::format("bluepython report: no file or directory {}", path));
-    }
-  }
-  return files;
-}
 
 // Every event line of the files (lines that are not JSON objects are
 // skipped), in time order.
@@ -63,7 +36,7 @@ std::vector<json> events_of(const std::vector<std::string>& files) {
 
 }  // namespace
 
-std::vector<json> read_events(const options& o) { return events_of(files_of(o)); }
+std::vector<json> read_events(const options& o) { return events_of(tools::spool_files_of(o.paths, o.spool_dir, "report")); }
 
 int run(const options& o) {
   const model m = read_model(read_events(o));
