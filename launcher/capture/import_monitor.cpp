@@ -57,6 +57,31 @@ bool is_stdlib(std::string_view fullname) {
   return found == 1;
 }
 
+// What a spec says of its module's file: its kind (classify()) and, when it
+// was loaded from a file on disk, that file's path.
+struct spec_file {
+  const char* kind = "";
+  bool on_disk = false;
+  std::string path;
+};
+
+spec_file file_of(PyObject* spec) {
+  const py_ref origin(PyObject_GetAttrString(spec, "origin"));
+  const py_ref loader(PyObject_GetAttrString(spec, "loader"));
+  PyErr_Clear();
+  std::string origin_storage;
+  std::string_view origin_text;
+  const bool has_origin = origin && PyUnicode_Check(origin.get());
+  if (has_origin) origin_text = python_str_view(origin.get(), origin_storage);
+  spec_file out;
+  out.kind = classify(loader.get(), origin_text, has_origin);
+  const std::string_view k(out.kind);
+  out.on_disk = (k == "source" || k == "bytecode" || k == "extension" || k == "other") && has_origin &&
+                !origin_text.empty() && origin_text.front() == '/';
+  if (out.on_disk) out.path = std::string(origin_text);
+  return out;
+}
+
 // Emits python_import for a spec. Never raises; preserves a pending error.
 void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept {
   const saved_exception saved;
@@ -68,17 +93,10 @@ void report_spec(PyObject* fullname, PyObject* spec, const char* phase) noexcept
         (g_skip_stdlib && is_stdlib(name))) {
       return;
     }
-    const py_ref origin(PyObject_GetAttrString(spec, "origin"));
-    const py_ref loader(PyObject_GetAttrString(spec, "loader"));
-    PyErr_Clear();
-    std::string origin_storage;
-    std::string_view origin_text;
-    const bool has_origin = origin && PyUnicode_Check(origin.get());
-    if (has_origin) origin_text = python_str_view(origin.get(), origin_storage);
-    const char* kind = classify(loader.get(), origin_text, has_origin);
-    const std::string_view k(kind);
-    const bool on_disk = (k == "source" || k == "bytecode" || k == "extension" || k == "other") &&
-                         has_origin && !origin_text.empty() && origin_text.front() == '/';
+    const spec_file f = file_of(spec);
+    const char* kind = f.kind;
+    const bool on_disk = f.on_disk;
+    const std::string_view origin_text = f.path;
 
     std::string attrs;
     json_writer w(attrs, sensor::settings().limits);
@@ -109,18 +127,9 @@ int check_lock(PyObject* fullname, PyObject* spec) noexcept {
     std::string file;
     {
       const saved_exception saved;
-      const py_ref origin(PyObject_GetAttrString(spec, "origin"));
-      const py_ref loader(PyObject_GetAttrString(spec, "loader"));
-      PyErr_Clear();
-      std::string origin_storage;
-      std::string_view origin_text;
-      const bool has_origin = origin && PyUnicode_Check(origin.get());
-      if (has_origin) origin_text = python_str_view(origin.get(), origin_storage);
-      const std::string_view kind = classify(loader.get(), origin_text, has_origin);
-      if (kind == "namespace") return 0;  // a folder: nothing runs
-      const bool on_disk = (kind == "source" || kind == "bytecode" || kind == "extension" || kind == "other") &&
-                           !origin_text.empty() && origin_text.front() == '/';
-      if (on_disk) file = std::string(origin_text);
+      const spec_file f = file_of(spec);
+      if (std::string_view(f.kind) == "namespace") return 0;  // a folder: nothing runs
+      if (f.on_disk) file = f.path;
     }
     if (capture::policy_gate::check_import(name, file) < 0) return -1;
     return 0;
