@@ -28,29 +28,10 @@ using json = nlohmann::json;
 
 constexpr std::uint64_t kMaxConfigFileBytes = 1U << 20U;
 
-// The error is one line whatever the file holds: control characters (a key
-// may contain "\n") are written escaped, and a huge key is cut.
-std::string one_line(std::string_view text) {
-  constexpr std::size_t kMax = 1000;
-  std::string out;
-  for (const char c : text) {
-    if (out.size() >= kMax) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20U || u == 0x7FU) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 [[noreturn]] void fail_as(std::string_view kind, const std::string& origin, const std::string& what) {
   throw launcher_error::config(
-      fmt::format("bluepython: {} error: {}: {}", kind, one_line(origin), one_line(what)));
+      fmt::format("bluepython: {} error: {}: {}", kind, policy::one_line(origin), policy::one_line(what)));
 }
 
 [[noreturn]] void fail(const std::string& origin, const std::string& what) { fail_as("config", origin, what); }

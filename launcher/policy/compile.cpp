@@ -13,8 +13,11 @@ namespace {
 
 using json = nlohmann::json;
 
+// The error is one line naming the key whatever the document holds (control
+// characters escaped); the empty key is shown as "".
 [[noreturn]] void fail(const std::string& key, const std::string& message) {
-  throw policy_error(key, fmt::format("key \"{}\": {}", key, message));
+  const std::string shown = key.empty() ? std::string("\"\"") : one_line(key);
+  throw policy_error(shown, fmt::format("key {}: {}", key.empty() ? shown : "\"" + shown + "\"", one_line(message)));
 }
 
 void expect_object(const json& v, const std::string& key) {

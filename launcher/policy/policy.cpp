@@ -67,6 +67,24 @@ std::string_view json_type_name(const nlohmann::json& v) noexcept {
   }
 }
 
+std::string one_line(std::string_view text) {
+  constexpr std::size_t kMax = 1000;
+  std::string out;
+  for (const char c : text) {
+    if (out.size() >= kMax) {
+      out += "...";
+      break;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20U || u == 0x7FU) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::optional<subject> subject_from_name(std::string_view name) noexcept {
   for (std::size_t i = 0; i < kSubjectNames.size(); ++i) {
     if (kSubjectNames[i] == name) return static_cast<subject>(i);

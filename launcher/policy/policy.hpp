@@ -219,6 +219,10 @@ class compiled_policy {
 // array, object, number, integer); the config's errors use it too.
 std::string_view json_type_name(const nlohmann::json& v) noexcept;
 
+// Text from a document made fit for a one-line error: control characters (a
+// key may contain "\n") written as \xNN, and anything past 1000 bytes cut.
+std::string one_line(std::string_view text);
+
 // A problem in a policy document: `key` is where ("rules[2].files.allow.read[0]").
 class policy_error : public std::runtime_error {
  public:

@@ -14,6 +14,7 @@
 
 using namespace bluepython::policy;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 using json = nlohmann::json;
 
 TEST_CASE("path globs: * stays in a directory, ** crosses", "[policy]") {
@@ -328,6 +329,12 @@ TEST_CASE("bad policies name the key and the problem", "[policy]") {
   CHECK_THAT(compile_error(R"({"version":1,"rules":[{"scope":{"outside_calls":true,"tool":"x"},"files":{}}]})"),
              Contains("cannot be combined"));
   CHECK_THAT(compile_error(R"([1])"), Contains("a policy is an object"));
+  // Found by the fuzzer: the empty key, and control characters in a key or a
+  // quoted id, still give a one-line error that names the key.
+  CHECK(compile_error(R"({"version":1,"":[]})") == "key \"\": unknown key (a policy has version, mode, description, rules, imports, tool_pins)");
+  CHECK_THAT(compile_error(R"({"version":1,"a\nb":[]})"), StartsWith("key \"a\\x0ab\": unknown key"));
+  CHECK_THAT(compile_error(R"({"version":1,"rules":[{"id":"a\n","files":{}},{"id":"a\n","files":{}}]})"),
+             Contains("rule id \"a\\x0a\" is used twice"));
 }
 
 TEST_CASE("~/ in path patterns is the home directory", "[policy]") {
