@@ -10,6 +10,7 @@
 
 #include "config/error.hpp"
 #include "policy/policy.hpp"
+#include "spool_dir.hpp"
 #include "tools/policy_check.hpp"
 #include "tools/policy_spool.hpp"
 #include "tools/policy_suggest.hpp"
@@ -22,23 +23,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A spool directory of its own, removed at the end of the test.
-struct spool_dir {
-  fs::path path;
-  spool_dir() {
-    std::string name = (fs::temp_directory_path() / "bp_policy_tools_XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path = name;
-  }
-  spool_dir(const spool_dir&) = delete;
-  spool_dir& operator=(const spool_dir&) = delete;
-  ~spool_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& file, const std::vector<json>& lines, bool append = false) const {
-    std::ofstream out(path / file, append ? std::ios::app : std::ios::trunc);
-    for (const auto& line : lines) out << line.dump() << '\n';
-  }
+struct spool_dir : testing::spool_dir {
+  spool_dir() : testing::spool_dir("bp_policy_tools") {}
 };
 
 constexpr const char* kServer = "aaaa-1111";

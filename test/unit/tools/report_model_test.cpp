@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "spool_dir.hpp"
 #include "tools/event_summary.hpp"
 #include "tools/report.hpp"
 #include "tools/report_page.hpp"
@@ -19,23 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // A spool directory of its own, removed at the end of the test.
-struct spool_dir {
-  fs::path path;
-  spool_dir() {
-    std::string name = (fs::temp_directory_path() / "bp_report_XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    path = name;
-  }
-  spool_dir(const spool_dir&) = delete;
-  spool_dir& operator=(const spool_dir&) = delete;
-  ~spool_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  void write(const std::string& file, const std::vector<json>& lines) const {
-    std::ofstream out(path / file);
-    for (const auto& line : lines) out << line.dump() << '\n';
-  }
+struct spool_dir : testing::spool_dir {
+  spool_dir() : testing::spool_dir("bp_report") {}
 };
 
 constexpr const char* kServer = "11111111-aaaa";
