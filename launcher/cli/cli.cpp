@@ -193,11 +193,13 @@ void add_tail(command_line& c) {
                      "KEY=VALUE, KEY!=VALUE or KEY~TEXT; KEY: name (shell patterns), tool, session, pid, scope, "
                      "call, method; repeat to require all")
       ->type_name("EXPR")
-      ->take_all();
+      ->allow_extra_args(false);  // one expression per --filter: what follows is a path
   c.tail->add_option("--color", c.tail_color, "auto (a terminal and no NO_COLOR), always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   add_spool_flags(*c.tail, c.flags);
-  c.tail->add_option("files", c.tail_options.files, "spool files to read instead of the directory")->type_name("FILE");
+  c.tail->add_flag("--imports", c.tail_options.imports,
+                   "show python_import events too (hidden by default: most of a spool's lines)");
+  c.tail->add_option("paths", c.tail_options.paths, "spool directories or files instead")->type_name("PATH");
 }
 
 void add_report(command_line& c) {

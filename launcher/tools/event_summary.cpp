@@ -84,7 +84,14 @@ std::string side_effect_summary(const std::string& name, const json& e) {
   if (name == "python_file_open") return text(field(e, "access")) + " " + text(field(e, "path"));
   if (name == "python_file_change") {
     std::string s = text(field(e, "op")) + " " + text(field(e, "path"));
-    if (!field(e, "target").is_null()) s += " <- " + text(field(e, "target"));
+    if (!field(e, "target").is_null()) {
+      // The arrow points the way the data or the link goes: a rename or move
+      // from path to target, a link at path to its target; a copy, an
+      // unpacked or a made archive is written at path from target.
+      const std::string op = text(field(e, "op"));
+      const bool written_from = op == "copy" || op == "copytree" || op == "unpack_archive" || op == "make_archive";
+      s += (written_from ? " <- " : " -> ") + text(field(e, "target"));
+    }
     return s;
   }
   if (name == "python_process_spawn") return argv_text(field(e, "argv"));

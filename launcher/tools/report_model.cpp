@@ -187,7 +187,9 @@ class builder {
     slot.event = name;
     slot.summary = summary;
     const json& repeated = field(event, "repeated");
-    slot.count += 1 + (repeated.is_number_unsigned() ? repeated.get<std::uint64_t>() : 0);
+    // A folded line ("repeated": N) stands for the N occurrences after the
+    // first, which has a line of its own.
+    slot.count += repeated.is_number_integer() && repeated.get<long long>() > 0 ? repeated.get<std::uint64_t>() : 1;
     slot.pid = p.data.pid;
     if (const std::string ts = text(field(e, "ts")); slot.first_ts.empty() || ts < slot.first_ts) slot.first_ts = ts;
   }

@@ -57,8 +57,16 @@ struct source {
   std::string partial;
 };
 
-std::vector<std::string> spool_files(const options& o) {
-  return o.files.empty() ? tools::spool_files_in(o.spool_dir) : o.files;
+std::vector<std::string> spool_files(const options& o) { return tools::spool_files_of(o.paths, o.spool_dir, "tail"); }
+
+// Imports are most of a spool's lines: shown when asked for (--imports), or
+// when a name filter picks event names.
+bool shown(const view& v, const options& o) {
+  if (v.name == "python_import" && !o.imports &&
+      std::none_of(o.filters.begin(), o.filters.end(), [](const filter& f) { return f.key == "name"; })) {
+    return false;
+  }
+  return matches(v, o.filters);
 }
 
 // New complete lines of `path` since the last read.
@@ -92,7 +100,7 @@ void print(const std::string& line, const options& o) {
   const nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
   if (!doc.is_object()) return;
   const view v = view_of(doc);
-  if (!matches(v, o.filters)) return;
+  if (!shown(v, o)) return;
   std::string out = format(v, o.color);
   out += '\n';
   (void)std::fwrite(out.data(), 1, out.size(), stdout);
@@ -138,6 +146,10 @@ view view_of(const nlohmann::json& line) {
   v.session = text(field(mcp, "session_id"));
   v.call = text(field(mcp, "call_id"));
   v.method = text(field(mcp, "method"));
+  if (const auto& id = field(mcp, "request_id"); !id.is_null()) v.request = text(id);
+  if (const auto& n = field(event, "repeated"); n.is_number_integer() && n.get<long long>() > 0) {
+    v.repeated = n.get<std::uint64_t>();
+  }
   if (v.name == "python_mcp_event") {
     if (v.session.empty()) v.session = text(field(event, "session_id"));
     const std::string method = text(field(event, "method"));
@@ -177,28 +189,22 @@ bool matches(const view& v, const std::vector<filter>& filters) {
 std::string format(const view& v, bool color) {
   std::string where;
   if (!v.tool.empty() && !v.call.empty()) {
-    const auto colon = v.call.rfind(':');
-    where = fmt::format(" [{}{}]", v.tool, colon == std::string::npos ? "" : "#" + v.call.substr(colon + 1));
+    // The call by its JSON-RPC request id, as report shows it.
+    where = fmt::format(" [{}{}]", v.tool, v.request.empty() ? "" : "#" + v.request);
   } else if (!v.scope.empty() && v.scope != "call") {
     where = " (" + v.scope + ")";
   }
-  const std::string summary = clip(v.summary, 160);
+  std::string summary = clip(v.summary, 160);
+  if (v.repeated > 0) {  // written when the call ended: the repeats of an earlier line
+    summary += fmt::format(" (repeated {} more time{} in this call)", v.repeated, v.repeated == 1 ? "" : "s");
+  }
   if (!color) return fmt::format("{} {:>7} {:<24}{} {}", v.ts, v.pid, v.name, where, summary);
   return fmt::format("\x1b[2m{}\x1b[0m {:>7} {}{:<24}\x1b[0m\x1b[1m{}\x1b[0m {}", v.ts, v.pid, colour_of(v.name), v.name,
                      where, summary);
 }
 
 int run(const options& o) {
-  if (o.files.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(o.spool_dir, ec)) {
-      throw launcher_error::usage(fmt::format("bluepython tail: no spool directory at {}", o.spool_dir));
-    }
-  }
-  for (const auto& f : o.files) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(f, ec)) throw launcher_error::usage(fmt::format("bluepython tail: no file {}", f));
-  }
+  (void)spool_files(o);  // a path that is neither a spool directory nor a file: the one-line error, exit 2
   // History: every current line, in time order across processes; the last N that match.
   std::map<std::string, source> sources;
   std::vector<std::pair<std::string, std::string>> history;  // (ts, line)
@@ -209,12 +215,12 @@ int run(const options& o) {
     }
   }
   std::stable_sort(history.begin(), history.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<const std::string*> shown;
-  for (auto it = history.rbegin(); it != history.rend() && shown.size() < o.lines; ++it) {
+  std::vector<const std::string*> picked;
+  for (auto it = history.rbegin(); it != history.rend() && picked.size() < o.lines; ++it) {
     const nlohmann::json doc = nlohmann::json::parse(it->second, nullptr, false);
-    if (doc.is_object() && matches(view_of(doc), o.filters)) shown.push_back(&it->second);
+    if (doc.is_object() && shown(view_of(doc), o)) picked.push_back(&it->second);
   }
-  for (auto it = shown.rbegin(); it != shown.rend(); ++it) print(**it, o);
+  for (auto it = picked.rbegin(); it != picked.rend(); ++it) print(**it, o);
   (void)std::fflush(stdout);
   if (!o.follow) return 0;
 
@@ -225,7 +231,13 @@ int run(const options& o) {
   ::sigaction(SIGTERM, &action, nullptr);
   while (!g_stop.load()) {
     ::poll(nullptr, 0, 200);
-    for (const auto& path : spool_files(o)) {  // new processes' files appear here
+    std::vector<std::string> files;
+    try {  // new processes' files appear here; a directory removed meanwhile: try again later
+      files = spool_files(o);
+    } catch (const launcher_error&) {
+      continue;
+    }
+    for (const auto& path : files) {
       for (const auto& line : read_new(path, sources[path])) print(line, o);
     }
     (void)std::fflush(stdout);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,8 +26,9 @@ struct filter {
 filter parse_filter(std::string_view expr);
 
 struct options {
-  std::string spool_dir;            // used when no files are given
-  std::vector<std::string> files;   // explicit spool files
+  std::string spool_dir;            // used when no paths are given
+  std::vector<std::string> paths;   // spool directories or files, as report takes them
+  bool imports = false;             // show python_import events (hidden unless asked for or filtered by name)
   bool follow = false;
   std::size_t lines = 10;           // history: the last N matching events
   std::vector<filter> filters;
@@ -44,7 +46,9 @@ struct view {
   std::string session;
   std::string call;
   std::string method;
+  std::string request;   // the JSON-RPC request id of the call, as report shows it
   std::string summary;
+  std::uint64_t repeated = 0;  // a folded line: this many further occurrences in the call
 };
 
 // Its summary is tools::summary_of() (tools/event_summary.hpp).

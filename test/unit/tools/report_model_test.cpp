@@ -141,7 +141,9 @@ TEST_CASE("the report model counts calls, errors, latency, side effects, imports
   REQUIRE(second.side_effects.size() == 3);
   const auto& own = second.side_effects[0];
   CHECK((own.event == "python_file_open" && own.summary == "write a.txt"));
-  CHECK((own.count == 3 && own.pid == 100));  // two events, one of them repeated once more
+  // The first occurrence, then a folded line for the one repeat after it
+  // ("repeated": 1): two opens in all.
+  CHECK((own.count == 2 && own.pid == 100));
   const auto& childs = second.side_effects[1];
   CHECK((childs.summary == "write b.txt" && childs.count == 1 && childs.pid == 200));
   CHECK((second.side_effects[2].event == "python_process_spawn" && second.side_effects[2].summary == "child -x"));
@@ -275,7 +277,11 @@ TEST_CASE("spool files are the bluepython-*.ndjson files of a directory, sorted"
 }
 
 TEST_CASE("event summaries name what happened in a few words", "[report][tail]") {
-  CHECK(tools::summary_of("python_file_change", {{"op", "rename"}, {"path", "b"}, {"target", "a"}}) == "rename b <- a");
+  // os.rename(b, a): path b, target a.
+  CHECK(tools::summary_of("python_file_change", {{"op", "rename"}, {"path", "b"}, {"target", "a"}}) == "rename b -> a");
+  CHECK(tools::summary_of("python_file_change", {{"op", "symlink"}, {"path", "l"}, {"target", "t"}}) == "symlink l -> t");
+  // shutil.copyfile(a, b): path b (written), target a (its source).
+  CHECK(tools::summary_of("python_file_change", {{"op", "copy"}, {"path", "b"}, {"target", "a"}}) == "copy b <- a");
   CHECK(tools::summary_of("python_net_connect", {{"host", "example.org"}, {"port", 443}}) == "example.org:443");
   CHECK(tools::summary_of("python_mcp_event", {{"event", "server_send_response"}, {"request_method", "tools/call"},
                                                {"id", 4}, {"duration_ms", 1.25}, {"error", {{"type", "tool_error"}}}}) ==

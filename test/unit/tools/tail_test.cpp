@@ -36,3 +36,15 @@ TEST_CASE("tail filters match names by pattern and fields exactly or by text", "
   CHECK_THROWS(tail::parse_filter("colour=red"));
   CHECK_THROWS(tail::parse_filter("tool"));
 }
+
+TEST_CASE("tail names a call by its request id and shows a folded repeat with its count", "[tail]") {
+  json line = file_open_in_call();
+  line["event"]["context"]["mcp"]["call_id"] = "u:3";  // the third call of the process, request id 7
+  CHECK(tail::format(tail::view_of(line), false) ==
+        "10:20:30.456      42 python_file_open         [touch#7] write notes.txt");
+  line["event"]["repeated"] = 2;
+  CHECK(tail::format(tail::view_of(line), false) ==
+        "10:20:30.456      42 python_file_open         [touch#7] write notes.txt (repeated 2 more times in this call)");
+  line["event"]["repeated"] = 1;
+  CHECK_THAT(tail::format(tail::view_of(line), false), Catch::Matchers::EndsWith("(repeated 1 more time in this call)"));
+}
