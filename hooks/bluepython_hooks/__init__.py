@@ -27,6 +27,12 @@ def activate() -> None:
         _threads.install()
     except Exception as exc:
         internal_error("hooks: threads", exc)
+    try:
+        from . import _sqlite
+
+        _sqlite.install()
+    except Exception as exc:
+        internal_error("hooks: sqlite3", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()

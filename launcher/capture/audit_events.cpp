@@ -144,6 +144,14 @@ constexpr audit_event kEvents[] = {
     change_row("shutil.make_archive", "make_archive", 0, 2, {guard(op::write, 0), {}}),
     change_row("tempfile.mkstemp", "mkstemp", 0, -1, {guard(op::create, 0), {}}),
     change_row("tempfile.mkdtemp", "mkdtemp", 0, -1, {guard(op::create, 0), {}}),
+    // A SQLite database: the name, then the connection once it exists
+    // (db_events.cpp); its writes come from a trace callback.
+    {.name = "sqlite3.connect", .cat = category::files, .handle = &sqlite_connect},  // (database)
+    {.name = "sqlite3.connect/handle",  // (connection)
+     .cat = category::files,
+     .handle = &sqlite_opened,
+     .wanted = &sqlite_opened_wanted,
+     .reports = "python_file_open"},
 
     // network
     socket_row("socket.connect", "python_net_connect", op::connect),  // (socket, address)

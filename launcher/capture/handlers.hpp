@@ -4,7 +4,7 @@
 #include "capture/audit_events.hpp"
 
 // The handlers the audit event table names, one file per category:
-// process_events.cpp, file_events.cpp, network_events.cpp, code_events.cpp;
+// process_events.cpp, file_events.cpp, db_events.cpp, network_events.cpp, code_events.cpp;
 // the hook's own (run, import) in audit_hook.cpp. Internal to capture/.
 namespace bluepython::capture {
 
@@ -29,6 +29,11 @@ bool open_wanted(const audit_event& e, PyObject* args);
 bool change_wanted(const audit_event& e, PyObject* args);
 void file_open(const audit_event& e, PyObject* args);
 void file_change(const audit_event& e, PyObject* args);
+
+// files: sqlite3 (db_events.cpp)
+void sqlite_connect(const audit_event& e, PyObject* args);
+bool sqlite_opened_wanted(const audit_event& e, PyObject* args);
+void sqlite_opened(const audit_event& e, PyObject* args);
 
 // network
 void socket_address(const audit_event& e, PyObject* args);

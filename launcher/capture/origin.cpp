@@ -34,7 +34,13 @@ origin classify_file(std::string_view name) noexcept {
       name.starts_with("<bluepython>/") || has(name, "/importlib/metadata/") || has(name, "/importlib/resources/")) {
     return origin::import_system;
   }
-  if (name.ends_with("/shutil.py") || name.ends_with("/tempfile.py")) return origin::self_reporting;
+  if (name.ends_with("/shutil.py")) return origin::self_reporting;
+  if (name.ends_with("/tempfile.py")) return origin::temp_files;
+  // Formatting a traceback or a warning reads source lines (linecache) and,
+  // from 3.11, parses them for the error's position (ast.parse in traceback).
+  if (name.ends_with("/traceback.py") || name.ends_with("/linecache.py") || name.ends_with("/warnings.py")) {
+    return origin::diagnostics;
+  }
   if (name.ends_with("/collections/__init__.py") || name.ends_with("/dataclasses.py") || name.ends_with("/typing.py") ||
       name.ends_with("/inspect.py") ||  // signatures of builtins, parsed from their text form
       name.ends_with("/attr/_make.py") || name.ends_with("/typing_inspection/typing_objects.py")) {
@@ -72,7 +78,8 @@ bool file_class_of(PyObject* file, file_class& out) noexcept {
   const std::string_view name(text, static_cast<std::size_t>(size));
   out.kind = classify_file(name);
   // Helpers: what matters is who called them (ast.parse for inspect, say).
-  out.helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py") || name.ends_with("/ast.py");
+  out.helper = name.ends_with("/pathlib.py") || name.ends_with("/zipfile.py") || name.ends_with("/ast.py") ||
+               name.ends_with("/tokenize.py");  // tokenize.open: linecache's reads
   Py_INCREF(file);
   Py_XSETREF(slot.file, file);
   slot.value = out;
@@ -102,6 +109,16 @@ origin origin_of_caller(int skip) noexcept {
   }
   Py_XDECREF(frame);
   return result;
+}
+
+bool innermost_function_is(const char* name) noexcept {
+  PyFrameObject* frame = PyEval_GetFrame();  // borrowed
+  if (frame == nullptr) return false;
+  PyCodeObject* code = PyFrame_GetCode(frame);  // new reference
+  if (code == nullptr) return false;
+  const bool same = PyUnicode_Check(code->co_name) && PyUnicode_CompareWithASCIIString(code->co_name, name) == 0;
+  Py_DECREF(code);
+  return same;
 }
 
 namespace {

@@ -16,15 +16,20 @@ enum class origin : std::uint8_t {
   app,
   interpreter,     // no Python frame: start-up in C (stdio, path configuration)
   import_system,   // importlib (module sources, bytecode, metadata), zipimport, getpath, runpy, our hooks
-  self_reporting,  // shutil / tempfile: their operations raise events of their own
+  self_reporting,  // shutil: its operations raise events of their own (a copytree is one event)
+  temp_files,      // tempfile: its creations raise events of their own; its clean-up's removals are reported
   code_generator,  // collections.namedtuple, dataclasses, typing, inspect: generated code
+  diagnostics,     // traceback, linecache, warnings: source lines read (and parsed) to show an error
 };
 
 // What a code object's file name says about its origin (exposed for tests).
 origin classify_file_name(const char* name, std::size_t size) noexcept;
 // The origin of the frame `skip` levels above the innermost Python frame;
-// pathlib, zipfile and ast are looked through (up to three more frames).
+// pathlib, zipfile, ast and tokenize are looked through (up to three more frames).
 origin origin_of_caller(int skip = 0) noexcept;
+// Whether the innermost Python frame runs the function `name` (its code's
+// co_name).
+bool innermost_function_is(const char* name) noexcept;
 // Whether `path` (a str) lies in the Python installation (sys.prefix,
 // base_prefix and their exec variants): reading there is the program using
 // its own installation.

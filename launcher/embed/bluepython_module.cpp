@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "capture/db_events.hpp"
 #include "capture/policy_gate.hpp"
 #include "capture/embedded_modules.hpp"
 #include "embed/trace_methods.hpp"
@@ -509,6 +510,8 @@ PyMethodDef methods[] = {
      METH_FASTCALL,
      "note_tool_definition(name, description, input_schema, listed=False)\n\nA tool's definition, for its pin "
      "(listed: from a tools/list answer, used only for tools never registered)."},
+    {"wrap_sqlite_connect", &capture::py_wrap_sqlite_connect, METH_O,
+     "wrap_sqlite_connect(connect) -> connect\n\nsqlite3.connect that reports the database's writes (internal)."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},
     {"call_names", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_call_names)), METH_FASTCALL,
      "call_names(target, server_name) -> bool\n\nWhether the MCP call in effect names this target on this server."},

@@ -84,6 +84,7 @@ std::string side_effect_summary(const std::string& name, const json& e) {
   if (name == "python_file_open") return text(field(e, "access")) + " " + text(field(e, "path"));
   if (name == "python_file_change") {
     std::string s = text(field(e, "op")) + " " + text(field(e, "path"));
+    if (!field(e, "statement").is_null()) s += " (" + text(field(e, "statement")) + ")";  // a database's write
     if (!field(e, "target").is_null()) {
       // The arrow points the way the data or the link goes: a rename or move
       // from path to target, a link at path to its target; a copy, an
