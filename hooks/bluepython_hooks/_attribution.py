@@ -75,11 +75,14 @@ class call_context(refined_call):
         return self
 
 
-def attributed(enter: Any, where: str, refusal: Any = None) -> Any:
+def attributed(enter: Any, where: str, refusal: Any = None, defer: Any = None) -> Any:
     """A ``Patcher.replace`` maker for a request handler method (a coroutine
     function): ``enter(self, args, kwargs)`` makes the request's call current
-    and returns the token; the call is left when the handler ends. A fault in
-    ``enter`` is reported under ``where`` and the handler runs unattributed.
+    and returns the token; the call is left when the handler ends, unless
+    ``defer(self, args, kwargs, token)`` (given for a dispatcher that writes
+    the response after the handler returns, in the same task) takes the token
+    to leave the call once the response is written. A fault in ``enter`` is
+    reported under ``where`` and the handler runs unattributed.
 
     ``refusal(self, args, kwargs)``, given when the policy checks tools/call
     (``_bluepython.policy_checks_calls()``), returns None to let the request
@@ -108,7 +111,8 @@ def attributed(enter: Any, where: str, refusal: Any = None) -> Any:
                 return await original(self, *args, **kwargs)
             finally:
                 try:  # restores the call in effect before; never raises into the handler
-                    _bluepython.exit_call(token)
+                    if defer is None or not defer(self, args, kwargs, token):
+                        _bluepython.exit_call(token)
                 except Exception as exc:
                     internal_error("hooks: attribution", exc)
 

@@ -112,3 +112,23 @@ def test_tail_takes_a_directory_and_shows_repeats_with_their_count(ran: dict[str
     shown = subprocess.run([bluepython, "tail", "-n", "100000", "--imports", str(ran["spool"])],
                            capture_output=True, timeout=60, check=True).stdout.decode()
     assert " python_import " in shown
+
+
+def test_a_response_is_reported_in_its_call_and_the_session_names_its_client(ran: dict[str, Any]) -> None:
+    responses = [ev for ev in named(ran["events"], "python_mcp_event")
+                 if attrs(ev)["event"] == "server_send_response" and attrs(ev).get("request_method") == "tools/call"]
+    assert len(responses) == len(_CALLS)
+    targets = sorted(ev["event"]["context"]["mcp"]["target"] for ev in responses)
+    assert targets == sorted(tool for tool, _ in _CALLS)
+    for ev in responses:
+        assert ev["event"]["context"]["mcp"]["request_id"] == attrs(ev)["id"]
+    [ended] = [attrs(ev) for ev in named(ran["events"], "python_mcp_session_terminated") if attrs(ev)["source"] == 0]
+    assert ended["client_name"] == "mcp" and ended["protocol_version"]
+
+
+def test_tail_shows_a_tools_result_under_its_tool(ran: dict[str, Any], bluepython: str) -> None:
+    res = subprocess.run([bluepython, "tail", "-n", "1000", "--filter", "tool=noisy", str(ran["spool"])],
+                         capture_output=True, timeout=60, check=True)
+    lines = res.stdout.decode().splitlines()
+    assert any("server_received_request tools/call noisy" in line for line in lines), lines
+    assert any("[noisy#" in line and "server_send_response" in line for line in lines), lines

@@ -35,7 +35,11 @@ def test_history_shows_the_last_matching_events_one_line_each(sandbox: Sandbox) 
     res = tail(sandbox, "-n", "1000")
     assert res.returncode == 0, res.stderr.decode()
     lines = res.stdout.decode().splitlines()
-    assert len(lines) == len(events)  # every event, one line each, in order
+    # every event but the imports (hidden by default), one line each, in order
+    assert len(lines) == len([ev for ev in events if ev["event"]["meta"]["name"] != "python_import"])
+    assert not any(" python_import " in line for line in lines)
+    with_imports = tail(sandbox, "-n", "1000", "--imports").stdout.decode().splitlines()
+    assert len(with_imports) == len(events)
     assert "\x1b[" not in res.stdout.decode()  # not a terminal: no colour
     # (the machine's own start-up may open files too: only ours are looked at)
     opened = [line for line in lines if " python_file_open " in line and "tail-" in line]

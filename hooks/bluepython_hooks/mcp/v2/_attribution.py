@@ -10,7 +10,7 @@ import _bluepython
 
 from ..._attribution import attributed
 from ..._patcher import arg
-from ..._sessions import traceparent_of
+from ..._sessions import PENDING_LIMIT, traceparent_of
 from ._shared import _LINK
 
 _enter_mcp_call = _bluepython.enter_mcp_call
@@ -83,4 +83,20 @@ async def _refused(message: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": message}], "isError": True}
 
 
-_make_on_request = attributed(_enter_call, "hooks: mcp: attribution", _refusal)
+def _defer(runner: Any, args: Any, kwargs: Any, token: Any) -> bool:
+    """The JSON-RPC dispatcher writes the response after ``_on_request``
+    returns, in the request's own task: the call stays in effect until then
+    (its response event then carries it, as on mcp 1.x). The link's ``_write``
+    leaves it once the response (or error) for this request id is written.
+    Other dispatchers (in-memory): the call is left now."""
+    dctx = args[0] if args else kwargs.get("dctx")
+    dispatcher = getattr(dctx, "_dispatcher", None)
+    link = None if dispatcher is None else dispatcher.__dict__.get(_LINK)
+    request_id = getattr(dctx, "request_id", None)
+    if link is None or request_id is None or request_id in link.deferred or len(link.deferred) >= PENDING_LIMIT:
+        return False
+    link.deferred[request_id] = token
+    return True
+
+
+_make_on_request = attributed(_enter_call, "hooks: mcp: attribution", _refusal, _defer)

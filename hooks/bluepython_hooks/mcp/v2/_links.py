@@ -32,6 +32,7 @@ class _Link:
         "client_cached",
         "client_id",
         "connection",
+        "deferred",
         "inbound",
         "kind",
         "name",
@@ -71,6 +72,9 @@ class _Link:
         self.name: str | None = None  # server name (client side: once the server told it)
         self.client_cached: tuple[Any, Any] | None = None  # (name, version) of the client, once known
         self.client_id: str | None = None  # server side: the OAuth client of the session's bearer token
+        # Server side: the calls whose handler returned, by request id, left
+        # once their response is written (so that it is reported in the call).
+        self.deferred: dict[Any, Any] = {}
 
 
 def _classes(module: str, *names: str) -> tuple[Any, ...]:
@@ -204,14 +208,23 @@ async def _run_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> A
     try:
         return await wrapped(*args, **kwargs)
     finally:
+        if link is not None:
+            link.deferred.clear()  # requests never answered (cancelled): their calls end with their tasks
         if link is not None and link.announced:
             try:
+                client = link.client_cached or _info(link.client)
+                connection = link.connection
+                pv = getattr(connection, "protocol_version", None) if connection is not None else None
                 session_terminated(
                     link.sid,
                     link.side,
                     transport=link.kind,
                     server_name=link.name if link.name is not None else _client_server_name(link),
                     duration_ms=round((time.perf_counter() - link.started) * 1000.0, 3),
+                    protocol_version=pv if pv is not None else link.pv,
+                    client_id=link.client_id,
+                    client_name=client[0] if client else None,
+                    client_version=client[1] if client else None,
                 )
             except Exception as exc:
                 internal_error("hooks: mcp: dispatcher run", exc)

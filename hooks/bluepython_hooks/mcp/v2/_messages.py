@@ -11,7 +11,7 @@ from typing import Any
 import _bluepython
 
 from ..._baseline import tools_listed
-from ..._emit import CLIENT, EVENT_NAMES, NOTIFICATION, REQUEST, RESPONSE, SERVER, internal_error
+from ..._emit import CLIENT, ERROR, EVENT_NAMES, NOTIFICATION, REQUEST, RESPONSE, SERVER, internal_error
 from ..._sessions import PENDING_LIMIT, PROPAGATES_TRACES, forget_oldest, inject_traceparent
 from ._links import _client_server_name, _Link, _session_id
 from ._shared import (
@@ -172,6 +172,16 @@ def _tools_listed(link: _Link, result: Any, server_name: str | None, sid: str | 
     tools_listed(name, result.get("tools"), source=link.side, session_id=sid)
 
 
+def _leave_answered(link: _Link, message: Any) -> None:
+    """A response or error of the server: the call of its request, kept in
+    effect since its handler returned (_attribution._defer), ends."""
+    if _KINDS.get(message.__class__) not in (RESPONSE, ERROR):
+        return
+    token = link.deferred.pop(message.id, None)
+    if token is not None:
+        _bluepython.exit_call(token)
+
+
 # Plain functions that hand back the original coroutine (the dispatcher awaits
 # both directly): observing costs no extra coroutine frame per message.
 
@@ -210,6 +220,8 @@ def _make_write(original: Any) -> Any:
                     inject_traceparent(message.params)
                 if not link.obs.observe(message, False):
                     _observe(link, message, False)
+                if link.deferred:
+                    _leave_answered(link, message)
             except Exception as exc:
                 internal_error("hooks: mcp: outbound message", exc)
         return original(self, *args, **kwargs)
