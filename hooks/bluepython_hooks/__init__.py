@@ -33,6 +33,12 @@ def activate() -> None:
         _sqlite.install()
     except Exception as exc:
         internal_error("hooks: sqlite3", exc)
+    try:
+        from . import _http
+
+        _http.install()
+    except Exception as exc:
+        internal_error("hooks: http", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()

@@ -164,8 +164,11 @@ constexpr audit_event kEvents[] = {
                 subject(arg, 0), &gate_host, guard(op::resolve, 0)),
     members_row("http.client.connect", category::network, "python_net_connect",  // (self, host, port)
                 {member("host", 1), member("port", 2)}, subject(arg, 1), &gate_host, guard(op::connect, 1, 2)),
-    members_row("urllib.Request", category::network, "python_net_request",  // (url, data, headers, method)
-                {member("url", 0), member("method", 3)}, subject(arg, 0)),
+    {.name = "urllib.Request",  // (url, data, headers, method)
+     .cat = category::network,
+     .handle = &url_request,
+     .reports = "python_net_request",
+     .subjects = {subject(arg, 0), {}}},
 
     // code
     {.name = "compile",  // (source, filename)

@@ -37,6 +37,7 @@ void sqlite_opened(const audit_event& e, PyObject* args);
 
 // network
 void socket_address(const audit_event& e, PyObject* args);
+void url_request(const audit_event& e, PyObject* args);  // urllib.Request
 
 // code
 bool compile_wanted(const audit_event& e, PyObject* args);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Side effects of the network category that need more than their arguments:
-// socket connects, sends and binds (family, type, host and port). Lookups,
-// http.client and urllib requests go through report_members.
+// socket connects, sends and binds (family, type, host and port), and
+// urllib requests (the URL without credentials). Lookups and http.client
+// connects go through report_members.
 #include <sys/socket.h>
 
 #include <string>
@@ -9,6 +10,7 @@
 #include "capture/event_args.hpp"
 #include "capture/folding.hpp"
 #include "capture/handlers.hpp"
+#include "capture/url_safety.hpp"
 #include "pyapi/py_json.hpp"
 #include "runtime/sensor.hpp"
 
@@ -71,6 +73,25 @@ void socket_address(const audit_event& e, PyObject* args) {
     w.key("address");  // AF_UNIX paths and anything else, as given
     value_or_null(w, address);
   }
+  report(e.reports, a.text);
+}
+
+// urllib.Request (url, data, headers, method): the URL as safe_url shows it.
+void url_request(const audit_event& e, PyObject* args) {
+  PyObject* url = arg(args, 0);
+  event_attrs a(e.name);
+  json_writer& w = a.w;
+  w.key("url");
+  Py_ssize_t size = 0;
+  const char* text = url != nullptr && PyUnicode_Check(url) ? PyUnicode_AsUTF8AndSize(url, &size) : nullptr;
+  if (text != nullptr) {
+    w.string(safe_url(std::string_view(text, static_cast<std::size_t>(size))));
+  } else {
+    PyErr_Clear();
+    value_or_null(w, url);
+  }
+  w.key("method");
+  value_or_null(w, arg(args, 3));
   report(e.reports, a.text);
 }
 

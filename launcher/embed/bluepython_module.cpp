@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include "capture/db_events.hpp"
+#include "capture/library_events.hpp"
+#include "capture/url_safety.hpp"
 #include "capture/policy_gate.hpp"
 #include "capture/embedded_modules.hpp"
 #include "embed/trace_methods.hpp"
@@ -510,6 +512,10 @@ PyMethodDef methods[] = {
      METH_FASTCALL,
      "note_tool_definition(name, description, input_schema, listed=False)\n\nA tool's definition, for its pin "
      "(listed: from a tools/list answer, used only for tools never registered)."},
+    {"side_effect", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture::py_side_effect)), METH_FASTCALL,
+     "side_effect(name, category, attributes, subject) -> bool\n\nReport a side effect a library hook saw."},
+    {"safe_url", &capture::py_safe_url, METH_O,
+     "safe_url(url) -> str\n\nThe URL without its password and credential-like query values."},
     {"wrap_sqlite_connect", &capture::py_wrap_sqlite_connect, METH_O,
      "wrap_sqlite_connect(connect) -> connect\n\nsqlite3.connect that reports the database's writes (internal)."},
     {"current_call", &py_current_call, METH_NOARGS, "current_call() -> dict | None\n\nThe MCP call in effect."},

@@ -99,7 +99,14 @@ std::string side_effect_summary(const std::string& name, const json& e) {
   if (name == "python_process_signal") return "pid " + text(field(e, "pid")) + " signal " + text(field(e, "signal"));
   if (name == "python_process_link") return "asked for by pid " + text(field(field(e, "parent"), "pid"));
   if (name.rfind("python_net_", 0) == 0) {
-    if (!field(e, "url").is_null()) return text(field(e, "method")) + " " + text(field(e, "url"));
+    if (!field(e, "url").is_null()) {
+      std::string s = text(field(e, "method")) + " " + text(field(e, "url"));
+      if (!field(e, "status").is_null()) s += " -> " + text(field(e, "status"));
+      if (const std::string error = text(field(e, "error")); !error.empty()) {
+        s += " failed (" + error.substr(0, error.find(':')) + ")";  // the exception's type
+      }
+      return s;
+    }
     std::string s = text(field(e, "host"));
     if (!field(e, "port").is_null()) s += ":" + text(field(e, "port"));
     if (s.empty()) s = text(field(e, "address"));

@@ -82,19 +82,22 @@ def test_traceback_and_warning_source_reads_are_not_the_tools(ran: dict[str, Any
 
 def test_report_reads_renames_forwards_and_counts_repeats_once(ran: dict[str, Any], bluepython: str) -> None:
     spool = str(ran["spool"])
-    out = subprocess.run([bluepython, "report", spool], capture_output=True, check=True, timeout=60).stdout.decode()
+    out = subprocess.run([bluepython, "report", spool], capture_output=True, check=True,
+                         timeout=60).stdout.decode()
     work = ran["work"]
     assert f"python_file_change rename {work}/main.lock -> {work}/main\n" in out
     assert f"python_file_open read {work}/main x2\n" in out
     assert f"python_file_change write {work}/app.db (insert into notes)" in out
-    report = json.loads(subprocess.run([bluepython, "report", "--json", spool], capture_output=True, check=True,
-                                       timeout=60).stdout)
-    calls = [c for p in report["processes"] for s in p["sessions"] for c in s["calls"] if c["target"] == "dirs"]
+    report = json.loads(subprocess.run([bluepython, "report", "--json", spool], capture_output=True,
+                                       check=True, timeout=60).stdout)
+    calls = [c for p in report["processes"] for s in p["sessions"] for c in s["calls"]
+             if c["target"] == "dirs"]
     [reads] = [fx for fx in calls[0]["side_effects"] if fx["summary"] == f"read {work}/main"]
     assert reads["count"] == 2
 
 
-def test_tail_takes_a_directory_and_shows_repeats_with_their_count(ran: dict[str, Any], bluepython: str) -> None:
+def test_tail_takes_a_directory_and_shows_repeats_with_their_count(ran: dict[str, Any],
+                                                                   bluepython: str) -> None:
     res = subprocess.run([bluepython, "tail", "-n", "1000", "--filter", "tool=dirs", str(ran["spool"])],
                          capture_output=True, timeout=60, check=False)
     assert res.returncode == 0, res.stderr.decode()
@@ -116,13 +119,15 @@ def test_tail_takes_a_directory_and_shows_repeats_with_their_count(ran: dict[str
 
 def test_a_response_is_reported_in_its_call_and_the_session_names_its_client(ran: dict[str, Any]) -> None:
     responses = [ev for ev in named(ran["events"], "python_mcp_event")
-                 if attrs(ev)["event"] == "server_send_response" and attrs(ev).get("request_method") == "tools/call"]
+                 if attrs(ev)["event"] == "server_send_response"
+                 and attrs(ev).get("request_method") == "tools/call"]
     assert len(responses) == len(_CALLS)
     targets = sorted(ev["event"]["context"]["mcp"]["target"] for ev in responses)
     assert targets == sorted(tool for tool, _ in _CALLS)
     for ev in responses:
         assert ev["event"]["context"]["mcp"]["request_id"] == attrs(ev)["id"]
-    [ended] = [attrs(ev) for ev in named(ran["events"], "python_mcp_session_terminated") if attrs(ev)["source"] == 0]
+    [ended] = [attrs(ev) for ev in named(ran["events"], "python_mcp_session_terminated")
+               if attrs(ev)["source"] == 0]
     assert ended["client_name"] == "mcp" and ended["protocol_version"]
 
 

@@ -215,10 +215,21 @@ def _check_attribution(
     check(run_output["item"]["call"], by_uri["res://item/42"], "resources/read", "res://item/42")
     prompt_call = json.loads(run_output["prompt"].split("! ", 1)[1])
     check(prompt_call, _requests(server, sub, "prompts/get")[0], "prompts/get", "greet")
-    # Outside a handler no call is in effect: message events carry none.
+    # A request arrives before its handler runs: no call is in effect. Its
+    # response is written in the call (as on mcp 1.x): the request's own.
+    responses = 0
     for ev in named(server, "python_mcp_event"):
-        if attrs(ev)["event"] in ("server_received_request", "server_send_response"):
+        if attrs(ev)["event"] == "server_received_request":
             assert "mcp" not in ev["event"]["context"], attrs(ev)
+        elif attrs(ev)["event"] == "server_send_response":
+            call = ev["event"]["context"].get("mcp")
+            if attrs(ev).get("request_method") in ("tools/call", "resources/read", "prompts/get"):
+                assert call is not None, attrs(ev)
+                responses += 1
+            if call is not None:
+                assert call["request_id"] == attrs(ev)["id"], attrs(ev)
+                assert call["session_id"] == session_id and call["transport"] == transport
+    assert responses >= 6
 
 
 def _check_errors(events: list[dict[str, Any]], side: str) -> None:

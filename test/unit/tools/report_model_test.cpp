@@ -280,6 +280,11 @@ TEST_CASE("event summaries name what happened in a few words", "[report][tail]")
   // os.rename(b, a): path b, target a.
   CHECK(tools::summary_of("python_file_change", {{"op", "rename"}, {"path", "b"}, {"target", "a"}}) == "rename b -> a");
   CHECK(tools::summary_of("python_file_change", {{"op", "symlink"}, {"path", "l"}, {"target", "t"}}) == "symlink l -> t");
+  CHECK(tools::summary_of("python_net_request", {{"method", "GET"}, {"url", "http://h/x"}, {"status", 404}}) ==
+        "GET http://h/x -> 404");
+  CHECK(tools::summary_of("python_net_request",
+                          {{"method", "GET"}, {"url", "http://h/x"}, {"status", nullptr}, {"error", "ConnectError: no"}}) ==
+        "GET http://h/x failed (ConnectError)");
   // shutil.copyfile(a, b): path b (written), target a (its source).
   CHECK(tools::summary_of("python_file_change", {{"op", "copy"}, {"path", "b"}, {"target", "a"}}) == "copy b <- a");
   CHECK(tools::summary_of("python_net_connect", {{"host", "example.org"}, {"port", 443}}) == "example.org:443");

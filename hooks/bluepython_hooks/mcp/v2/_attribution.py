@@ -11,6 +11,7 @@ import _bluepython
 from ..._attribution import attributed
 from ..._patcher import arg
 from ..._sessions import PENDING_LIMIT, traceparent_of
+from ._modern import remember_call
 from ._shared import _LINK
 
 _enter_mcp_call = _bluepython.enter_mcp_call
@@ -23,6 +24,15 @@ _TARGET_KEY = {
     "resources/subscribe": "uri",
     "resources/unsubscribe": "uri",
 }
+
+
+def _link_of(dctx: Any) -> Any:
+    """The link of the dispatcher a request came through, or None."""
+    dispatcher = getattr(dctx, "_dispatcher", None)
+    if dispatcher is None:
+        inner = getattr(dctx, "_inner", None)  # the 2026-07-28 era's no-server-requests wrapper
+        dispatcher = getattr(inner, "_dispatcher", None)
+    return None if dispatcher is None else dispatcher.__dict__.get(_LINK)
 
 
 def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
@@ -40,11 +50,7 @@ def _enter_call(runner: Any, args: Any, kwargs: Any) -> Any:
         value = params.get(key)
         if value is not None:
             target = str(value)
-    dispatcher = getattr(dctx, "_dispatcher", None)
-    if dispatcher is None:
-        inner = getattr(dctx, "_inner", None)  # the 2026-07-28 era's no-server-requests wrapper
-        dispatcher = getattr(inner, "_dispatcher", None)
-    link = None if dispatcher is None else dispatcher.__dict__.get(_LINK)
+    link = _link_of(dctx)
     transport = None
     session_id = None
     if link is not None:
@@ -88,12 +94,16 @@ def _defer(runner: Any, args: Any, kwargs: Any, token: Any) -> bool:
     returns, in the request's own task: the call stays in effect until then
     (its response event then carries it, as on mcp 1.x). The link's ``_write``
     leaves it once the response (or error) for this request id is written.
-    Other dispatchers (in-memory): the call is left now."""
+    A 2026-07-28 HTTP exchange runs the handler in a task of its own: the call
+    is left now, and the exchange remembers it for its response. Other
+    dispatchers: the call is left now."""
     dctx = args[0] if args else kwargs.get("dctx")
-    dispatcher = getattr(dctx, "_dispatcher", None)
-    link = None if dispatcher is None else dispatcher.__dict__.get(_LINK)
+    link = _link_of(dctx)
     request_id = getattr(dctx, "request_id", None)
-    if link is None or request_id is None or request_id in link.deferred or len(link.deferred) >= PENDING_LIMIT:
+    if link is None:  # a 2026-07-28 HTTP exchange: its response is reported in the call it remembers
+        remember_call()
+        return False
+    if request_id is None or request_id in link.deferred or len(link.deferred) >= PENDING_LIMIT:
         return False
     link.deferred[request_id] = token
     return True

@@ -11,6 +11,9 @@ import contextvars
 import time
 from typing import Any
 
+import _bluepython
+
+from ..._attribution import refined_call
 from ..._baseline import tools_listed
 from ..._emit import (
     CLIENT,
@@ -32,7 +35,7 @@ _SEND_NOTIFICATION = EVENT_NAMES[(SERVER, False, NOTIFICATION)]
 _SEND_RESPONSE = EVENT_NAMES[(SERVER, False, RESPONSE)]
 
 class _Exchange:
-    __slots__ = ("client", "client_id", "method", "pv", "request_id", "server_name", "started")
+    __slots__ = ("call", "client", "client_id", "method", "pv", "request_id", "server_name", "started")
 
     def __init__(self, server_name: str | None) -> None:
         self.server_name = server_name
@@ -42,11 +45,25 @@ class _Exchange:
         self.method: str | None = None
         self.pv: Any = None
         self.client: tuple[Any, Any] = (None, None)
+        # The call its handler ran in (a copy of current_call()): the handler
+        # runs in a task of its own, and the response is written from the
+        # exchange's task, where that call is put in effect again.
+        self.call: Any = None
 
 
 _exchange: contextvars.ContextVar[_Exchange | None] = contextvars.ContextVar(
     "bluepython_mcp_exchange", default=None
 )
+
+
+def remember_call() -> bool:
+    """In a 2026-07-28 exchange's handler: remembers the call in effect for
+    the exchange's response; False outside one."""
+    exchange = _exchange.get()
+    if exchange is None:
+        return False
+    exchange.call = _bluepython.current_call()
+    return True
 
 
 async def _modern_request_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -136,7 +153,11 @@ def _modern_outbound(msg: Any) -> None:
     duration = None
     if exchange.started is not None and msg.id == exchange.request_id:
         duration = round((time.perf_counter() - exchange.started) * 1000.0, 3)
-    _modern_event(_SEND_RESPONSE, body, exchange, SERVER, duration)
+    if exchange.call is not None and msg.id == exchange.request_id:
+        with refined_call(exchange.call):  # the response is reported in its request's call
+            _modern_event(_SEND_RESPONSE, body, exchange, SERVER, duration)
+    else:
+        _modern_event(_SEND_RESPONSE, body, exchange, SERVER, duration)
     if kind == RESPONSE and exchange.method == "tools/list":
         tools_listed(exchange.server_name, msg.result.get("tools"), source=SERVER, session_id=None)
 
