@@ -39,6 +39,12 @@ def activate() -> None:
         _http.install()
     except Exception as exc:
         internal_error("hooks: http", exc)
+    try:
+        from . import _llm
+
+        _llm.install()
+    except Exception as exc:
+        internal_error("hooks: llm", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()

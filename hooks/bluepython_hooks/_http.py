@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """HTTP client requests. The audit hook sees a connect and a name lookup, but
 not which URL went over the connection. These hooks report each request that
-httpx (sync and async), urllib3 (and requests, which is built on it) and
+httpx and httpx2 (sync and async), urllib3 (and requests, which is built on it) and
 aiohttp send. The event is ``python_net_request``: method, URL, status, bytes
 of the body, duration, redirects and error. It goes through the network
 category's switch and filters (the URL is the subject), the call in effect,
@@ -58,53 +58,57 @@ def _length(headers: Any) -> Any:
         return None
 
 
-# httpx: Client.send / AsyncClient.send (redirects followed inside: one event,
-# the final URL and status, with the number of redirects).
+# httpx and httpx2: Client.send / AsyncClient.send (redirects followed inside:
+# one event, the final URL and status, with the number of redirects).
 
 
-def _httpx_result(request: Any, response: Any, stream: bool, started: float) -> None:
+def _httpx_result(via: str, request: Any, response: Any, stream: bool, started: float) -> None:
     try:
         url = str(response.url) if response is not None else str(request.url)
         size = None
         if response is not None:
             consumed = not stream and response.is_stream_consumed
             size = len(response.content) if consumed else _length(response.headers)
-        _report("httpx", request.method, url, started, response.status_code, size, len(response.history))
+        _report(via, request.method, url, started, response.status_code, size, len(response.history))
     except Exception as exc:
-        internal_error("hooks: http: httpx", exc)
+        internal_error(f"hooks: http: {via}", exc)
 
 
-def _httpx_failed(request: Any, started: float, exc: BaseException) -> None:
-    _report("httpx", getattr(request, "method", "?"), str(getattr(request, "url", "")), started, error=exc)
+def _httpx_failed(via: str, request: Any, started: float, exc: BaseException) -> None:
+    _report(via, getattr(request, "method", "?"), str(getattr(request, "url", "")), started, error=exc)
 
 
-def _httpx_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    started = time.perf_counter()
-    request = args[0] if args else kwargs.get("request")
-    try:
-        response = wrapped(*args, **kwargs)
-    except Exception as exc:
-        _httpx_failed(request, started, exc)
-        raise
-    _httpx_result(request, response, bool(kwargs.get("stream", False)), started)
-    return response
+def _httpx_wrappers(via: str) -> tuple[Any, Any]:
+    def send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        started = time.perf_counter()
+        request = args[0] if args else kwargs.get("request")
+        try:
+            response = wrapped(*args, **kwargs)
+        except Exception as exc:
+            _httpx_failed(via, request, started, exc)
+            raise
+        _httpx_result(via, request, response, bool(kwargs.get("stream", False)), started)
+        return response
 
+    async def send_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        started = time.perf_counter()
+        request = args[0] if args else kwargs.get("request")
+        try:
+            response = await wrapped(*args, **kwargs)
+        except Exception as exc:
+            _httpx_failed(via, request, started, exc)
+            raise
+        _httpx_result(via, request, response, bool(kwargs.get("stream", False)), started)
+        return response
 
-async def _httpx_send_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    started = time.perf_counter()
-    request = args[0] if args else kwargs.get("request")
-    try:
-        response = await wrapped(*args, **kwargs)
-    except Exception as exc:
-        _httpx_failed(request, started, exc)
-        raise
-    _httpx_result(request, response, bool(kwargs.get("stream", False)), started)
-    return response
+    return send, send_async
 
 
 def _patch_httpx(module: Any) -> None:
-    wrapt.wrap_function_wrapper(module, "Client.send", _httpx_send)
-    wrapt.wrap_function_wrapper(module, "AsyncClient.send", _httpx_send_async)
+    """httpx, and httpx2 (its successor, which the openai and anthropic SDKs use)."""
+    send, send_async = _httpx_wrappers(module.__name__)
+    wrapt.wrap_function_wrapper(module, "Client.send", send)
+    wrapt.wrap_function_wrapper(module, "AsyncClient.send", send_async)
 
 
 # urllib3 (requests): HTTPConnectionPool.urlopen, one event per request
@@ -189,5 +193,6 @@ def install() -> None:
     if not _bluepython.enabled("network"):
         return
     wrapt.register_post_import_hook(_guarded("httpx", _patch_httpx), "httpx")
+    wrapt.register_post_import_hook(_guarded("httpx2", _patch_httpx), "httpx2")
     wrapt.register_post_import_hook(_guarded("urllib3", _patch_urllib3), "urllib3.connectionpool")
     wrapt.register_post_import_hook(_guarded("aiohttp", _patch_aiohttp), "aiohttp.client")

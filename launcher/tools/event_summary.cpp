@@ -41,7 +41,7 @@ std::string name_of_line(const json& line) { return text(field(field(field(line,
 
 bool is_side_effect(std::string_view name) noexcept {
   return name.rfind("python_process_", 0) == 0 || name.rfind("python_file_", 0) == 0 ||
-         name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0;
+         name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0 || name == "python_llm_request";
 }
 
 namespace {
@@ -112,6 +112,17 @@ std::string side_effect_summary(const std::string& name, const json& e) {
     if (s.empty()) s = text(field(e, "address"));
     return s;
   }
+  if (name == "python_llm_request") {  // chat gpt-4o (openai) 12 in / 34 out tokens
+    std::string s = text(field(e, "operation")) + " " + text(field(e, "request_model")) + " (" +
+                    text(field(e, "provider")) + ")";
+    if (field(e, "input_tokens").is_number() || field(e, "output_tokens").is_number()) {
+      s += " " + text(field(e, "input_tokens")) + " in / " + text(field(e, "output_tokens")) + " out tokens";
+    }
+    if (const std::string error = text(field(e, "error")); !error.empty()) {
+      s += " failed (" + error.substr(0, error.find(':')) + ")";
+    }
+    return s;
+  }
   // python_code_dynamic
   if (!field(e, "module").is_null()) return text(field(e, "module")) + "." + text(field(e, "name"));
   if (!field(e, "source").is_null()) return text(field(e, "via")) + ": " + text(field(e, "source"));
@@ -121,7 +132,7 @@ std::string side_effect_summary(const std::string& name, const json& e) {
 bool is_summarised_side_effect(const std::string& name) {
   return name == "python_file_open" || name == "python_file_change" || name == "python_process_spawn" ||
          name == "python_process_signal" || name == "python_process_link" || name.rfind("python_net_", 0) == 0 ||
-         name == "python_code_dynamic";
+         name == "python_code_dynamic" || name == "python_llm_request";
 }
 
 bool is_summarised_mcp(const std::string& name) {
