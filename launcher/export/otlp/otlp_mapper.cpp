@@ -209,6 +209,71 @@ const mapper::call_ids* mapper::ids_of_call(const nlohmann::json& mcp) {
   return &calls_.find(call_id)->second;
 }
 
+template <std::size_t N>
+void mapper::random_bytes(std::array<std::uint8_t, N>& out) {
+  if (random_state_ == 0) random_state_ = random_seed();
+  for (auto& b : out) {
+    // xorshift64*: ids need to be unique, not secret
+    random_state_ ^= random_state_ >> 12U;
+    random_state_ ^= random_state_ << 25U;
+    random_state_ ^= random_state_ >> 27U;
+    b = static_cast<std::uint8_t>((random_state_ * 0x2545F4914F6CDD1DULL) >> 56U);
+  }
+}
+
+// python_llm_request: an OpenTelemetry GenAI client span ("{operation}
+// {model}"), a child of the tool call's span when it happened in one.
+void mapper::on_llm_request(const nlohmann::json& event, const nlohmann::json& mcp, std::uint64_t ts) {
+  span s;
+  s.kind = span_kind::client;
+  const std::string operation = text_of(member_of(event, "operation"));
+  const std::string model = text_of(member_of(event, "request_model"));
+  s.name = model.empty() ? operation : operation + " " + model;
+  const nlohmann::json& duration = member_of(event, "duration_ms");
+  const double ms = duration.is_number() ? duration.get<double>() : 0.0;
+  const auto elapsed = static_cast<std::uint64_t>(std::max(0.0, ms) * 1e6);
+  s.end_ns = ts;
+  s.start_ns = ts > elapsed ? ts - elapsed : ts;
+  random_bytes(s.id);
+  if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
+    s.trace = ids->trace;
+    s.parent = ids->span;
+  } else {
+    random_bytes(s.trace);
+  }
+  s.attrs.emplace_back("gen_ai.operation.name", operation);
+  s.attrs.emplace_back("gen_ai.provider.name", member_of(event, "provider"));
+  s.attrs.emplace_back("gen_ai.request.model", member_of(event, "request_model"));
+  s.attrs.emplace_back("gen_ai.response.model", member_of(event, "response_model"));
+  s.attrs.emplace_back("gen_ai.usage.input_tokens", member_of(event, "input_tokens"));
+  s.attrs.emplace_back("gen_ai.usage.output_tokens", member_of(event, "output_tokens"));
+  // server.address / server.port of the API's base URL
+  const std::string server = text_of(member_of(event, "server"));
+  if (const auto scheme = server.find("://"); scheme != std::string::npos) {
+    std::string host = server.substr(scheme + 3);
+    host = host.substr(0, host.find('/'));
+    host = host.substr(host.rfind('@') == std::string::npos ? 0 : host.rfind('@') + 1);
+    const auto colon = host.rfind(':');
+    const bool has_port = colon != std::string::npos && host.find(']', colon) == std::string::npos;
+    s.attrs.emplace_back("server.address", has_port ? host.substr(0, colon) : host);
+    if (has_port) {
+      try {
+        s.attrs.emplace_back("server.port", std::stoi(host.substr(colon + 1)));
+      } catch (const std::exception&) {
+      }
+    } else {
+      s.attrs.emplace_back("server.port", server.starts_with("https") ? 443 : 80);
+    }
+  }
+  if (const std::string error = text_of(member_of(event, "error")); !error.empty()) {
+    s.status = status_code::error;
+    s.status_message = error;
+    s.attrs.emplace_back("error.type", error.substr(0, error.find(':')));
+  }
+  if (mcp.is_object()) s.attrs.emplace_back("bluepython.call_id", member_of(mcp, "call_id"));
+  spans_.push_back(std::move(s));
+}
+
 void mapper::add(std::string_view line) {
   // Only the small parts needed are parsed (json_view finds them without
   // building anything): an MCP message's payload can be large, and this
@@ -226,6 +291,8 @@ void mapper::add(std::string_view line) {
     on_mcp_event(mcp_digest(event_text, mcp), ts);
   } else if (name == "python_mcp_session_created" || name == "python_mcp_session_terminated") {
     on_session(parse_small(event_text), ts, name == "python_mcp_session_created");
+  } else if (name == "python_llm_request") {
+    on_llm_request(parse_small(event_text), mcp, ts);
   }
 
   log_record log;
@@ -266,7 +333,7 @@ void mapper::add(std::string_view line) {
     log.attrs.emplace_back("bluepython.call_id", member_of(mcp, "call_id"));
     // A side effect inside a call this process is serving: an event on its span.
     if (name.rfind("python_process_", 0) == 0 || name.rfind("python_file_", 0) == 0 ||
-        name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0) {
+        name.rfind("python_net_", 0) == 0 || name.rfind("python_code_", 0) == 0 || name == "python_llm_request") {
       const auto open = pending_.find(request_key(true, member_of(mcp, "session_id"), member_of(mcp, "request_id")));
       if (open != pending_.end() && open->second.events.size() < kMaxSpanEvents) {
         open->second.events.push_back(span_event{ts, name, event_attributes(parse_small(event_text))});
@@ -411,21 +478,13 @@ void mapper::finish(open_request& req, const nlohmann::json& event, std::uint64_
     s.trace = req.trace;
     s.parent = req.parent;
   } else {
-    if (random_state_ == 0) random_state_ = random_seed();
-    auto next = [this] {
-      // xorshift64*: ids need to be unique, not secret
-      random_state_ ^= random_state_ >> 12U;
-      random_state_ ^= random_state_ << 25U;
-      random_state_ ^= random_state_ >> 27U;
-      return random_state_ * 0x2545F4914F6CDD1DULL;
-    };
-    for (std::size_t i = 0; i < s.id.size(); ++i) s.id[i] = static_cast<std::uint8_t>(next() >> 56U);
+    random_bytes(s.id);
     const bool has_trace = std::any_of(req.trace.begin(), req.trace.end(), [](std::uint8_t b) { return b != 0; });
     if (has_trace) {
       s.trace = req.trace;
       s.parent = req.parent;
     } else {
-      for (auto& b : s.trace) b = static_cast<std::uint8_t>(next() >> 56U);
+      random_bytes(s.trace);
     }
   }
 

@@ -21,6 +21,9 @@ namespace bluepython::otlp {
 // - python_mcp_event request/response pairs become mcp.server / mcp.client
 //   spans named "{mcp.method.name} {target}", with side effects seen during
 //   a server call as span events;
+// - python_llm_request becomes an OpenTelemetry GenAI client span
+//   ("{gen_ai.operation.name} {gen_ai.request.model}", usage and models as
+//   gen_ai.* attributes), a child of the call's span;
 // - python_policy_violation is a WARN log record (ERROR when the operation
 //   was refused) and an event on its call's span; a refusal sets the span's
 //   status to error with the rule's reason;
@@ -104,6 +107,9 @@ class mapper {
   void on_mcp_event(const nlohmann::json& event, std::uint64_t ts);
   void finish(open_request& req, const nlohmann::json& event, std::uint64_t end_ns);
   void on_session(const nlohmann::json& event, std::uint64_t ts, bool created);
+  void on_llm_request(const nlohmann::json& event, const nlohmann::json& mcp, std::uint64_t ts);
+  template <std::size_t N>
+  void random_bytes(std::array<std::uint8_t, N>& out);
   // The ids of the call an event's context.mcp names (and the open request
   // it belongs to, if this process saw it arrive), or nullptr.
   const call_ids* ids_of_call(const nlohmann::json& mcp);

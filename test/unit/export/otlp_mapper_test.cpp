@@ -262,6 +262,44 @@ TEST_CASE("a policy violation is an event on its call's span; a refusal fails th
   CHECK(recorded_log.severity_text == "WARN");
 }
 
+TEST_CASE("an LLM API call is a GenAI client span under its tool call's span", "[otlp][mapper]") {
+  const std::string mcp = call_context();
+  mapper m;
+  m.add(tools_call_request("2026-11-22T03:03:39Z", "", mcp));
+  m.add(event_line("2026-11-22T03:03:39.500Z", "python_llm_request", mcp,
+                   R"("provider":"openai","server":"https://api.example.com/v1/","operation":"chat",)"
+                   R"("method":"POST","request_model":"gpt-test","response_model":"gpt-test-0613","input_tokens":11,)"
+                   R"("output_tokens":3,"stream":false,"duration_ms":250.0)"));
+  m.add(event_line("2026-11-22T03:03:39.600Z", "python_llm_request", mcp,
+                   R"("provider":"anthropic","server":"http://127.0.0.1:8080","operation":"chat","method":"POST",)"
+                   R"("request_model":"broken","stream":false,"duration_ms":10.0,"error":"BadRequestError: no",)"
+                   R"("status":400)"));
+  m.add(tools_call_response("2026-11-22T03:03:39.700Z", mcp));
+  const auto spans = m.take_spans();
+  REQUIRE(spans.size() == 3);
+  const span& call = spans[2];
+  const span& chat = spans[0];
+  CHECK(chat.name == "chat gpt-test");
+  CHECK(chat.kind == span_kind::client);
+  CHECK(chat.trace == call.trace);
+  CHECK(chat.parent == call.id);
+  CHECK(chat.end_ns - chat.start_ns == 250'000'000ULL);
+  CHECK(*attr(chat.attrs, "gen_ai.operation.name") == "chat");
+  CHECK(*attr(chat.attrs, "gen_ai.provider.name") == "openai");
+  CHECK(*attr(chat.attrs, "gen_ai.response.model") == "gpt-test-0613");
+  CHECK(*attr(chat.attrs, "gen_ai.usage.input_tokens") == 11);
+  CHECK(*attr(chat.attrs, "gen_ai.usage.output_tokens") == 3);
+  CHECK(*attr(chat.attrs, "server.address") == "api.example.com");
+  CHECK(*attr(chat.attrs, "server.port") == 443);
+  CHECK(chat.status == status_code::unset);
+  const span& broken = spans[1];
+  CHECK(broken.status == status_code::error);
+  CHECK(*attr(broken.attrs, "error.type") == "BadRequestError");
+  CHECK(*attr(broken.attrs, "server.port") == 8080);
+  // The calls are events on the tool call's span too.
+  CHECK(call.events.size() == 2);
+}
+
 TEST_CASE("client spans: our traceparent names them, a foreign one makes them step aside", "[otlp][mapper]") {
   const std::string own_trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string own_span = "b7ad6b7169203331";
