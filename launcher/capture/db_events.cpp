@@ -202,7 +202,7 @@ std::string written_by(std::string_view sql) {
     return first + " " + what + " " + name(at);
   }
   if (first == "alter") return "alter table " + name(2);
-  if (first == "vacuum" || first == "reindex") return first;
+  if (first == "vacuum" || first == "reindex") return std::string(first);
   return {};
 }
 
