@@ -13,7 +13,7 @@ json call_json(const call& c) {
   json effects = json::array();
   for (const side_effect& fx : c.side_effects) {
     effects.push_back({{"event", fx.event}, {"summary", fx.summary}, {"count", fx.count}, {"pid", fx.pid},
-                       {"ts", fx.first_ts}});
+                       {"ts", fx.first_ts}, {"attributes", fx.attributes}});
   }
   json violations = json::array();
   for (const side_effect& v : c.violations) {
@@ -29,12 +29,18 @@ json session_json(const session& s) {
   json js = {{"session_id", s.session_id}, {"side", s.side}, {"start", s.start}, {"end", s.end},
              {"duration_ms", s.duration_ms}};
   js.update(s.info);
-  json operations = json::array();
-  for (const operation& o : s.operations) {
-    operations.push_back({{"method", o.method}, {"target", o.target}, {"calls", o.calls}, {"errors", o.errors},
-                          {"p50_ms", optional_number(o.p50_ms)}, {"p95_ms", optional_number(o.p95_ms)}});
-  }
-  js["operations"] = operations;
+  auto operations_json = [](const std::vector<operation>& ops) {
+    json out = json::array();
+    for (const operation& o : ops) {
+      out.push_back({{"method", o.method}, {"target", o.target}, {"calls", o.calls}, {"errors", o.errors},
+                     {"p50_ms", optional_number(o.p50_ms)}, {"p95_ms", optional_number(o.p95_ms)}});
+    }
+    return out;
+  };
+  js["operations"] = operations_json(s.operations);
+  js["server_requests"] = operations_json(s.server_requests);
+  js["notifications"] = s.notifications;
+  js["messages"] = s.messages;
   json calls = json::array();
   for (const call& c : s.calls) calls.push_back(call_json(c));
   js["calls"] = calls;
@@ -73,8 +79,15 @@ json process_json(const process& p) {
 json to_json(const model& m) {
   json processes = json::array();
   for (const process& p : m.processes) processes.push_back(process_json(p));
+  json targets = json::array();
+  for (const target_summary& t : m.targets) {
+    targets.push_back({{"method", t.method}, {"target", t.target}, {"calls", t.calls}, {"errors", t.errors},
+                       {"sessions", t.sessions}, {"p50_ms", optional_number(t.p50_ms)},
+                       {"p95_ms", optional_number(t.p95_ms)}, {"side_effects", t.side_effects}});
+  }
   const totals& t = m.totals;
-  return {{"processes", processes},
+  return {{"targets", targets},
+          {"processes", processes},
           {"totals",
            {{"processes", t.processes}, {"sessions", t.sessions}, {"tool_calls", t.tool_calls},
             {"tool_errors", t.tool_errors}, {"events", t.events}, {"policy_violations", t.policy_violations},

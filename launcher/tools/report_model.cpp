@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <utility>
 
 #include "tools/event_summary.hpp"
@@ -26,6 +27,8 @@ struct call_record {  // NOLINT(bugprone-exception-escape): moved only inside th
 struct session_record {
   session data;
   std::vector<std::string> call_order;  // keys into process_record::calls
+  // Requests the server sent, by method: (duration_ms, failed) of each answer.
+  std::map<std::string, std::vector<std::pair<json, bool>>> server_request_durations;
 };
 
 struct process_record {
@@ -123,6 +126,21 @@ class builder {
 
   static void read_request_or_response(process_record& p, const json& event, const std::string& ts) {
     const std::string kind = text(field(event, "event"));
+    const std::string sid = text(field(event, "session_id"));
+    const bool server_side = kind.rfind("server_", 0) == 0;
+    session_record& s = session_of(p, server_side ? "server" : "client", sid);
+    ++s.data.messages;
+    if (kind.ends_with("_notification")) {
+      std::string method = text(field(event, "method"));
+      if (method.empty()) method = text(field(field(event, "message"), "method"));
+      ++s.data.notifications[kind.find("_received_") != std::string::npos ? "received" : "sent"][method];
+      return;
+    }
+    if (kind == "server_received_response") {  // the answer to a request the server sent
+      s.server_request_durations[text(field(event, "request_method"))].push_back(
+          {field(event, "duration_ms"), field(event, "error").is_object()});
+      return;
+    }
     if (kind != "server_received_request" && kind != "server_send_response") return;
     const std::string key = call_key(field(event, "session_id"), field(event, "id"));
     call& c = p.calls[key].data;
@@ -191,7 +209,13 @@ class builder {
     // first, which has a line of its own.
     slot.count += repeated.is_number_integer() && repeated.get<long long>() > 0 ? repeated.get<std::uint64_t>() : 1;
     slot.pid = p.data.pid;
-    if (const std::string ts = text(field(e, "ts")); slot.first_ts.empty() || ts < slot.first_ts) slot.first_ts = ts;
+    if (const std::string ts = text(field(e, "ts")); slot.first_ts.empty() || ts < slot.first_ts) {
+      slot.first_ts = ts;
+      slot.attributes = json::object();
+      for (const auto& [key, value] : event.items()) {
+        if (key != "meta" && key != "context" && key != "repeated") slot.attributes[key] = value;
+      }
+    }
   }
 
   // The call an event happened in: its own call_id, or in a child process
@@ -281,8 +305,59 @@ class builder {
       s.data.calls.push_back(std::move(c));
     }
     s.data.operations = operations_of(s.data.calls);
+    for (auto& [method, answers] : s.server_request_durations) {
+      operation o;
+      o.method = method;
+      std::vector<double> d;
+      for (const auto& [duration, failed] : answers) {
+        ++o.calls;
+        if (failed) ++o.errors;
+        if (duration.is_number()) d.push_back(duration.get<double>());
+      }
+      std::sort(d.begin(), d.end());
+      if (!d.empty()) {
+        o.p50_ms = round3(percentile(d, 50));
+        o.p95_ms = round3(percentile(d, 95));
+      }
+      s.data.server_requests.push_back(std::move(o));
+    }
     ++t.sessions;
     return std::move(s.data);
+  }
+
+  // Per tool, prompt and resource across every server session.
+  static std::vector<target_summary> targets_of(const std::vector<process>& processes) {
+    std::map<std::pair<std::string, std::string>, target_summary> by_target;
+    std::map<std::pair<std::string, std::string>, std::vector<double>> durations;
+    for (const process& p : processes) {
+      for (const session& s : p.sessions) {
+        if (s.side != "server") continue;
+        std::set<std::pair<std::string, std::string>> in_session;
+        for (const call& c : s.calls) {
+          if (c.target.empty()) continue;
+          const auto key = std::make_pair(c.method, c.target);
+          target_summary& t = by_target[key];
+          t.method = c.method;
+          t.target = c.target;
+          ++t.calls;
+          if (c.failed()) ++t.errors;
+          if (in_session.insert(key).second) ++t.sessions;
+          if (c.duration_ms.is_number()) durations[key].push_back(c.duration_ms.get<double>());
+          for (const side_effect& fx : c.side_effects) t.side_effects[fx.event] += fx.count;
+        }
+      }
+    }
+    std::vector<target_summary> out;
+    for (auto& [key, t] : by_target) {
+      auto& d = durations[key];
+      std::sort(d.begin(), d.end());
+      if (!d.empty()) {
+        t.p50_ms = round3(percentile(d, 50));
+        t.p95_ms = round3(percentile(d, 95));
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
   }
 
   process finish_process(process_record& p, report::totals& t) {
@@ -305,6 +380,7 @@ class builder {
   model finish(std::size_t events) {
     model m;
     for (const auto& uuid : order_) m.processes.push_back(finish_process(procs_.at(uuid), m.totals));
+    m.targets = targets_of(m.processes);
     m.totals.processes = procs_.size();
     m.totals.events = events;
     return m;

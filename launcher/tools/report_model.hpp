@@ -23,6 +23,7 @@ struct side_effect {
   std::uint64_t count = 0;  // events, plus their "repeated" counts
   long long pid = 0;        // the process that had them (the last one seen)
   std::string first_ts;
+  nlohmann::json attributes = nlohmann::json::object();  // the first event's members (op, path, url, argv, ...)
 };
 
 // One request the server received, and its response when there was one.
@@ -61,6 +62,24 @@ struct session {
   nlohmann::json duration_ms;
   std::vector<call> calls;            // in request order
   std::vector<operation> operations;  // by (method, target)
+  // Requests the server sent the client (sampling/createMessage,
+  // elicitation/create, roots/list), by method, from their responses.
+  std::vector<operation> server_requests;
+  // Notifications by direction ("received", "sent") and method.
+  std::map<std::string, std::map<std::string, std::uint64_t>> notifications;
+  std::uint64_t messages = 0;  // MCP messages of the session: 0 when it closed (or was refused) before any
+};
+
+// One tool, prompt or resource across every server session of the spool.
+struct target_summary {
+  std::string method;
+  std::string target;
+  std::uint64_t calls = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t sessions = 0;
+  std::optional<double> p50_ms;
+  std::optional<double> p95_ms;
+  std::map<std::string, std::uint64_t> side_effects;  // by event name, with repeats
 };
 
 // python_policy_violation events of one (rule, action, subject, session, where).
@@ -116,7 +135,8 @@ struct totals {
 };
 
 struct model {
-  std::vector<process> processes;  // in order of their first event
+  std::vector<target_summary> targets;  // by (method, target): tools/call, prompts/get, resources/read
+  std::vector<process> processes;       // in order of their first event
   report::totals totals;
 };
 

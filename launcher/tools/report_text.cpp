@@ -46,12 +46,44 @@ void side_effects_by_call(const process& p, const session& s, std::string& out) 
   }
 }
 
+void server_requests_and_notifications(const session& s, std::string& out) {
+  for (const operation& op : s.server_requests) {
+    out += fmt::format("    request to the client: {} {} ({} failed, p50 {} ms)\n", op.method, op.calls, op.errors,
+                       ms(op.p50_ms));
+  }
+  for (const auto& [direction, methods] : s.notifications) {
+    std::string parts;
+    for (const auto& [method, n] : methods) parts += fmt::format("{}{} x{}", parts.empty() ? "" : ", ", method, n);
+    out += fmt::format("    notifications {}: {}\n", direction, parts);
+  }
+}
+
 void session_text(const process& p, const session& s, std::string& out) {
-  out += fmt::format("  {} session {} {} {}{}\n", s.side, s.session_id.substr(0, 12), text(field(s.info, "transport")),
-                     text(field(s.info, "client_name")),
-                     s.duration_ms.is_number() ? fmt::format(" ({:.0f} ms)", s.duration_ms.get<double>()) : "");
+  out += fmt::format("  {} session {} {} {}{}{}\n", s.side, s.session_id.substr(0, 12),
+                     text(field(s.info, "transport")), text(field(s.info, "client_name")),
+                     s.duration_ms.is_number() ? fmt::format(" ({:.0f} ms)", s.duration_ms.get<double>()) : "",
+                     s.messages == 0 ? " - no MCP message: closed or refused before any request" : "");
   operations_table(s, out);
+  server_requests_and_notifications(s, out);
   side_effects_by_call(p, s, out);
+}
+
+// What each tool, prompt and resource did across all sessions, before the
+// per-session detail (many near-identical sessions read best summed up).
+void targets_table(const model& m, std::string& out) {
+  if (m.targets.empty()) return;
+  out += fmt::format("\n{:<40} {:>6} {:>6} {:>8} {:>9} {:>9}  {}\n", "tool, prompt or resource (all sessions)", "calls",
+                     "errors", "sessions", "p50 ms", "p95 ms", "side effects");
+  for (const target_summary& t : m.targets) {
+    std::string effects;
+    for (const auto& [event, n] : t.side_effects) {
+      const std::string kind = event.rfind("python_", 0) == 0 ? event.substr(7) : event;
+      effects += fmt::format("{}{} {}", effects.empty() ? "" : ", ", kind, n);
+    }
+    const std::string label = (t.method == "tools/call" ? "" : t.method + " ") + t.target;
+    out += fmt::format("{:<40} {:>6} {:>6} {:>8} {:>9} {:>9}  {}\n", label, t.calls, t.errors, t.sessions,
+                       ms(t.p50_ms), ms(t.p95_ms), effects.empty() ? "-" : effects);
+  }
 }
 
 void process_heading(const process& p, std::string& out) {
@@ -135,6 +167,7 @@ std::string render_text(const model& m) {
     out += fmt::format(", {} policy violations ({} refused)", t.policy_violations, t.policy_refused);
   }
   out += '\n';
+  targets_table(m, out);
   for (const process& p : m.processes) {
     process_heading(p, out);
     for (const session& s : p.sessions) session_text(p, s, out);

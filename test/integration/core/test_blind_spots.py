@@ -94,6 +94,14 @@ def test_report_reads_renames_forwards_and_counts_repeats_once(ran: dict[str, An
              if c["target"] == "dirs"]
     [reads] = [fx for fx in calls[0]["side_effects"] if fx["summary"] == f"read {work}/main"]
     assert reads["count"] == 2
+    # Side effects are structured in --json, and summed up per tool across sessions first.
+    [rename] = [fx for fx in calls[0]["side_effects"] if fx["attributes"].get("op") == "rename"]
+    assert rename["attributes"]["path"] == f"{work}/main.lock"
+    assert rename["attributes"]["target"] == f"{work}/main"
+    targets = {t["target"]: t for t in report["targets"]}
+    assert set(targets) == {tool for tool, _ in _CALLS}
+    assert targets["dirs"]["calls"] == 1 and targets["dirs"]["side_effects"]["python_file_change"] == 2
+    assert out.index("tool, prompt or resource (all sessions)") < out.index("\nprocess ")
 
 
 def test_tail_takes_a_directory_and_shows_repeats_with_their_count(ran: dict[str, Any],

@@ -99,6 +99,71 @@ void write_spool(const spool_dir& dir) {
 
 }  // namespace
 
+TEST_CASE("the report sums up each tool across sessions, and shows what else a session carried", "[report]") {
+  spool_dir dir;
+  auto session_line = [](const std::string& ts, const char* name, const char* sid) {
+    return line(ts, kServer, 100, name, {{"source", 0}, {"session_id", sid}, {"transport", "streamable-http"}});
+  };
+  auto msg = [](const std::string& ts, const char* sid, json fields) {
+    fields["session_id"] = sid;
+    return line(ts, kServer, 100, "python_mcp_event", fields);
+  };
+  auto effect = [](const std::string& ts, const char* sid, int id, json fields) {
+    json context = {{"scope", "call"},
+                    {"mcp", {{"call_id", call_id(id)}, {"session_id", sid}, {"request_id", id},
+                             {"method", "tools/call"}, {"target", "work"}}}};
+    return line(ts, kServer, 100, "python_file_open", std::move(fields), context);
+  };
+  std::vector<json> lines;
+  for (const char* sid : {"s-one", "s-two"}) {
+    const int id = std::string(sid) == "s-one" ? 1 : 2;
+    lines.push_back(session_line("01.000", "python_mcp_session_created", sid));
+    lines.push_back(msg("01.001", sid, {{"event", "server_received_request"}, {"id", id}, {"method", "tools/call"},
+                                        {"message", {{"params", {{"name", "work"}}}}}}));
+    lines.push_back(effect("01.002", sid, id, {{"via", "open"}, {"path", "/tmp/a"}, {"access", "read"}}));
+    lines.push_back(msg("01.003", sid, {{"event", "server_send_response"}, {"id", id}, {"duration_ms", 10.0 * id}}));
+  }
+  lines.push_back(msg("01.004", "s-one", {{"event", "server_send_request"}, {"id", 9}, {"method", "sampling/createMessage"}}));
+  lines.push_back(msg("01.005", "s-one", {{"event", "server_received_response"}, {"id", 9}, {"duration_ms", 7.0},
+                                          {"request_method", "sampling/createMessage"}}));
+  lines.push_back(msg("01.006", "s-one", {{"event", "server_received_notification"},
+                                          {"method", "notifications/initialized"}}));
+  lines.push_back(msg("01.007", "s-one", {{"event", "server_send_notification"}, {"method", "notifications/message"}}));
+  lines.push_back(msg("01.008", "s-one", {{"event", "server_send_notification"}, {"method", "notifications/message"}}));
+  lines.push_back(session_line("02.000", "python_mcp_session_created", "s-refused"));
+  lines.push_back(session_line("02.001", "python_mcp_session_terminated", "s-refused"));
+  dir.write("bluepython-100-1-1.ndjson", lines);
+  report::options o;
+  o.spool_dir = dir.path.string();
+  const report::model m = report::read_model(report::read_events(o));
+  REQUIRE(m.targets.size() == 1);
+  const report::target_summary& work = m.targets[0];
+  CHECK((work.method == "tools/call" && work.target == "work" && work.calls == 2 && work.sessions == 2));
+  CHECK((work.p50_ms == 10.0 && work.p95_ms == 20.0));
+  CHECK(work.side_effects.at("python_file_open") == 2);
+  REQUIRE(m.processes.size() == 1);
+  const auto& sessions = m.processes[0].sessions;
+  REQUIRE(sessions.size() == 3);
+  const report::session& one = sessions[0];
+  REQUIRE(one.server_requests.size() == 1);
+  CHECK((one.server_requests[0].method == "sampling/createMessage" && one.server_requests[0].calls == 1));
+  CHECK(one.server_requests[0].p50_ms == 7.0);
+  CHECK(one.notifications.at("received").at("notifications/initialized") == 1);
+  CHECK(one.notifications.at("sent").at("notifications/message") == 2);
+  CHECK(sessions[2].messages == 0);
+  CHECK(one.calls[0].side_effects[0].attributes == json{{"via", "open"}, {"path", "/tmp/a"}, {"access", "read"}});
+  const std::string text = report::render_text(m);
+  CHECK_THAT(text, Catch::Matchers::Contains("no MCP message: closed or refused before any request"));
+  CHECK_THAT(text, Catch::Matchers::Contains("request to the client: sampling/createMessage 1"));
+  CHECK_THAT(text, Catch::Matchers::Contains("notifications sent: notifications/message x2"));
+  const auto pos = text.find("tool, prompt or resource (all sessions)");
+  CHECK((pos != std::string::npos && pos < text.find("\nprocess ")));
+  CHECK_THAT(text, Catch::Matchers::Contains("file_open 2"));
+  const json j = report::to_json(m);
+  CHECK(j["targets"][0]["sessions"] == 2);
+  CHECK(j["processes"][0]["sessions"][0]["calls"][0]["side_effects"][0]["attributes"]["path"] == "/tmp/a");
+}
+
 TEST_CASE("the report model counts calls, errors, latency, side effects, imports and faults", "[report]") {
   spool_dir dir;
   write_spool(dir);
