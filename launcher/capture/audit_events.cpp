@@ -113,8 +113,8 @@ constexpr audit_event kEvents[] = {
      .starts_child = true},
     {.name = "os.forkpty", .cat = category::process, .handle = &process_fork, .reports = "python_process_fork",
      .starts_child = true},
-    members_row("os.kill", category::process, "python_process_signal", {member("pid", 0), member("signal", 1)}, {}),
-    members_row("os.killpg", category::process, "python_process_signal", {member("pid", 0), member("signal", 1)}, {}),
+    {.name = "os.kill", .cat = category::process, .handle = &process_signal, .reports = "python_process_signal"},
+    {.name = "os.killpg", .cat = category::process, .handle = &process_signal, .reports = "python_process_signal"},
 
     // files
     {.name = "open",  // (path, mode, flags)
@@ -146,7 +146,8 @@ constexpr audit_event kEvents[] = {
     change_row("tempfile.mkdtemp", "mkdtemp", 0, -1, {guard(op::create, 0), {}}),
     // A SQLite database: the name, then the connection once it exists
     // (db_events.cpp); its writes come from a trace callback.
-    {.name = "sqlite3.connect", .cat = category::files, .handle = &sqlite_connect},  // (database)
+    {.name = "sqlite3.connect", .cat = category::files, .handle = &sqlite_connect,  // (database): remembered
+     .reports = "python_file_open"},                                                 // for the row below
     {.name = "sqlite3.connect/handle",  // (connection)
      .cat = category::files,
      .handle = &sqlite_opened,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <string>
+
 #include "capture/audit_events.hpp"
 
 // The handlers the audit event table names, one file per category:
@@ -23,6 +25,12 @@ void process_fork(const audit_event& e, PyObject* args);
 // Whether a subprocess.Popen was seen in this thread and its fork_exec has
 // not happened yet; clears it.
 bool take_popen_pending() noexcept;
+void process_signal(const audit_event& e, PyObject* args);  // os.kill, os.killpg
+// A spawn's event (attributes, argv[0]'s base name) waits for the child's pid:
+// the fork_exec or posix_spawn wrapper calls child_started with what the
+// call returned (the pid, or nullptr with the error set, which stays set).
+void wait_for_child(std::string attrs, std::string program);
+void child_started(PyObject* result) noexcept;
 
 // files
 bool open_wanted(const audit_event& e, PyObject* args);

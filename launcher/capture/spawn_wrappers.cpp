@@ -110,7 +110,9 @@ void report_fork_exec(PyObject* args) {
   value_or_null(w, PyTuple_GET_ITEM(args, 4));
   w.key("env_keys");
   env_list_names(w, PyTuple_GET_ITEM(args, 5));
-  report("python_process_spawn", a.text);
+  std::string name = program ? text_of(program.get()) : std::string();
+  const auto slash = name.rfind('/');
+  wait_for_child(std::move(a.text), slash == std::string::npos ? name : name.substr(slash + 1));
 }
 
 // fork_exec's arguments with the call in effect added to the child's
@@ -133,7 +135,9 @@ PyObject* fork_exec(PyObject* original, PyObject* args) {
   sensor::publish_handoff();
   const bool announced = take_popen_pending();
   if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) < 6 || busy_guard::busy()) {
-    return PyObject_Call(original, args, nullptr);
+    PyObject* pid = PyObject_Call(original, args, nullptr);
+    if (announced) child_started(pid);
+    return pid;
   }
   if (!announced && policy_gate::check_fork_exec(PyTuple_GET_ITEM(args, 0), PyTuple_GET_ITEM(args, 1)) < 0) {
     return nullptr;  // refused by the policy: PermissionError, as Popen's audit event would have raised
@@ -149,7 +153,9 @@ PyObject* fork_exec(PyObject* original, PyObject* args) {
       // Out of memory: the spawn is not reported; the app's call proceeds.
     }
   }
-  return PyObject_Call(original, call_args.get(), nullptr);
+  PyObject* pid = PyObject_Call(original, call_args.get(), nullptr);
+  child_started(pid);  // the spawn's event, with the pid (or the error)
+  return pid;
 }
 
 PyMethodDef fork_exec_def = {"fork_exec", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fork_exec)),
@@ -287,7 +293,9 @@ PyObject* posix_spawn(PyObject* original, PyObject* const* args, Py_ssize_t narg
   constexpr std::size_t kMaxArgs = 16;  // 3 positional and 7 options today
   const Py_ssize_t total = nargs + (kwnames != nullptr ? PyTuple_GET_SIZE(kwnames) : 0);
   if (nargs != 3 || total > static_cast<Py_ssize_t>(kMaxArgs) || busy_guard::busy()) {
-    return PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+    PyObject* pid = PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+    child_started(pid);
+    return pid;
   }
   py_ref env;
   {
@@ -299,7 +307,11 @@ PyObject* posix_spawn(PyObject* original, PyObject* const* args, Py_ssize_t narg
       // Out of memory: the child is not linked to the call; the spawn proceeds.
     }
   }
-  if (!env) return PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+  if (!env) {
+    PyObject* pid = PyObject_Vectorcall(original, args, static_cast<std::size_t>(nargs), kwnames);
+    child_started(pid);
+    return pid;
+  }
   std::array<PyObject*, kMaxArgs> copy{};
   std::copy(args, args + total, copy.begin());
   copy[2] = env.get();
@@ -307,6 +319,7 @@ PyObject* posix_spawn(PyObject* original, PyObject* const* args, Py_ssize_t narg
   t_spawn_env_app = args[2];
   PyObject* result = PyObject_Vectorcall(original, copy.data(), static_cast<std::size_t>(nargs), kwnames);
   t_spawn_env_copy = t_spawn_env_app = nullptr;
+  child_started(result);  // the spawn's event, with the pid (or the error)
   return result;
 }
 

@@ -96,7 +96,11 @@ std::string side_effect_summary(const std::string& name, const json& e) {
     return s;
   }
   if (name == "python_process_spawn") return argv_text(field(e, "argv"));
-  if (name == "python_process_signal") return "pid " + text(field(e, "pid")) + " signal " + text(field(e, "signal"));
+  if (name == "python_process_signal") {
+    const std::string program = text(field(field(e, "target"), "program"));
+    return "pid " + text(field(e, "pid")) + (program.empty() ? "" : " (" + program + ")") + " signal " +
+           text(field(e, "signal"));
+  }
   if (name == "python_process_link") return "asked for by pid " + text(field(field(e, "parent"), "pid"));
   if (name.rfind("python_net_", 0) == 0) {
     if (!field(e, "url").is_null()) {

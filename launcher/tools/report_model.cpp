@@ -194,13 +194,25 @@ class builder {
     const json& context = field(event, "context");
     // A child process's effects belong to the call that started it.
     const auto* owner = owner_of(p, context);
+    std::string summary = tools::summary_of(name, event);
+    // A signal to a child another call started (a library's clean-up of its
+    // helpers) belongs to that call, not to the one that happened to run.
+    if (name == "python_process_signal") {
+      const std::string spawned_in = text(field(field(event, "target"), "spawned_in"));
+      const json& mcp = field(context, "mcp");
+      const auto spawner = calls_by_id_.find(spawned_in);
+      if (!spawned_in.empty() && spawned_in != text(field(mcp, "call_id")) && spawner != calls_by_id_.end()) {
+        owner = &spawner->second;
+        summary += mcp.is_object() ? " (sent during " + text(field(mcp, "method")) + " " + text(field(mcp, "target")) + ")"
+                                   : " (sent outside calls)";
+      }
+    }
     if (owner == nullptr) {
       const std::string scope = text(field(context, "scope"));
       ++p.data.side_effects_outside_calls[scope.empty() ? "unknown" : scope];
       return;
     }
     call_record& c = procs_[owner->first].calls[owner->second];
-    const std::string summary = tools::summary_of(name, event);
     side_effect& slot = c.effects[{name, summary}];
     slot.event = name;
     slot.summary = summary;

@@ -15,7 +15,8 @@ import pytest
 from conftest import FIXTURES, McpVenv, attrs, named, read_spool
 
 _SERVER = FIXTURES / "blind_spots" / "server.py"
-_CALLS = [["db", {"tag": "a"}], ["temps", {}], ["dirs", {}], ["noisy", {}]]
+_CALLS = [["db", {"tag": "a"}], ["temps", {}], ["dirs", {}], ["noisy", {}], ["start_helper", {}],
+          ["stop_helpers", {}]]
 
 
 @pytest.fixture(scope="module", params=["mcp1", "mcp2"])
@@ -145,3 +146,20 @@ def test_tail_shows_a_tools_result_under_its_tool(ran: dict[str, Any], bluepytho
     lines = res.stdout.decode().splitlines()
     assert any("server_received_request tools/call noisy" in line for line in lines), lines
     assert any("[noisy#" in line and "server_send_response" in line for line in lines), lines
+
+
+def test_a_spawn_names_its_child_and_a_signal_the_call_that_started_it(ran: dict[str, Any],
+                                                                       bluepython: str) -> None:
+    [spawned] = effects(ran, "start_helper", "python_process_spawn")
+    assert spawned["argv"] == ["sleep", "60"] and spawned["pid"] > 0
+    start_call = ran["by_tool"]["start_helper"][0]["event"]["context"]["mcp"]["call_id"]
+    [signal] = effects(ran, "stop_helpers", "python_process_signal")
+    assert signal["pid"] == spawned["pid"] and signal["signal"] == 15
+    assert signal["target"] == {"program": "sleep", "spawned_in": start_call}
+    # In the report the clean-up's signal is under the call that started the child.
+    report = json.loads(subprocess.run([bluepython, "report", "--json", str(ran["spool"])],
+                                       capture_output=True, check=True, timeout=60).stdout)
+    calls = {c["target"]: c for p in report["processes"] for s in p["sessions"] for c in s["calls"]}
+    summaries = [fx["summary"] for fx in calls["start_helper"]["side_effects"]]
+    assert f"pid {spawned['pid']} (sleep) signal 15 (sent during tools/call stop_helpers)" in summaries
+    assert not any(fx["event"] == "python_process_signal" for fx in calls["stop_helpers"]["side_effects"])

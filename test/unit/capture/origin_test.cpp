@@ -27,7 +27,17 @@ TEST_CASE("the import system's own files are its machinery", "[origin]") {
 
 TEST_CASE("shutil and tempfile report their operations themselves", "[origin]") {
   CHECK(classify("/usr/lib/python3.11/shutil.py") == origin::self_reporting);
-  CHECK(classify("/usr/lib/python3.11/tempfile.py") == origin::self_reporting);
+  // tempfile's creations are events of their own; its clean-up's removals are reported
+  CHECK(classify("/usr/lib/python3.11/tempfile.py") == origin::temp_files);
+}
+
+TEST_CASE("traceback, linecache and warnings read source lines to show errors", "[origin]") {
+  for (const char* name : {"/usr/lib/python3.11/traceback.py", "/usr/lib/python3.11/linecache.py",
+                           "/usr/lib/python3.11/warnings.py"}) {
+    INFO(name);
+    CHECK(classify(name) == origin::diagnostics);
+  }
+  CHECK(classify("/srv/app/traceback_helpers.py") == origin::app);
 }
 
 TEST_CASE("code generators of the standard library and common packages", "[origin]") {
