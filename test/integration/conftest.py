@@ -282,11 +282,11 @@ def check_stream(events: list[dict[str, Any]], *, shutdown: bool = True) -> None
 # Processes
 
 
-def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
-    """Headless Chromium with `args` (test/run_all.sh installs it)."""
+def chromium(*args: str, size: str = "1200,900") -> subprocess.CompletedProcess[bytes]:
+    """Headless Chromium with `args` in a window of `size` (test/run_all.sh installs it)."""
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     assert exe, "chromium is needed (test/run_all.sh installs it)"
-    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,900", *args]
+    argv = [exe, "--headless", "--no-sandbox", "--disable-gpu", f"--window-size={size}", *args]
     return subprocess.run(argv, capture_output=True, timeout=120)
 
 

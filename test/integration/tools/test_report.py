@@ -89,18 +89,32 @@ def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: A
     assert res.returncode == 0 and res.stdout == b"", res.stderr.decode()
     html = page.read_text()
     assert "http://" not in html and "https://" not in html  # self-contained: nothing to fetch
-    # The DOM after the page's script ran, filtered by the URL.
-    dom = chromium("--dump-dom", page.as_uri() + "#tool=touch").stdout.decode()
-    assert 'data-ready="1"' in dom
-    bars = re.findall(r'<div class="(call[^"]*)" data-tool="([^"]*)"', dom)
-    assert sorted(tool for cls, tool in bars if "hidden" not in cls) == ["touch"] * 3
-    assert {tool for cls, tool in bars if "hidden" in cls} >= {"spawn", "boom"}
-    assert any("failed" in cls for cls, tool in bars if tool == "boom")
-    effects = re.findall(r'<li class="effect-row[^"]*" data-tool="touch">([^<]*)</li>', dom)
-    expected = [f"python_file_open write t{i}.txt" for i in range(3)]
-    assert sorted(e.split(": ", 1)[1] for e in effects) == expected
-    assert re.search(r'<option value="touch">touch</option>', dom)
-    # And it renders: a screenshot of the whole page.
-    shot = tmp_path / "report.png"
-    chromium(f"--screenshot={shot}", page.as_uri())
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    # The DOM after the page's script ran, filtered by the URL, narrow and wide.
+    for size in ("800,900", "1400,900"):
+        dom = chromium("--dump-dom", page.as_uri() + "#tool=touch", size=size).stdout.decode()
+        assert 'data-ready="1"' in dom
+        # what a person sees: no sideways scrolling, every mark inside its track
+        assert 'data-scrolls-sideways="false"' in dom and 'data-marks-outside="0"' in dom, size
+        rows = re.findall(r'<div class="(row[^"]*)" data-tool="([^"]*)"><div class="label"[^>]*>([^<]*)</div>',
+                          dom)
+        assert sorted(tool for cls, tool, _ in rows if "hidden" not in cls) == ["touch"] * 3
+        assert {tool for cls, tool, _ in rows if "hidden" in cls} >= {"spawn", "boom"}
+        assert any("failed" in cls and label.endswith("(failed)")
+                   for cls, tool, label in rows if tool == "boom")
+        effects = re.findall(r'<li class="effect-row[^"]*" data-tool="touch">([^<]*)</li>', dom)
+        expected = [f"python_file_open write t{i}.txt" for i in range(3)]
+        assert sorted(e.split(": ", 1)[1] for e in effects) == expected
+        assert re.search(r'<option value="touch">touch</option>', dom)
+        # The child process the spawn call started has nothing of "touch": hidden with its sessions.
+        sections = re.findall(r'<section class="(process[^"]*)"><h2>process (\d+) ', dom)
+        assert len(sections) == 2 and sum("hidden" in cls for cls, _ in sections) == 1
+    # Unfiltered: the failure's reason is on the page, and the counts outside calls.
+    dom = chromium("--dump-dom", page.as_uri()).stdout.decode()
+    assert re.search(r'<li class="failure-row" data-tool="boom">boom #\d+: failed: tool_error', dom)
+    assert "side effects outside calls:" in dom
+    assert '<table class="targets">' in dom
+    # And it renders: a screenshot of the whole page at both widths.
+    for size in ("800,900", "1400,900"):
+        shot = tmp_path / f"report-{size.split(',')[0]}.png"
+        chromium(f"--screenshot={shot}", page.as_uri(), size=size)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
