@@ -95,8 +95,8 @@ def test_html_page_shows_timelines_and_filters_by_tool(sandbox: Sandbox, mcp1: A
         assert 'data-ready="1"' in dom
         # what a person sees: no sideways scrolling, every mark inside its track
         assert 'data-scrolls-sideways="false"' in dom and 'data-marks-outside="0"' in dom, size
-        rows = re.findall(r'<div class="(row[^"]*)" data-tool="([^"]*)"><div class="label"[^>]*>([^<]*)</div>',
-                          dom)
+        row_pattern = r'<div class="(row[^"]*)" data-tool="([^"]*)"><div class="label"[^>]*>([^<]*)</div>'
+        rows = re.findall(row_pattern, dom)
         assert sorted(tool for cls, tool, _ in rows if "hidden" not in cls) == ["touch"] * 3
         assert {tool for cls, tool, _ in rows if "hidden" in cls} >= {"spawn", "boom"}
         assert any("failed" in cls and label.endswith("(failed)")
