@@ -130,6 +130,11 @@ class builder {
     const bool server_side = kind.rfind("server_", 0) == 0;
     session_record& s = session_of(p, server_side ? "server" : "client", sid);
     ++s.data.messages;
+    // What the session's events may not say (a session whose end was never
+    // written, one with no session events at all): its messages do.
+    for (const char* k : {"client_name", "client_version", "transport", "protocol_version", "server_name"}) {
+      if (!s.data.info.contains(k) && !field(event, k).is_null()) s.data.info[k] = field(event, k);
+    }
     if (kind.ends_with("_notification")) {
       std::string method = text(field(event, "method"));
       if (method.empty()) method = text(field(field(event, "message"), "method"));

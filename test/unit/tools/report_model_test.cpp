@@ -119,7 +119,7 @@ TEST_CASE("the report sums up each tool across sessions, and shows what else a s
     const int id = std::string(sid) == "s-one" ? 1 : 2;
     lines.push_back(session_line("01.000", "python_mcp_session_created", sid));
     lines.push_back(msg("01.001", sid, {{"event", "server_received_request"}, {"id", id}, {"method", "tools/call"},
-                                        {"message", {{"params", {{"name", "work"}}}}}}));
+                                        {"client_name", "inspector"}, {"message", {{"params", {{"name", "work"}}}}}}));
     lines.push_back(effect("01.002", sid, id, {{"via", "open"}, {"path", "/tmp/a"}, {"access", "read"}}));
     lines.push_back(msg("01.003", sid, {{"event", "server_send_response"}, {"id", id}, {"duration_ms", 10.0 * id}}));
   }
@@ -151,6 +151,8 @@ TEST_CASE("the report sums up each tool across sessions, and shows what else a s
   CHECK(one.notifications.at("received").at("notifications/initialized") == 1);
   CHECK(one.notifications.at("sent").at("notifications/message") == 2);
   CHECK(sessions[2].messages == 0);
+  CHECK(one.info.at("transport") == "streamable-http");
+  CHECK(sessions[1].info.at("client_name") == "inspector");  // from its messages: its session events lack it
   CHECK(one.calls[0].side_effects[0].attributes == json{{"via", "open"}, {"path", "/tmp/a"}, {"access", "read"}});
   const std::string text = report::render_text(m);
   CHECK_THAT(text, Catch::Matchers::Contains("no MCP message: closed or refused before any request"));
