@@ -492,3 +492,48 @@ def test_server_spans_step_aside_when_the_app_traces_mcp_itself(sandbox: Sandbox
     metrics = {m.name for req in receiver.of("/v1/metrics") for rm in req.resource_metrics
                for sm in rm.scope_metrics for m in sm.metrics}
     assert "mcp.server.operation.duration" in metrics
+
+
+class _ChatApi(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat completions endpoint on loopback."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        body = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+                           "model": f"{request.get('model')}-0613", "usage": {"prompt_tokens": 11,
+                           "completion_tokens": 3, "total_tokens": 14},
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": "hi"}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_llm_call_is_a_genai_client_span_under_its_tool_span(sandbox: Sandbox, receiver: Receiver,
+                                                                request: pytest.FixtureRequest) -> None:
+    venv = request.getfixturevalue("mcp1")  # the openai SDK is in the mcp 1.x venv
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _ChatApi)
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    try:
+        server = json.dumps([str(FIXTURES / "llm" / "server.py"), f"http://127.0.0.1:{api.server_address[1]}"])
+        calls = '[["chat", {"model": "gpt-test"}]]'
+        res = sandbox.run([venv.python, _CALL_TOOLS, venv.bluepython, server, calls],
+                          env=export_env(sandbox, receiver.endpoint))
+    finally:
+        api.shutdown()
+    assert res.returncode == 0, res.stderr.decode()
+    spans = {s.name: s for s in receiver.spans()}
+    tool, chat = spans["tools/call chat"], spans["chat gpt-test"]
+    assert chat.kind == 3  # CLIENT
+    assert chat.trace_id == tool.trace_id and chat.parent_span_id == tool.span_id
+    a = kv(chat.attributes)
+    assert (a["gen_ai.operation.name"], a["gen_ai.provider.name"]) == ("chat", "openai")
+    assert (a["gen_ai.request.model"], a["gen_ai.response.model"]) == ("gpt-test", "gpt-test-0613")
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (11, 3)
+    assert a["server.address"] == "127.0.0.1" and a["server.port"] == api.server_address[1]
+    assert tool.start_time_unix_nano <= chat.start_time_unix_nano <= chat.end_time_unix_nano
