@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """HTTP client requests. The audit hook sees a connect and a name lookup, but
 not which URL went over the connection. These hooks report each request that
-httpx and httpx2 (sync and async), urllib3 (and requests, which is built on it) and
+httpx and httpx2 (sync and async), urllib, urllib3 (and requests, which is built on it) and
 aiohttp send. The event is ``python_net_request``: method, URL, status, bytes
 of the body, duration, redirects and error. It goes through the network
 category's switch and filters (the URL is the subject), the call in effect,
@@ -12,9 +12,10 @@ The URL is reported without the password of its user information, and the
 values of query parameters whose names suggest a credential are replaced by
 ``[REDACTED]`` (``_bluepython.safe_url``).
 
-The stdlib's urllib raises an audit event per request (``urllib.Request``).
-The native hook reports it as ``python_net_request`` with ``via``
-``urllib.Request``, without a status."""
+urllib.request (``OpenerDirector.open``, so ``urlopen`` and every opener) is
+reported here too (``via`` ``urllib``). Until these hooks are active (before
+the app imports ``mcp``), the native hook reports urllib's own audit event
+(``urllib.Request``), which comes before the request and has no status."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ._wrapt import wrapt
 _side_effect = _bluepython.side_effect
 _safe_url = _bluepython.safe_url  # native: the same rules as the urllib.Request events'
 _EVENT = "python_net_request"
-_inside = threading.local()  # urllib3's retries and redirects call urlopen again: reported once
+_inside = threading.local()  # urllib3's retries and urllib's redirects open again: reported once
 
 
 def _report(via: str, method: Any, url: str, started: float, status: Any = None, size: Any = None,
@@ -179,6 +180,46 @@ def _patch_aiohttp(module: Any) -> None:
     wrapt.wrap_function_wrapper(module, "ClientSession._request", _aiohttp_request)
 
 
+# urllib.request: OpenerDirector.open (urlopen and every opener). Redirects
+# are followed inside: the URL reported is the final one. The body is not
+# read yet: its size is the Content-Length.
+
+
+def _urllib_open(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    if getattr(_inside, "urllib", False):  # a redirect: HTTPRedirectHandler opens the new URL
+        return wrapped(*args, **kwargs)
+    started = time.perf_counter()
+    target = args[0] if args else kwargs.get("fullurl")
+    data = args[1] if len(args) > 1 else kwargs.get("data")
+    try:
+        url = target if isinstance(target, str) else target.full_url
+        method = ("POST" if data is not None else "GET") if isinstance(target, str) else target.get_method()
+    except Exception:
+        url, method = str(target), "?"
+    _inside.urllib = True
+    try:
+        response = wrapped(*args, **kwargs)
+    except Exception as exc:
+        _inside.urllib = False
+        status = getattr(exc, "code", None)  # urllib.error.HTTPError: a response all the same
+        _report("urllib", method, url, started, status if isinstance(status, int) else None,
+                _length(getattr(exc, "headers", None)), error=exc)
+        raise
+    _inside.urllib = False
+    try:
+        final = response.geturl() if hasattr(response, "geturl") else url
+        _report("urllib", method, final or url, started, getattr(response, "status", None),
+                _length(getattr(response, "headers", None)), 1 if final and final != url else 0)
+    except Exception as exc:
+        internal_error("hooks: http: urllib", exc)
+    return response
+
+
+def _patch_urllib(module: Any) -> None:
+    wrapt.wrap_function_wrapper(module, "OpenerDirector.open", _urllib_open)
+    _bluepython.urllib_hooked()  # the urllib.Request audit event is left to this hook
+
+
 def _guarded(name: str, patch: Any) -> Any:
     def apply(module: Any) -> None:
         try:
@@ -196,3 +237,4 @@ def install() -> None:
     wrapt.register_post_import_hook(_guarded("httpx2", _patch_httpx), "httpx2")
     wrapt.register_post_import_hook(_guarded("urllib3", _patch_urllib3), "urllib3.connectionpool")
     wrapt.register_post_import_hook(_guarded("aiohttp", _patch_aiohttp), "aiohttp.client")
+    wrapt.register_post_import_hook(_guarded("urllib", _patch_urllib), "urllib.request")

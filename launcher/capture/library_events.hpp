@@ -15,4 +15,9 @@ namespace bluepython::capture {
 // ValueError for bad arguments only.
 PyObject* py_side_effect(PyObject* self, PyObject* const* args, Py_ssize_t nargs);
 
+// _bluepython.urllib_hooked(): the hooks report urllib's requests from now on
+// (with their status); the urllib.Request audit event no longer does
+// (network_events.cpp).
+PyObject* py_urllib_hooked(PyObject* self, PyObject* unused);
+
 }  // namespace bluepython::capture

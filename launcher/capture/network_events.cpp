@@ -10,6 +10,7 @@
 #include "capture/event_args.hpp"
 #include "capture/folding.hpp"
 #include "capture/handlers.hpp"
+#include "capture/library_events.hpp"
 #include "capture/url_safety.hpp"
 #include "pyapi/py_json.hpp"
 #include "runtime/sensor.hpp"
@@ -76,8 +77,20 @@ void socket_address(const audit_event& e, PyObject* args) {
   report(e.reports, a.text);
 }
 
+namespace {
+bool g_urllib_hooked = false;  // GIL-guarded
+}  // namespace
+
+PyObject* py_urllib_hooked(PyObject* /*self*/, PyObject* /*unused*/) {
+  g_urllib_hooked = true;
+  Py_RETURN_NONE;
+}
+
 // urllib.Request (url, data, headers, method): the URL as safe_url shows it.
+// Once the hooks wrap OpenerDirector.open (which reports the request when it
+// is done, with its status), the audit event is left to them.
 void url_request(const audit_event& e, PyObject* args) {
+  if (g_urllib_hooked) return;
   PyObject* url = arg(args, 0);
   event_attrs a(e.name);
   json_writer& w = a.w;

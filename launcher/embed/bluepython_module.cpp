@@ -514,6 +514,8 @@ PyMethodDef methods[] = {
      "(listed: from a tools/list answer, used only for tools never registered)."},
     {"side_effect", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&capture::py_side_effect)), METH_FASTCALL,
      "side_effect(name, category, attributes, subject) -> bool\n\nReport a side effect a library hook saw."},
+    {"urllib_hooked", &capture::py_urllib_hooked, METH_NOARGS,
+     "urllib_hooked()\n\nThe hooks report urllib's requests from now on (internal)."},
     {"safe_url", &capture::py_safe_url, METH_O,
      "safe_url(url) -> str\n\nThe URL without its password and credential-like query values."},
     {"wrap_sqlite_connect", &capture::py_wrap_sqlite_connect, METH_O,
