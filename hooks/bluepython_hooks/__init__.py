@@ -20,31 +20,18 @@ def activate() -> None:
     if _activated:
         return
     _activated = True
-    from . import _threads, fastmcp, mcp
+    import importlib
+
+    from . import fastmcp, mcp
     from ._emit import internal_error
 
-    try:
-        _threads.install()
-    except Exception as exc:
-        internal_error("hooks: threads", exc)
-    try:
-        from . import _sqlite
-
-        _sqlite.install()
-    except Exception as exc:
-        internal_error("hooks: sqlite3", exc)
-    try:
-        from . import _http
-
-        _http.install()
-    except Exception as exc:
-        internal_error("hooks: http", exc)
-    try:
-        from . import _llm
-
-        _llm.install()
-    except Exception as exc:
-        internal_error("hooks: llm", exc)
+    # Library hooks that do not wait for a framework: the call in effect in
+    # threads, SQLite writes, HTTP requests, LLM API calls.
+    for name, where in (("_threads", "threads"), ("_sqlite", "sqlite3"), ("_http", "http"), ("_llm", "llm")):
+        try:
+            importlib.import_module(f".{name}", __name__).install()
+        except Exception as exc:
+            internal_error(f"hooks: {where}", exc)
     for framework in (mcp, fastmcp):
         try:
             framework.patch()

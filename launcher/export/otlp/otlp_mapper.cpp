@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "export/otlp/json_members.hpp"
+#include "export/otlp/otlp_genai.hpp"
 #include "pipeline/json_view.hpp"
 #include "pipeline/sha256.hpp"
 
@@ -97,19 +99,6 @@ bool parse_traceparent(const nlohmann::json& value, trace_id& trace, span_id& pa
   const std::string& s = value.get_ref<const std::string&>();
   if (s.size() < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' || s.compare(0, 2, "ff") == 0) return false;
   return parse_hex(std::string_view(s).substr(3, 32), trace) && parse_hex(std::string_view(s).substr(36, 16), parent);
-}
-
-std::string text_of(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return {};
-  return v.dump();
-}
-
-const nlohmann::json& member_of(const nlohmann::json& object, const char* key) {
-  static const nlohmann::json null_value;
-  if (!object.is_object()) return null_value;
-  const auto it = object.find(key);
-  return it == object.end() ? null_value : *it;
 }
 
 std::string request_key(bool server, const nlohmann::json& session, const nlohmann::json& id) {
@@ -221,54 +210,16 @@ void mapper::random_bytes(std::array<std::uint8_t, N>& out) {
   }
 }
 
-// python_llm_request: an OpenTelemetry GenAI client span ("{operation}
-// {model}"), a child of the tool call's span when it happened in one.
+// python_llm_request: a GenAI client span (otlp_genai), a child of the
+// tool call's span when it happened in one.
 void mapper::on_llm_request(const nlohmann::json& event, const nlohmann::json& mcp, std::uint64_t ts) {
-  span s;
-  s.kind = span_kind::client;
-  const std::string operation = text_of(member_of(event, "operation"));
-  const std::string model = text_of(member_of(event, "request_model"));
-  s.name = model.empty() ? operation : operation + " " + model;
-  const nlohmann::json& duration = member_of(event, "duration_ms");
-  const double ms = duration.is_number() ? duration.get<double>() : 0.0;
-  const auto elapsed = static_cast<std::uint64_t>(std::max(0.0, ms) * 1e6);
-  s.end_ns = ts;
-  s.start_ns = ts > elapsed ? ts - elapsed : ts;
+  span s = genai_span(event, ts);
   random_bytes(s.id);
   if (const call_ids* ids = mcp.is_object() ? ids_of_call(mcp) : nullptr; ids != nullptr) {
     s.trace = ids->trace;
     s.parent = ids->span;
   } else {
     random_bytes(s.trace);
-  }
-  s.attrs.emplace_back("gen_ai.operation.name", operation);
-  s.attrs.emplace_back("gen_ai.provider.name", member_of(event, "provider"));
-  s.attrs.emplace_back("gen_ai.request.model", member_of(event, "request_model"));
-  s.attrs.emplace_back("gen_ai.response.model", member_of(event, "response_model"));
-  s.attrs.emplace_back("gen_ai.usage.input_tokens", member_of(event, "input_tokens"));
-  s.attrs.emplace_back("gen_ai.usage.output_tokens", member_of(event, "output_tokens"));
-  // server.address / server.port of the API's base URL
-  const std::string server = text_of(member_of(event, "server"));
-  if (const auto scheme = server.find("://"); scheme != std::string::npos) {
-    std::string host = server.substr(scheme + 3);
-    host = host.substr(0, host.find('/'));
-    host = host.substr(host.rfind('@') == std::string::npos ? 0 : host.rfind('@') + 1);
-    const auto colon = host.rfind(':');
-    const bool has_port = colon != std::string::npos && host.find(']', colon) == std::string::npos;
-    s.attrs.emplace_back("server.address", has_port ? host.substr(0, colon) : host);
-    if (has_port) {
-      try {
-        s.attrs.emplace_back("server.port", std::stoi(host.substr(colon + 1)));
-      } catch (const std::exception&) {
-      }
-    } else {
-      s.attrs.emplace_back("server.port", server.starts_with("https") ? 443 : 80);
-    }
-  }
-  if (const std::string error = text_of(member_of(event, "error")); !error.empty()) {
-    s.status = status_code::error;
-    s.status_message = error;
-    s.attrs.emplace_back("error.type", error.substr(0, error.find(':')));
   }
   if (mcp.is_object()) s.attrs.emplace_back("bluepython.call_id", member_of(mcp, "call_id"));
   spans_.push_back(std::move(s));
