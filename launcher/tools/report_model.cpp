@@ -17,6 +17,16 @@ using tools::text;
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
+// p50 and p95 of `durations` (sorted here) into an operation or target
+// summary; left empty without durations.
+template <typename Summary>
+void set_percentiles(Summary& into, std::vector<double>& durations) {
+  std::sort(durations.begin(), durations.end());
+  if (durations.empty()) return;
+  into.p50_ms = round3(percentile(durations, 50));
+  into.p95_ms = round3(percentile(durations, 95));
+}
+
 // What is known about a call while the events are read.
 struct call_record {  // NOLINT(bugprone-exception-escape): moved only inside the builder
   call data;
@@ -299,11 +309,7 @@ class builder {
       o.method = op.first;
       o.target = op.second;
       auto& d = durations[op];
-      std::sort(d.begin(), d.end());
-      if (!d.empty()) {
-        o.p50_ms = round3(percentile(d, 50));
-        o.p95_ms = round3(percentile(d, 95));
-      }
+      set_percentiles(o, d);
       out.push_back(std::move(o));
     }
     return out;
@@ -331,11 +337,7 @@ class builder {
         if (failed) ++o.errors;
         if (duration.is_number()) d.push_back(duration.get<double>());
       }
-      std::sort(d.begin(), d.end());
-      if (!d.empty()) {
-        o.p50_ms = round3(percentile(d, 50));
-        o.p95_ms = round3(percentile(d, 95));
-      }
+      set_percentiles(o, d);
       s.data.server_requests.push_back(std::move(o));
     }
     ++t.sessions;
@@ -367,11 +369,7 @@ class builder {
     std::vector<target_summary> out;
     for (auto& [key, t] : by_target) {
       auto& d = durations[key];
-      std::sort(d.begin(), d.end());
-      if (!d.empty()) {
-        t.p50_ms = round3(percentile(d, 50));
-        t.p95_ms = round3(percentile(d, 95));
-      }
+      set_percentiles(t, d);
       out.push_back(std::move(t));
     }
     return out;
