@@ -349,12 +349,18 @@ void finish_fatal(int signo) noexcept {
   die_by(signo);
 }
 
+// The order of the checks matters: stop() stops the writer thread before it
+// writes sensor_shutdown, so "the writer is not running" alone does not mean
+// there is nothing left to lose. A signal inside stop() (or any critical
+// section) waits for its end; one on another thread while stop() runs waits
+// in finish_fatal for the shutdown to be on disk.
 void fatal_signal_handler(int signo) {
-  if (g_state == nullptr || !g_state->pipeline || !g_state->pipeline->running()) die_by(signo);
+  if (g_state == nullptr || !g_state->pipeline) die_by(signo);
   if (t_critical > 0) {
     g_deferred_signal.store(signo);
     return;
   }
+  if (!g_state->stopped.load() && !g_state->pipeline->running()) die_by(signo);
   finish_fatal(signo);
 }
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -170,6 +171,47 @@ def test_sigterm_during_exit_keeps_the_events(app: Sandbox) -> None:
     last = attrs(events[-1])
     assert len(app_events(events, "main")) + last["dropped"] == count
     assert last["written"] == len(events) - 1
+
+
+def test_sigterm_while_the_shutdown_waits_for_the_last_export(app: Sandbox) -> None:
+    """The writer thread stops before sensor_shutdown is written; the last OTLP
+    export runs in between. A SIGTERM there used to kill the process without
+    sensor_shutdown (seen with Pool.terminate on workers already exiting)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel accepts; nothing ever reads or answers
+    env = {**app.env, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}",
+           "OTEL_EXPORTER_OTLP_TIMEOUT": "3000"}
+    try:
+        proc = app.popen([app.bluepython, APP, "slow_shutdown", str(N), "slow"], env=env)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"exiting\n"
+            # Inside the final export (otlp.shutdown_timeout_ms, 1 s by default).
+            wait_for(lambda: _in_final_export(proc.pid), "the final export to start", every=0.002)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        silent.close()
+    assert proc.returncode in (7, -signal.SIGTERM)
+    (f,) = app.files()
+    check_stream(f.events)
+    assert attrs(f.events[-1])["reason"] == "os._exit"
+    assert_exactly_once(app, "main", N, f.pid)
+
+
+def _in_final_export(pid: int) -> bool:
+    """The process's writer thread is gone and its main thread sleeps (in the export's wait)."""
+    try:
+        names = {Path(t, "comm").read_text().strip() for t in Path(f"/proc/{pid}/task").iterdir()}
+        state = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # gone: let the caller's assertions speak
+    return "bluepython-wr" not in names and state == "S"
 
 
 @pytest.mark.parametrize(
