@@ -139,6 +139,9 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
   if (const char* v = getenv_lookup("BLUEPYTHON_DEBUG"); v != nullptr) {
     cfg.debug = parse_env_bool("BLUEPYTHON_DEBUG", v);
   }
+  if (const char* v = getenv_lookup("BLUEPYTHON_REDACTION"); v != nullptr) {
+    cfg.redaction.enable = parse_env_bool("BLUEPYTHON_REDACTION", v);
+  }
   if (const char* v = getenv_lookup("BLUEPYTHON_FLUSH_INTERVAL_MS"); v != nullptr) {
     cfg.spool.flush_interval_ms =
         static_cast<std::uint32_t>(parse_env_uint("BLUEPYTHON_FLUSH_INTERVAL_MS", v, 1, 60'000));
@@ -174,6 +177,9 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
     cfg.guard = std::move(with_mode);
   }
 
+  std::string& key_file = cfg.redaction.fingerprint_key_file;
+  if (key_file == "~" || key_file.starts_with("~/")) key_file = home + key_file.substr(1);
+  if (cfg.redaction.fingerprint && key_file.empty()) key_file = home + "/.bluepython/fingerprint.key";
   if (cfg.spool.dir.empty()) cfg.spool.dir = home + "/.bluepython/spool";
   if (cfg.spool.dir == "~" || cfg.spool.dir.starts_with("~/")) cfg.spool.dir = home + cfg.spool.dir.substr(1);
   return cfg;

@@ -48,6 +48,7 @@ struct config {
   json_limits limits;
   import_options imports;
   otlp_options otlp;
+  redaction_options redaction;
   std::string source_file;  // config file that was loaded, empty if none
   // The guardrail policy (docs/policy.md), compiled; nullptr: none. Its mode
   // override (--policy-mode) is applied already.

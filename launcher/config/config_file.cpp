@@ -19,6 +19,7 @@
 
 #include "config/config.hpp"
 #include "config/error.hpp"
+#include "pipeline/redaction.hpp"
 #include "policy/policy.hpp"
 
 namespace bluepython {
@@ -308,6 +309,14 @@ constexpr auto kSchema = std::to_array<schema_row>({
     field<&config::limits, &json_limits::max_string_bytes>("limits.max_string_bytes", emit::always, 16, 1ULL << 30U),
     field<&config::limits, &json_limits::max_depth>("limits.max_depth", emit::always, 1, 1000),
     field<&config::limits, &json_limits::max_items>("limits.max_items", emit::always, 1, 10'000'000),
+    field<&config::redaction, &redaction_options::enable>("redaction.enable"),
+    field<&config::redaction, &redaction_options::keys>("redaction.keys", emit::unless_empty),
+    field<&config::redaction, &redaction_options::keep_keys>("redaction.keep_keys", emit::unless_empty),
+    field<&config::redaction, &redaction_options::disable>("redaction.disable", emit::unless_empty),
+    field<&config::redaction, &redaction_options::entropy>("redaction.entropy"),
+    field<&config::redaction, &redaction_options::fingerprint>("redaction.fingerprint"),
+    field<&config::redaction, &redaction_options::fingerprint_key_file>("redaction.fingerprint_key_file",
+                                                                         emit::unless_empty),
     field<&config::otlp, &otlp_options::enable>("otlp.enable"),
     field<&config::otlp, &otlp_options::endpoint>("otlp.endpoint", emit::unless_empty),
     field<&config::otlp, &otlp_options::logs_endpoint>("otlp.logs_endpoint", emit::unless_empty),
@@ -337,6 +346,8 @@ struct schema_section {
 constexpr auto kSections = std::to_array<schema_section>({
     {"imports", true}, {"mcp", true}, {"process", true}, {"files", true}, {"network", true}, {"code", true},
     {"spool", false}, {"queue", false}, {"limits", false},
+    // Only when changed, so the default settings keep their digest.
+    {"redaction", false, [](const config& c) { return c.redaction.configured(); }},
     // Only when configured, so the default settings keep their digest.
     {"otlp", false, [](const config& c) { return c.otlp.configured(); }},
 });
@@ -410,6 +421,15 @@ void apply_config_json(config& cfg, const json& doc, const std::string& origin) 
       if (!m) fail(origin, fmt::format("key \"policy_mode\" must be one of observe, enforce, kill, got \"{}\"", name));
       cfg.policy_mode = m;
       continue;
+    }
+    if (key == "redaction" && value.is_object() && value.contains("disable")) {
+      for (const auto& name : get_patterns(value["disable"], origin, "redaction.disable")) {
+        secret_rule r{};
+        if (!secret_rule_from_name(name, r)) {
+          fail(origin, fmt::format("key \"redaction.disable\": \"{}\" is not a value-shape rule (docs/redaction.md "
+                                   "lists them)", policy::one_line(name)));
+        }
+      }
     }
     // A dotted top-level key ("spool.dir") is unknown: keys nest as objects.
     const schema_row* r = key.find('.') == std::string::npos ? find_row(key) : nullptr;

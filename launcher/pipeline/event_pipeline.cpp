@@ -365,6 +365,16 @@ void event_pipeline::append_shutdown_event(std::string& batch, const std::string
     w.unsigned_integer(c.filtered);
     w.key("uptime_ms");
     w.integer((wall_time_ns() - identity_.start_ns) / 1'000'000);
+    if (options_.redactions != nullptr) {
+      // Values redacted, by rule (docs/redaction.md); {} when none.
+      w.key("redacted");
+      w.begin_object();
+      for (const auto& [rule, n] : options_.redactions->counts()) {
+        w.key(secret_rule_name(rule));
+        w.unsigned_integer(n);
+      }
+      w.end_object();
+    }
     // Final: the observer has stopped (this event itself stays in the spool).
     if (observer_) observer_->describe(w);
     record_view r;

@@ -15,6 +15,7 @@
 #include "pipeline/batch_observer.hpp"
 #include "pipeline/event_sink.hpp"
 #include "pipeline/import_resolver.hpp"
+#include "pipeline/redaction.hpp"
 
 namespace bluepython {
 
@@ -31,6 +32,8 @@ struct pipeline_options {
   std::size_t queue_bytes = 2U << 20U;
   std::chrono::milliseconds flush_interval{50};
   bool mirror_to_stderr = false;
+  // Counts what it redacted: sensor_shutdown reports them (nullptr: redaction off).
+  const redactor* redactions = nullptr;
 };
 
 struct pipeline_counters {

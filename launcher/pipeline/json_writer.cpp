@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/json_writer.hpp"
 
+#include "pipeline/redaction.hpp"
+
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -147,6 +149,10 @@ void json_writer::before_value() {
 }
 
 void json_writer::open(char bracket) {
+  if (secret_next_) {
+    secret_next_ = false;
+    if (secret_depth_ == kNoDepth) secret_depth_ = depth_;
+  }
   before_value();
   out_ += bracket;
   ++depth_;
@@ -158,9 +164,25 @@ void json_writer::close(char bracket) {
   if (depth_ > 0) --depth_;
   need_comma_ = true;
   after_key_ = false;
+  secret_next_ = false;
+  if (depth_ == secret_depth_) secret_depth_ = kNoDepth;
+}
+
+bool json_writer::take_secret() noexcept {
+  if (secret_depth_ != kNoDepth) return true;
+  const bool secret = secret_next_;
+  secret_next_ = false;
+  return secret;
+}
+
+void json_writer::secret_marker(std::string_view secret) {
+  std::string marker;
+  limits_.redact->append_marker(marker, limits_.redact->label_of(secret), secret);
+  plain_string(marker);
 }
 
 void json_writer::key(std::string_view name) {
+  if (limits_.redact != nullptr && secret_depth_ == kNoDepth) secret_next_ = limits_.redact->secret_key(name);
   // Short plain names (nearly all): the separator, quotes and colon are put
   // together and appended once.
   if (name.size() <= kShort && plain_run_end(name, 0) == name.size()) {
@@ -186,6 +208,33 @@ void json_writer::key(std::string_view name) {
 }
 
 void json_writer::string(std::string_view value) {
+  if (limits_.redact == nullptr) {
+    plain_string(value);
+    return;
+  }
+  if (take_secret()) {
+    secret_marker(value);
+    return;
+  }
+  // "--password" "value" in an array (argv): the next string is the secret.
+  bool option = false;
+  if (!after_key_ && value.size() > 2 && value[0] == '-' && value.find('=') == std::string_view::npos) {
+    option = limits_.redact->secret_key(value.substr(value[1] == '-' ? 2 : 1));
+  }
+  std::string redacted;
+  // A secret that starts before the cut is found whole (the longest shapes
+  // are well under the margin; a private key still open runs to the end).
+  constexpr std::size_t kMargin = 8192;
+  const std::size_t limit = limits_.max_string_bytes > SIZE_MAX - kMargin ? SIZE_MAX : limits_.max_string_bytes + kMargin;
+  if (limits_.redact->redact(value, redacted, limit) != 0) {
+    plain_string(redacted);
+  } else {
+    plain_string(value);
+  }
+  secret_next_ = option;
+}
+
+void json_writer::plain_string(std::string_view value) {
   if (value.size() <= kShort && value.size() <= limits_.max_string_bytes && plain_run_end(value, 0) == value.size()) {
     std::array<char, kShort + 3> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled below
     std::size_t k = 0;
@@ -216,41 +265,57 @@ void json_writer::string(std::string_view value) {
 }
 
 void json_writer::integer(std::int64_t value) {
-  before_value();
   char digits[24];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  if (limits_.redact != nullptr && take_secret()) {
+    secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
+    return;
+  }
+  before_value();
   out_.append(digits, res.ptr);
 }
 
 void json_writer::unsigned_integer(std::uint64_t value) {
-  before_value();
   char digits[24];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  if (limits_.redact != nullptr && take_secret()) {
+    secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
+    return;
+  }
+  before_value();
   out_.append(digits, res.ptr);
 }
 
 void json_writer::number(double value) {
-  before_value();
   if (!std::isfinite(value)) {
+    before_value();
     out_ += "null";
     return;
   }
   char digits[32];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
+  if (limits_.redact != nullptr && take_secret()) {
+    secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
+    return;
+  }
+  before_value();
   out_.append(digits, res.ptr);
 }
 
 void json_writer::boolean(bool value) {
+  if (secret_depth_ == kNoDepth) secret_next_ = false;
   before_value();
   out_ += value ? "true" : "false";
 }
 
 void json_writer::null() {
+  if (secret_depth_ == kNoDepth) secret_next_ = false;
   before_value();
   out_ += "null";
 }
 
 void json_writer::raw(std::string_view json) {
+  if (secret_depth_ == kNoDepth) secret_next_ = false;
   before_value();
   out_ += json;
 }

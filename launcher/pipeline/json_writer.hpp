@@ -8,12 +8,17 @@
 
 namespace bluepython {
 
+class redactor;
+
 // Limits applied while encoding. Strings longer than max_string_bytes are cut
 // at a UTF-8 boundary and end with a marker naming the original length.
 struct json_limits {
   std::size_t max_string_bytes = std::size_t{64} * 1024;
   std::size_t max_depth = 64;
   std::size_t max_items = 10'000;  // per container, for encoders that walk objects
+  // Secret redaction (pipeline/redaction.hpp) of keys' values and strings;
+  // nullptr: none (the tools re-encoding a spool, policy matching).
+  const redactor* redact = nullptr;
 };
 
 // Appends JSON text to a caller-owned std::string. Every output is valid JSON
@@ -61,12 +66,23 @@ class json_writer {
   void before_value();
   void open(char bracket);
   void close(char bracket);
+  void plain_string(std::string_view value);
+  // Redaction: true when the next value is a secret (consumes the flag).
+  [[nodiscard]] bool take_secret() noexcept;
+  void secret_marker(std::string_view secret);
+
+  static constexpr std::size_t kNoDepth = static_cast<std::size_t>(-1);
 
   std::string& out_;
   json_limits limits_;
   std::size_t depth_ = 0;
   bool need_comma_ = false;
   bool after_key_ = false;
+  // Redaction state: the next value is a secret (its key is named like one,
+  // or it follows "--password" in an array); inside a container that is a
+  // secret's value, every scalar is (secret_depth_: that container's depth).
+  bool secret_next_ = false;
+  std::size_t secret_depth_ = kNoDepth;
 };
 
 }  // namespace bluepython

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 // The pipeline's settings (config/ fills them from the config file, the
 // environment and flags; the pipeline never reads configuration itself).
@@ -25,6 +26,22 @@ struct import_options {
   bool fileslist = true;  // BlueRock: false = one event per distribution
   bool baseline = true;   // keep per-spool hashes for hash_changed
   bool hash_cache = true; // reuse a baseline hash when dev/inode/size/mtime/ctime match
+};
+
+// Secret redaction (docs/redaction.md): on unless turned off.
+struct redaction_options {
+  bool enable = true;
+  std::vector<std::string> keys;        // more key names whose values are secrets
+  std::vector<std::string> keep_keys;   // built-in key names not to treat as secrets
+  std::vector<std::string> disable;     // value-shape rules turned off, by name
+  bool entropy = false;                 // opt-in: long random-looking tokens
+  bool fingerprint = false;             // markers carry a keyed HMAC of the secret
+  std::string fingerprint_key_file;     // empty: ~/.bluepython/fingerprint.key
+
+  [[nodiscard]] bool configured() const noexcept {
+    return !enable || !keys.empty() || !keep_keys.empty() || !disable.empty() || entropy || fingerprint ||
+           !fingerprint_key_file.empty();
+  }
 };
 
 }  // namespace bluepython

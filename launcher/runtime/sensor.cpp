@@ -23,6 +23,7 @@
 #include "config/handoff.hpp"
 #include "pipeline/json_writer.hpp"
 #include "export/otlp/otlp_exporter.hpp"
+#include "pipeline/redaction.hpp"
 #include "pipeline/spool_writer.hpp"
 #include "version.hpp"
 
@@ -68,6 +69,8 @@ struct state {
   std::atomic<bool> warned{false};
   std::atomic<bool> stopped{false};
   bool child_writer_pending = false;
+  std::unique_ptr<redactor> redact;  // counts survive in it until the process ends
+  std::string startup_warning;
   // The handoff file exists (published before this process's first child;
   // a fork child starts without one of its own).
   std::atomic<bool> handoff_published{false};
@@ -306,6 +309,7 @@ void atfork_child() {
     }
     g_fatal_requested.store(false);
     g_deferred_signal.store(0);
+    if (s.redact) s.redact->reset_counts();
     s.warned.store(false);
     s.handoff_published.store(false);
     s.child_writer_pending = true;
@@ -405,7 +409,24 @@ void start(const config& cfg, const startup_info& info) {
   id.uuid = make_uuid();
   id.start_ns = wall_time_ns();
 
+  // Redaction first: sensor_startup's argv goes through it too.
+  std::string fingerprint_key;
+  if (cfg.redaction.enable && cfg.redaction.fingerprint) {
+    std::string error;
+    fingerprint_key = load_fingerprint_key(cfg.redaction.fingerprint_key_file, error);
+    if (fingerprint_key.empty()) s->startup_warning = fmt::format("bluepython: warning: {}; markers carry no fingerprint", error);
+  }
+  s->redact = std::make_unique<redactor>(cfg.redaction, std::move(fingerprint_key));
+  if (cfg.redaction.enable) {
+    s->cfg.limits.redact = s->redact.get();
+  } else if (s->parent.pid == 0) {
+    s->startup_warning =
+        "bluepython: warning: redaction is off (redaction.enable / BLUEPYTHON_REDACTION): secrets in tool arguments, "
+        "results, argv and URLs are recorded as they are";
+  }
+
   pipeline_options options;
+  options.redactions = cfg.redaction.enable ? s->redact.get() : nullptr;
   options.queue_bytes = cfg.queue.max_bytes;
   options.flush_interval = std::chrono::milliseconds(cfg.spool.flush_interval_ms);
   options.mirror_to_stderr = cfg.events_to_stderr;
@@ -424,6 +445,7 @@ void start(const config& cfg, const startup_info& info) {
   }
 
   emit_startup("exec", s->parent);
+  if (!s->startup_warning.empty()) warn_once(s->startup_warning);
   export_parent_env(id);
   ::pthread_atfork(&atfork_prepare, &atfork_parent, &atfork_child);
   (void)std::atexit(&c_atexit);

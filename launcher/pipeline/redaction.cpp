@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/redaction.hpp"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+
+#include "pipeline/fd_util.hpp"
+#include "pipeline/sha256.hpp"
+
+namespace bluepython {
+namespace {
+
+constexpr std::array<std::string_view, secret_rule_count> kRuleNames = {
+    "key",          "aws_access_key_id", "github_token", "gitlab_token",      "slack_token",  "slack_webhook",
+    "stripe_key",   "openai_key",        "anthropic_key", "google_api_key",   "google_oauth", "npm_token",
+    "pypi_token",   "huggingface_token", "sendgrid_key", "digitalocean_token", "jwt",         "private_key",
+    "bearer_token", "basic_auth",        "url_password", "high_entropy",      "field",
+};
+
+// Key names whose values are secrets are compared normalized (lowercase, no
+// '-', '_', '.', ' '); builtin_secret_key below lists them.
+// Endings in "token" that are not secrets (MCP's progressToken, paging).
+constexpr std::array<std::string_view, 8> kTokenNotSecret = {
+    "progresstoken", "pagetoken", "nextpagetoken", "continuationtoken", "synctoken", "maxtoken", "cancellationtoken",
+    "resumetoken",
+};
+
+constexpr bool is_alnum(unsigned char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_upper(unsigned char c) noexcept { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower(unsigned char c) noexcept { return c >= 'a' && c <= 'z'; }
+constexpr bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
+// Characters of a token (what provider keys, JWT parts and base64url use).
+constexpr bool is_token_char(unsigned char c) noexcept { return is_alnum(c) || c == '_' || c == '-'; }
+// Characters of a key name in key=value text.
+constexpr bool is_key_char(unsigned char c) noexcept { return is_token_char(c) || c == '.'; }
+constexpr bool is_b64_char(unsigned char c) noexcept { return is_alnum(c) || c == '+' || c == '/' || c == '='; }
+constexpr bool is_space(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
+
+constexpr unsigned char lower(unsigned char c) noexcept { return is_upper(c) ? static_cast<unsigned char>(c + 32) : c; }
+
+bool starts_with_at(std::string_view s, std::size_t i, std::string_view prefix) noexcept {
+  return s.size() - i >= prefix.size() && s.compare(i, prefix.size(), prefix) == 0;
+}
+
+bool starts_with_nocase(std::string_view s, std::size_t i, std::string_view prefix) noexcept {
+  if (s.size() - i < prefix.size()) return false;
+  for (std::size_t k = 0; k < prefix.size(); ++k) {
+    if (lower(static_cast<unsigned char>(s[i + k])) != static_cast<unsigned char>(prefix[k])) return false;
+  }
+  return true;
+}
+
+// End of the run from `i` of characters `pred` accepts.
+template <class Pred>
+std::size_t run_end(std::string_view s, std::size_t i, Pred pred) noexcept {
+  while (i < s.size() && pred(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
+// The key name normalized into `buf`; empty when too long to be one of ours.
+std::string_view normalize_key(std::string_view name, std::array<char, 64>& buf) noexcept {
+  std::size_t k = 0;
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '-' || c == '_' || c == '.' || c == ' ') continue;
+    if (k == buf.size()) return {};
+    buf[k++] = static_cast<char>(lower(c));
+  }
+  return {buf.data(), k};
+}
+
+bool ends_with_any(std::string_view n, std::initializer_list<std::string_view> endings) noexcept {
+  for (const auto e : endings) {
+    if (n.ends_with(e)) return true;
+  }
+  return false;
+}
+
+// By the last character first: most keys are ruled out by it or by one
+// comparison. docs/redaction.md lists the names.
+bool builtin_secret_key(std::string_view n) noexcept {
+  if (n.size() < 3) return false;
+  switch (n.back()) {
+    case 'd':
+      return n == "pwd" || ends_with_any(n, {"password", "passwd", "privatekeyid"});
+    case 'e':
+      return ends_with_any(n, {"passphrase", "cookie"});
+    case 't':
+      return n == "jwt" || n.ends_with("secret");
+    case 'y':
+      return n.ends_with("key") && ends_with_any(n, {"apikey", "accesskey", "secretkey", "privatekey", "signingkey",
+                                                     "encryptionkey", "masterkey", "accountkey"});
+    case 'n':
+      if (n.ends_with("token")) {
+        for (const auto no : kTokenNotSecret) {
+          if (n.ends_with(no)) return false;
+        }
+        return true;
+      }
+      return n == "session" || n == "dsn" || n == "pin" || n.ends_with("authorization");
+    case 's':
+      return n == "pass" || n == "cookies" || n.ends_with("credentials");
+    case 'g':
+      return n.ends_with("connectionstring");
+    case 'l':
+      return n == "credential" || n.ends_with("webhookurl");
+    case 'h':
+      return n == "auth";
+    case 'p':
+      return n == "otp";
+    default:
+      return false;
+  }
+}
+
+// Provider token shapes, tried at the start of a token (the character before
+// is not a token character). Returns the end of the secret, or 0.
+struct shape_match {
+  std::size_t end = 0;
+  secret_rule rule = secret_rule::key;
+};
+
+std::size_t fixed_then(std::string_view s, std::size_t i, std::size_t prefix, std::size_t min_len,
+                       bool (*pred)(unsigned char)) noexcept {
+  const std::size_t end = run_end(s, i + prefix, pred);
+  return end - (i + prefix) >= min_len ? end : 0;
+}
+
+bool upper_or_digit(unsigned char c) noexcept { return is_upper(c) || is_digit(c); }
+bool alnum(unsigned char c) noexcept { return is_alnum(c); }
+bool token_char(unsigned char c) noexcept { return is_token_char(c); }
+bool token_or_dot(unsigned char c) noexcept { return is_token_char(c) || c == '.'; }
+bool alnum_or_underscore(unsigned char c) noexcept { return is_alnum(c) || c == '_'; }
+bool hex_lower(unsigned char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+
+shape_match jwt_at(std::string_view s, std::size_t i) noexcept {
+  // header.payload.signature, each base64url; the header is JSON ("eyJ").
+  const std::size_t h = run_end(s, i, token_char);
+  if (h - i < 10 || h >= s.size() || s[h] != '.') return {};
+  const std::size_t p = run_end(s, h + 1, token_char);
+  if (p - h - 1 < 10 || p >= s.size() || s[p] != '.') return {};
+  const std::size_t sig = run_end(s, p + 1, token_char);
+  return {sig, secret_rule::jwt};
+}
+
+shape_match shape_at(std::string_view s, std::size_t i) noexcept {
+  std::size_t e = 0;
+  switch (s[i]) {
+    case 'A':
+      for (const auto p : {"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA"}) {
+        if (starts_with_at(s, i, p)) {
+          e = run_end(s, i + 4, upper_or_digit);
+          if (e - i == 20 && (e == s.size() || !is_alnum(static_cast<unsigned char>(s[e])))) {
+            return {e, secret_rule::aws_access_key_id};
+          }
+          return {};
+        }
+      }
+      if (starts_with_at(s, i, "AIza") && (e = fixed_then(s, i, 4, 30, token_char)) != 0) {
+        return {e, secret_rule::google_api_key};
+      }
+      return {};
+    case 'g':
+      if (s.size() - i > 4 && s[i + 1] == 'h' && s[i + 3] == '_' &&
+          std::string_view("pousr").find(s[i + 2]) != std::string_view::npos &&
+          (e = fixed_then(s, i, 4, 30, alnum)) != 0) {
+        return {e, secret_rule::github_token};
+      }
+      if (starts_with_at(s, i, "github_pat_") && (e = fixed_then(s, i, 11, 30, alnum_or_underscore)) != 0) {
+        return {e, secret_rule::github_token};
+      }
+      if (starts_with_at(s, i, "gl")) {
+        for (const std::string_view p : {"glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glimt-", "glft-",
+                                         "glsoat-", "glagent-", "glffct-"}) {
+          if (starts_with_at(s, i, p) && (e = fixed_then(s, i, p.size(), 20, token_or_dot)) != 0) {
+            return {e, secret_rule::gitlab_token};
+          }
+        }
+      }
+      return {};
+    case 'x':
+      if (starts_with_at(s, i, "xox") && s.size() - i > 4 && s[i + 4] == '-' &&
+          std::string_view("abposre").find(s[i + 3]) != std::string_view::npos &&
+          (e = fixed_then(s, i, 5, 10, token_char)) != 0) {
+        return {e, secret_rule::slack_token};
+      }
+      if (starts_with_at(s, i, "xapp-") && (e = fixed_then(s, i, 5, 10, token_char)) != 0) {
+        return {e, secret_rule::slack_token};
+      }
+      return {};
+    case 's':
+      if (starts_with_at(s, i, "sk-ant-") && (e = fixed_then(s, i, 7, 20, token_char)) != 0) {
+        return {e, secret_rule::anthropic_key};
+      }
+      if (starts_with_at(s, i, "sk-") && (e = fixed_then(s, i, 3, 20, token_char)) != 0) {
+        return {e, secret_rule::openai_key};
+      }
+      if ((starts_with_at(s, i, "sk_live_") || starts_with_at(s, i, "sk_test_")) &&
+          (e = fixed_then(s, i, 8, 16, alnum)) != 0) {
+        return {e, secret_rule::stripe_key};
+      }
+      return {};
+    case 'r':
+      if ((starts_with_at(s, i, "rk_live_") || starts_with_at(s, i, "rk_test_")) &&
+          (e = fixed_then(s, i, 8, 16, alnum)) != 0) {
+        return {e, secret_rule::stripe_key};
+      }
+      return {};
+    case 'w':
+      if (starts_with_at(s, i, "whsec_") && (e = fixed_then(s, i, 6, 20, alnum)) != 0) {
+        return {e, secret_rule::stripe_key};
+      }
+      return {};
+    case 'e':
+      if (starts_with_at(s, i, "eyJ")) return jwt_at(s, i);
+      return {};
+    case 'n':
+      if (starts_with_at(s, i, "npm_") && (e = fixed_then(s, i, 4, 36, alnum)) != 0) {
+        return {e, secret_rule::npm_token};
+      }
+      return {};
+    case 'p':
+      if (starts_with_at(s, i, "pypi-AgE") && (e = fixed_then(s, i, 8, 40, token_char)) != 0) {
+        return {e, secret_rule::pypi_token};
+      }
+      return {};
+    case 'h':
+      if (starts_with_at(s, i, "hf_") && (e = fixed_then(s, i, 3, 30, alnum)) != 0) {
+        return {e, secret_rule::huggingface_token};
+      }
+      return {};
+    case 'S':
+      if (starts_with_at(s, i, "SG.")) {
+        const std::size_t a = run_end(s, i + 3, token_char);
+        if (a - i - 3 >= 16 && a < s.size() && s[a] == '.' && (e = fixed_then(s, a, 1, 30, token_char)) != 0) {
+          return {e, secret_rule::sendgrid_key};
+        }
+      }
+      return {};
+    case 'G':
+      if (starts_with_at(s, i, "GOCSPX-") && (e = fixed_then(s, i, 7, 20, token_char)) != 0) {
+        return {e, secret_rule::google_oauth};
+      }
+      return {};
+    case 'y':
+      if (starts_with_at(s, i, "ya29.") && (e = fixed_then(s, i, 5, 20, token_or_dot)) != 0) {
+        return {e, secret_rule::google_oauth};
+      }
+      return {};
+    case 'd':
+      if (starts_with_at(s, i, "dop_v1_") && (e = fixed_then(s, i, 7, 64, hex_lower)) != 0) {
+        return {e, secret_rule::digitalocean_token};
+      }
+      return {};
+    default:
+      return {};
+  }
+}
+
+// Decoded base64 contains ':' (user:password), as Basic credentials do.
+bool base64_has_colon(std::string_view b64) noexcept {
+  auto value = [](unsigned char c) -> int {
+    if (is_upper(c)) return c - 'A';
+    if (is_lower(c)) return c - 'a' + 26;
+    if (is_digit(c)) return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char ch : b64) {
+    const int v = value(static_cast<unsigned char>(ch));
+    if (v < 0) break;
+    acc = (acc << 6U) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      if (((acc >> static_cast<unsigned>(bits)) & 0xFFU) == ':') return true;
+    }
+  }
+  return false;
+}
+
+// Shannon entropy, bits per character.
+double entropy_of(std::string_view s) noexcept {
+  std::array<std::uint32_t, 256> counts{};
+  for (const char c : s) ++counts[static_cast<unsigned char>(c)];
+  double h = 0;
+  const auto n = static_cast<double>(s.size());
+  for (const auto c : counts) {
+    if (c == 0) continue;
+    const double p = c / n;
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+bool looks_random(std::string_view t) noexcept {
+  if (t.size() < 24 || t.size() > 512) return false;
+  bool upper = false;
+  bool low = false;
+  bool digit = false;
+  for (const char ch : t) {
+    const auto c = static_cast<unsigned char>(ch);
+    upper = upper || is_upper(c);
+    low = low || is_lower(c);
+    digit = digit || is_digit(c);
+  }
+  return upper && low && digit && entropy_of(t) >= 4.2;
+}
+
+// The value after a key name at [key_begin, key_end): `= value`, `: value`,
+// `"key": "value"` and `--key value` (when `dashes`). Returns {begin, end}
+// of the value, or {0, 0}.
+std::pair<std::size_t, std::size_t> value_after_key(std::string_view s, std::size_t key_begin, std::size_t key_end,
+                                                    bool dashes) noexcept {
+  const std::size_t n = s.size();
+  std::size_t j = key_end;
+  const char open_quote = key_begin > 0 ? s[key_begin - 1] : '\0';
+  if ((open_quote == '"' || open_quote == '\'') && j < n && s[j] == open_quote) ++j;
+  const std::size_t after_key = j;
+  while (j < n && is_space(static_cast<unsigned char>(s[j]))) ++j;
+  bool separated = false;
+  if (j < n && (s[j] == '=' || s[j] == ':')) {
+    if (s[j] == '=' && j + 1 < n && s[j + 1] == '=') return {0, 0};   // a comparison
+    if (s[j] == ':' && starts_with_at(s, j, "://")) return {0, 0};   // a URL scheme
+    ++j;
+    separated = true;
+  } else if (dashes && j == after_key + 1 && j > after_key && s[after_key] == ' ') {
+    separated = true;  // --password value
+  }
+  if (!separated) return {0, 0};
+  while (j < n && is_space(static_cast<unsigned char>(s[j]))) ++j;
+  if (j >= n) return {0, 0};
+  const char q = s[j];
+  if (q == '"' || q == '\'') {
+    const std::size_t begin = j + 1;
+    std::size_t end = begin;
+    while (end < n && s[end] != q) {
+      if (s[end] == '\\' && end + 1 < n) ++end;
+      ++end;
+    }
+    return {begin, std::min(end, n)};
+  }
+  std::size_t begin = j;
+  // An authorization scheme stays readable: "Authorization: Bearer <secret>".
+  const std::size_t word = run_end(s, begin, [](unsigned char c) { return is_alnum(c); });
+  if (word > begin && word < n && s[word] == ' ' && word + 1 < n && !is_space(static_cast<unsigned char>(s[word + 1]))) {
+    for (const std::string_view scheme : {"bearer", "basic", "token", "digest", "negotiate", "apikey", "ntlm"}) {
+      if (word - begin == scheme.size() && starts_with_nocase(s, begin, scheme)) {
+        begin = word + 1;
+        break;
+      }
+    }
+  }
+  std::size_t end = begin;
+  while (end < n) {
+    const auto c = static_cast<unsigned char>(s[end]);
+    if (c <= ' ' || c == '&' || c == ';' || c == ',' || c == '"' || c == '\'' || c == ')' || c == '}' || c == ']' ||
+        c == '<' || c == '>' || c == '\\') {
+      break;
+    }
+    ++end;
+  }
+  return {begin, end};
+}
+
+}  // namespace
+
+std::string_view secret_rule_name(secret_rule r) noexcept { return kRuleNames[static_cast<std::size_t>(r)]; }
+
+bool secret_rule_from_name(std::string_view name, secret_rule& out) noexcept {
+  for (std::size_t i = 0; i < secret_rule_count; ++i) {
+    if (kRuleNames[i] == name) {
+      out = static_cast<secret_rule>(i);
+      return out != secret_rule::key && out != secret_rule::field;
+    }
+  }
+  return false;
+}
+
+redactor::redactor(const redaction_options& options, std::string fingerprint_key)
+    : enabled_(options.enable), entropy_(options.entropy), fingerprint_key_(std::move(fingerprint_key)) {
+  rule_on_.fill(true);
+  rule_on_[static_cast<std::size_t>(secret_rule::high_entropy)] = options.entropy;
+  for (const auto& name : options.disable) {
+    secret_rule r{};
+    if (secret_rule_from_name(name, r)) rule_on_[static_cast<std::size_t>(r)] = false;
+  }
+  std::array<char, 64> buf{};
+  for (const auto& k : options.keys) {
+    const auto n = normalize_key(k, buf);
+    if (!n.empty()) extra_keys_.emplace_back(n);
+  }
+  for (const auto& k : options.keep_keys) {
+    const auto n = normalize_key(k, buf);
+    if (!n.empty()) keep_keys_.emplace_back(n);
+  }
+}
+
+bool redactor::secret_key(std::string_view name) const noexcept {
+  if (!enabled_ || name.empty() || name.size() > 64) return false;
+  std::array<char, 64> buf{};
+  const std::string_view n = normalize_key(name, buf);
+  if (n.empty()) return false;
+  for (const auto& k : extra_keys_) {
+    if (n == k) return true;
+  }
+  if (!builtin_secret_key(n)) return false;
+  return std::find(keep_keys_.begin(), keep_keys_.end(), n) == keep_keys_.end();
+}
+
+void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::size_t scan_limit) const {
+  if (!enabled_) return;
+  const std::string_view s = text.substr(0, std::min(text.size(), scan_limit));
+  const std::size_t n = s.size();
+  auto on = [&](secret_rule r) { return rule_on_[static_cast<std::size_t>(r)]; };
+  // A secret cut by the scan limit runs to the end of the text.
+  auto add = [&](std::size_t b, std::size_t e, secret_rule r) {
+    if (e <= b) return;
+    out.push_back({b, e >= n ? text.size() : e, r});
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (!is_alnum(c)) {
+      if (c == '-' && starts_with_at(s, i, "-----BEGIN ") && on(secret_rule::private_key)) {
+        const std::size_t line = s.find('\n', i);
+        const std::string_view header = s.substr(i, (line == std::string_view::npos ? n : line) - i);
+        if (header.find("PRIVATE KEY") != std::string_view::npos) {
+          const std::size_t end_marker = s.find("-----END ", i + 11);
+          std::size_t e = n;
+          if (end_marker != std::string_view::npos) {
+            const std::size_t close = s.find("-----", end_marker + 9);
+            e = close == std::string_view::npos ? n : close + 5;
+          }
+          add(i, e, secret_rule::private_key);
+          i = e;
+          continue;
+        }
+      }
+      ++i;
+      continue;
+    }
+    // Inside a token, no new one starts; after "--" or a lone '-' (options) one does.
+    const bool after_dash = i > 0 && s[i - 1] == '-' &&
+                            (i < 2 || s[i - 2] == '-' || !is_token_char(static_cast<unsigned char>(s[i - 2])));
+    if (i > 0 && !after_dash && is_token_char(static_cast<unsigned char>(s[i - 1]))) {
+      i = run_end(s, i, [](unsigned char x) { return is_alnum(x); });
+      continue;
+    }
+    // A token starts at i.
+    if (const shape_match m = shape_at(s, i); m.end != 0 && on(m.rule)) {
+      add(i, m.end, m.rule);
+      i = m.end;
+      continue;
+    }
+    const std::size_t word_end = run_end(s, i, is_key_char);
+    // scheme://user:password@host
+    if (starts_with_at(s, word_end, "://")) {
+      const std::size_t auth = word_end + 3;
+      std::size_t stop = auth;
+      while (stop < n) {
+        const auto x = static_cast<unsigned char>(s[stop]);
+        if (x <= ' ' || x == '/' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
+        ++stop;
+      }
+      const std::size_t at = s.substr(auth, stop - auth).rfind('@');
+      if (at != std::string_view::npos && on(secret_rule::url_password)) {
+        const std::size_t colon = s.substr(auth, at).find(':');
+        if (colon != std::string_view::npos && colon + 1 < at) add(auth + colon + 1, auth + at, secret_rule::url_password);
+        i = auth + at + 1;
+      } else {
+        i = auth;
+      }
+      continue;
+    }
+    // Authorization schemes in free text.
+    if (word_end < n && s[word_end] == ' ') {
+      const std::size_t tb = word_end + 1;
+      if (word_end - i == 6 && starts_with_nocase(s, i, "bearer") && on(secret_rule::bearer_token)) {
+        const std::size_t te = run_end(s, tb, [](unsigned char x) {
+          return is_token_char(x) || x == '.' || x == '~' || x == '+' || x == '/' || x == '=';
+        });
+        if (te - tb >= 8) {
+          add(tb, te, secret_rule::bearer_token);
+          i = te;
+          continue;
+        }
+      } else if (word_end - i == 5 && starts_with_nocase(s, i, "basic") && on(secret_rule::basic_auth)) {
+        const std::size_t te = run_end(s, tb, is_b64_char);
+        if (te - tb >= 8 && base64_has_colon(s.substr(tb, te - tb))) {
+          add(tb, te, secret_rule::basic_auth);
+          i = te;
+          continue;
+        }
+      }
+    }
+    // key=value, key: value, "key": "value", --key value
+    if (word_end < n) {
+      const bool dashes = i >= 2 && s[i - 1] == '-' && s[i - 2] == '-';
+      const auto [vb, ve] = value_after_key(s, i, word_end, dashes);
+      if (ve > vb && secret_key(s.substr(i, word_end - i))) {
+        // A value of a known shape is labelled by it ("token=ghp_…": github_token).
+        const shape_match m = shape_at(s, vb);
+        add(vb, ve, m.end == ve && on(m.rule) ? m.rule : secret_rule::key);
+        i = ve;
+        continue;
+      }
+    }
+    if (entropy_) {
+      const std::size_t te = run_end(s, i, [](unsigned char x) { return is_token_char(x) || x == '+' || x == '/'; });
+      if (looks_random(s.substr(i, te - i))) {
+        add(i, te, secret_rule::high_entropy);
+        i = te;
+        continue;
+      }
+    }
+    i = word_end;
+  }
+}
+
+void redactor::append_marker(std::string& out, secret_rule rule, std::string_view secret) const {
+  counts_[static_cast<std::size_t>(rule)].fetch_add(1, std::memory_order_relaxed);
+  out += "[REDACTED:";
+  out += secret_rule_name(rule);
+  out += ':';
+  char digits[24];
+  const auto res = std::to_chars(std::begin(digits), std::end(digits), secret.size());
+  out.append(digits, res.ptr);
+  if (!fingerprint_key_.empty()) {
+    // HMAC-SHA256 (RFC 2104) of the secret under the installation's key.
+    std::string pad(64, '\0');
+    std::string k = fingerprint_key_.size() > 64 ? std::string(reinterpret_cast<const char*>(
+                                                                   sha256_bytes(fingerprint_key_).data()), 32)
+                                                 : fingerprint_key_;
+    std::string inner;
+    inner.reserve(64 + secret.size());
+    for (std::size_t i = 0; i < 64; ++i) inner += static_cast<char>((i < k.size() ? k[i] : 0) ^ 0x36);
+    inner.append(secret);
+    const sha256_digest ih = sha256_bytes(inner);
+    std::string outer;
+    outer.reserve(96);
+    for (std::size_t i = 0; i < 64; ++i) outer += static_cast<char>((i < k.size() ? k[i] : 0) ^ 0x5c);
+    outer.append(reinterpret_cast<const char*>(ih.data()), ih.size());
+    const std::string hex = to_hex(sha256_bytes(outer));
+    out += ':';
+    out.append(hex, 0, 16);
+  }
+  out += ']';
+}
+
+std::size_t redactor::redact(std::string_view text, std::string& out, std::size_t scan_limit) const {
+  if (!enabled_) return 0;
+  std::vector<secret_span> spans;
+  scan(text, spans, scan_limit);
+  if (spans.empty()) return 0;
+  out.clear();
+  out.reserve(text.size());
+  std::size_t at = 0;
+  for (const auto& sp : spans) {
+    out.append(text.substr(at, sp.begin - at));
+    append_marker(out, sp.rule, text.substr(sp.begin, sp.end - sp.begin));
+    at = sp.end;
+  }
+  out.append(text.substr(at));
+  return spans.size();
+}
+
+secret_rule redactor::label_of(std::string_view value) const noexcept {
+  if (value.empty()) return secret_rule::key;
+  const shape_match m = shape_at(value, 0);
+  return m.end == value.size() && rule_on_[static_cast<std::size_t>(m.rule)] ? m.rule : secret_rule::key;
+}
+
+std::vector<std::pair<secret_rule, std::uint64_t>> redactor::counts() const {
+  std::vector<std::pair<secret_rule, std::uint64_t>> out;
+  for (std::size_t i = 0; i < secret_rule_count; ++i) {
+    const std::uint64_t n = counts_[i].load(std::memory_order_relaxed);
+    if (n != 0) out.emplace_back(static_cast<secret_rule>(i), n);
+  }
+  return out;
+}
+
+void redactor::reset_counts() noexcept {
+  for (auto& c : counts_) c.store(0, std::memory_order_relaxed);
+}
+
+std::string load_fingerprint_key(const std::string& path, std::string& error) {
+  auto read_key = [&]() -> std::string {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return {};
+    char buf[129];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (got < 32) {
+      error = "the fingerprint key file " + path + " is shorter than 32 bytes";
+      return {};
+    }
+    std::string key(buf, static_cast<std::size_t>(got));
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) key.pop_back();
+    return key;
+  };
+  if (std::string key = read_key(); !key.empty() || !error.empty()) return key;
+  const auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) (void)::mkdir(path.substr(0, slash).c_str(), 0700);
+  unsigned char raw[32];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+    error = "no random bytes for a fingerprint key";
+    return {};
+  }
+  sha256_digest d{};
+  std::memcpy(d.data(), raw, sizeof raw);
+  std::string hex = to_hex(d) + "\n";
+  // Written whole under a temporary name, then linked to its name: a
+  // process starting at the same time reads either no key or all of it.
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    error = "cannot create the fingerprint key file " + path + ": " + std::strerror(errno);
+    return {};
+  }
+  const bool ok = write_all(fd, hex.data(), hex.size());
+  ::close(fd);
+  const int linked = ok ? ::link(tmp.c_str(), path.c_str()) : -1;
+  const int link_errno = errno;
+  (void)::unlink(tmp.c_str());
+  if (!ok) {
+    error = "cannot write the fingerprint key file " + path;
+    return {};
+  }
+  if (linked != 0) {
+    if (link_errno == EEXIST) return read_key();  // another process made it first
+    error = "cannot create the fingerprint key file " + path + ": " + std::strerror(link_errno);
+    return {};
+  }
+  hex.pop_back();
+  return hex;
+}
+
+}  // namespace bluepython
