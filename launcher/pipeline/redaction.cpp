@@ -34,6 +34,12 @@ constexpr std::array<std::string_view, 8> kTokenNotSecret = {
     "resumetoken",
 };
 
+// A value already replaced: our marker, or the hooks' cleaning of URLs
+// ("[REDACTED]", "REDACTED").
+constexpr bool already_redacted(std::string_view v) noexcept {
+  return v.starts_with("[REDACTED") || v == "REDACTED";
+}
+
 constexpr bool is_alnum(unsigned char c) noexcept {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -328,7 +334,8 @@ std::pair<std::size_t, std::size_t> value_after_key(std::string_view s, std::siz
                                                     bool dashes) noexcept {
   const std::size_t n = s.size();
   std::size_t j = key_end;
-  const char open_quote = key_begin > 0 ? s[key_begin - 1] : '\0';
+  const std::size_t name_begin = dashes ? key_begin - 2 : key_begin;  // "--password" starts at its dashes
+  const char open_quote = name_begin > 0 ? s[name_begin - 1] : '\0';
   if ((open_quote == '"' || open_quote == '\'') && j < n && s[j] == open_quote) ++j;
   const std::size_t after_key = j;
   while (j < n && is_space(static_cast<unsigned char>(s[j]))) ++j;
@@ -340,6 +347,9 @@ std::pair<std::size_t, std::size_t> value_after_key(std::string_view s, std::siz
     separated = true;
   } else if (dashes && j == after_key + 1 && j > after_key && s[after_key] == ' ') {
     separated = true;  // --password value
+  } else if (dashes && after_key > key_end && j < n && s[j] == ',') {
+    ++j;
+    separated = true;  // "--password", "value" (an argv as JSON text)
   }
   if (!separated) return {0, 0};
   while (j < n && is_space(static_cast<unsigned char>(s[j]))) ++j;
@@ -477,10 +487,27 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
         if (x <= ' ' || x == '/' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
         ++stop;
       }
+      // Slack's incoming webhooks: the path is the credential.
+      if (s.substr(auth, stop - auth) == "hooks.slack.com" && starts_with_at(s, stop, "/services/") &&
+          on(secret_rule::slack_webhook)) {
+        const std::size_t b = stop + 10;
+        std::size_t e = b;
+        while (e < n) {
+          const auto x = static_cast<unsigned char>(s[e]);
+          if (x <= ' ' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
+          ++e;
+        }
+        add(b, e, secret_rule::slack_webhook);
+        i = e;
+        continue;
+      }
       const std::size_t at = s.substr(auth, stop - auth).rfind('@');
       if (at != std::string_view::npos && on(secret_rule::url_password)) {
         const std::size_t colon = s.substr(auth, at).find(':');
-        if (colon != std::string_view::npos && colon + 1 < at) add(auth + colon + 1, auth + at, secret_rule::url_password);
+        if (colon != std::string_view::npos && colon + 1 < at &&
+            !already_redacted(s.substr(auth + colon + 1, at - colon - 1))) {
+          add(auth + colon + 1, auth + at, secret_rule::url_password);
+        }
         i = auth + at + 1;
       } else {
         i = auth;
@@ -512,10 +539,13 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
     if (word_end < n) {
       const bool dashes = i >= 2 && s[i - 1] == '-' && s[i - 2] == '-';
       const auto [vb, ve] = value_after_key(s, i, word_end, dashes);
-      if (ve > vb && secret_key(s.substr(i, word_end - i))) {
+      if (ve > vb && !already_redacted(s.substr(vb, ve - vb)) && secret_key(s.substr(i, word_end - i))) {
         // A value of a known shape is labelled by it ("token=ghp_…": github_token).
         const shape_match m = shape_at(s, vb);
-        add(vb, ve, m.end == ve && on(m.rule) ? m.rule : secret_rule::key);
+        secret_rule rule = m.end == ve && on(m.rule) ? m.rule : secret_rule::key;
+        if (rule == secret_rule::key && vb >= 7 && starts_with_nocase(s, vb - 7, "bearer ")) rule = secret_rule::bearer_token;
+        if (rule == secret_rule::key && vb >= 6 && starts_with_nocase(s, vb - 6, "basic ")) rule = secret_rule::basic_auth;
+        add(vb, ve, rule);
         i = ve;
         continue;
       }

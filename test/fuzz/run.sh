@@ -22,7 +22,7 @@ fi
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz | tail -1
 mkdir -p build-fuzz/artifacts
-for target in json_writer json_view config policy; do
+for target in json_writer json_view config policy redaction; do
   exe="build-fuzz/test/fuzz/fuzz_$target"
   kept=(test/fuzz/regressions/"$target"/*)
   if [[ -e "${kept[0]}" ]]; then
