@@ -36,7 +36,7 @@ class _Sink(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    do_GET = do_POST = _keep  # noqa: N815
+    do_GET = do_POST = _keep
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -56,9 +56,11 @@ def _calls(base: str) -> list[Any]:
     for entry in _CORPUS:
         text, secret = entry["text"], entry["secret"]
         calls += [
-            ["echo", {"data": {"note": f"deploying with {text} now", "api_key": secret, "nested": [{"auth": text}]}}],
+            ["echo", {"data": {"note": f"deploying with {text} now", "api_key": secret,
+                               "nested": [{"auth": text}]}}],
             ["run", {"argv": ["true", "--password", secret, f"--config=x; {text}", text]}],
-            ["fetch", {"url": f"{base}/hook?q=1&access_token={secret}", "headers": {"Authorization": f"Bearer {secret}"}}],
+            ["fetch", {"url": f"{base}/hook?q=1&access_token={secret}",
+                       "headers": {"Authorization": f"Bearer {secret}"}}],
             ["fail", {"message": f"upstream rejected the request: {text}"}],
         ]
     return calls
@@ -129,7 +131,7 @@ def test_the_calls_ran_and_the_wire_is_unchanged(ran: dict[str, Any]) -> None:
 
 
 def test_redaction_off_records_values_and_says_so(sandbox: Sandbox) -> None:
-    secret = "ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu"
+    secret = "ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu"  # noqa: S105 (fake, from the corpus)
     code = f"import _bluepython; _bluepython.emit('probe', {{'token': '{secret}'}})"
     res = sandbox.run([sandbox.bluepython, "-c", code], env={**sandbox.env, "BLUEPYTHON_REDACTION": "0"})
     assert res.returncode == 0 and res.stdout == b""
@@ -139,14 +141,16 @@ def test_redaction_off_records_values_and_says_so(sandbox: Sandbox) -> None:
     assert probe["token"] == secret
     res = sandbox.run([sandbox.bluepython, "-c", code])
     assert res.returncode == 0 and res.stderr == b""
-    assert attrs(named(sandbox.events(), "probe")[-1])["token"] == "[REDACTED:github_token:40]"
+    marker = "[REDACTED:github_token:40]"
+    assert attrs(named(sandbox.events(), "probe")[-1])["token"] == marker
 
 
 def test_fingerprints_correlate_across_runs_under_one_key(sandbox: Sandbox, tmp_path: Path) -> None:
     key_file = tmp_path / "state" / "fp.key"
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"redaction": {"fingerprint": True, "fingerprint_key_file": str(key_file)}}))
-    code = ("import _bluepython; _bluepython.emit('probe', {'a': 'token=ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu', "
+    code = ("import _bluepython; _bluepython.emit('probe', "
+            "{'a': 'token=ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu', "
             "'b': 'token=ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxv'})")
     marks = []
     for _ in range(2):
@@ -157,8 +161,9 @@ def test_fingerprints_correlate_across_runs_under_one_key(sandbox: Sandbox, tmp_
     assert key_file.parent != Path(sandbox.env["BLUEPYTHON_SPOOL_DIR"])
     assert marks[0] == marks[1]  # the same secret, the same mark, run after run
     assert marks[0]["a"] != marks[0]["b"]  # another secret, another mark
-    assert marks[0]["a"].startswith("token=[REDACTED:github_token:40:") and len(marks[0]["a"]) == len(
-        "token=[REDACTED:github_token:40:]") + 16
+    mark = marks[0]["a"]
+    assert mark.startswith("token=[REDACTED:github_token:40:")
+    assert len(mark) == len("token=[REDACTED:github_token:40:]") + 16
 
 
 def test_a_bad_rule_name_is_a_one_line_error(sandbox: Sandbox, tmp_path: Path) -> None:
