@@ -91,7 +91,7 @@ json to_json(const model& m) {
           {"totals",
            {{"processes", t.processes}, {"sessions", t.sessions}, {"tool_calls", t.tool_calls},
             {"tool_errors", t.tool_errors}, {"events", t.events}, {"policy_violations", t.policy_violations},
-            {"policy_refused", t.policy_refused}}}};
+            {"policy_refused", t.policy_refused}, {"redacted", t.redacted}}}};
 }
 
 }  // namespace bluepython::report

@@ -380,8 +380,14 @@ class builder {
     out.argv = field(p.startup, "python_argv");
     out.parent = field(p.startup, "parent");
     out.exit = field(p.shutdown, "reason");
-    for (const char* k : {"emitted", "written", "dropped", "dropped_queue_full", "dropped_spool", "filtered", "export"}) {
+    for (const char* k :
+         {"emitted", "written", "dropped", "dropped_queue_full", "dropped_spool", "filtered", "export", "redacted"}) {
       if (!field(p.shutdown, k).is_null()) out.counters[k] = field(p.shutdown, k);
+    }
+    if (const json& r = field(p.shutdown, "redacted"); r.is_object()) {
+      for (const auto& [rule, n] : r.items()) {
+        if (n.is_number_unsigned()) t.redacted[rule] += n.get<std::uint64_t>();
+      }
     }
     for (const auto& key : p.session_order) out.sessions.push_back(finish_session(p, p.sessions.at(key), t));
     for (const auto& [what, count] : p.faults) out.faults.push_back({what.first, what.second, count});

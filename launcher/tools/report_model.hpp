@@ -132,6 +132,8 @@ struct totals {
   std::uint64_t events = 0;
   std::uint64_t policy_violations = 0;  // events
   std::uint64_t policy_refused = 0;     // ... of them denied or killed
+  // Values redacted, by rule, over all processes (sensor_shutdown's "redacted"; docs/redaction.md).
+  std::map<std::string, std::uint64_t> redacted;
 };
 
 struct model {

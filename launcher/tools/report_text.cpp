@@ -167,6 +167,15 @@ std::string render_text(const model& m) {
     out += fmt::format(", {} policy violations ({} refused)", t.policy_violations, t.policy_refused);
   }
   out += '\n';
+  if (!t.redacted.empty()) {
+    std::uint64_t all = 0;
+    std::string parts;
+    for (const auto& [rule, n] : t.redacted) {
+      all += n;
+      parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, rule);
+    }
+    out += fmt::format("secrets redacted: {} ({})\n", all, parts);
+  }
   targets_table(m, out);
   for (const process& p : m.processes) {
     process_heading(p, out);

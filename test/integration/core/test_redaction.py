@@ -117,6 +117,9 @@ def test_every_rule_of_the_corpus_left_its_marker(ran: dict[str, Any]) -> None:
         for rule, n in a["redacted"].items():
             total[rule] = total.get(rule, 0) + n
     assert set(total) >= {e["rule"] for e in _CORPUS}, total
+    report = json.loads(ran["outputs"]["report"])
+    assert report["totals"]["redacted"] == total
+    assert f"secrets redacted: {sum(total.values())} (" in ran["outputs"]["report_text"].decode()
 
 
 def test_the_calls_ran_and_the_wire_is_unchanged(ran: dict[str, Any]) -> None:
