@@ -207,8 +207,20 @@ void write_duration(json_writer& w, long long duration_us) {
   w.raw(std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
 }
 
+std::string utf8_of(PyObject* v) {
+  if (v == nullptr || !PyUnicode_Check(v)) return {};
+  Py_ssize_t size = 0;
+  const char* text = PyUnicode_AsUTF8AndSize(v, &size);
+  if (text == nullptr) {
+    PyErr_Clear();
+    return {};
+  }
+  return {text, static_cast<std::size_t>(size)};
+}
+
 // The JSON-RPC message as sent: jsonrpc, id, then method and params or result.
-void write_body(json_writer& w, const message_parts& m) {
+void write_body(json_writer& w, const message_parts& m, PyObject* server_name, PyObject* asked) {
+  field_paths fields;
   w.key("message");
   w.begin_object();
   w.key("jsonrpc");
@@ -219,12 +231,20 @@ void write_body(json_writer& w, const message_parts& m) {
   }
   if (m.kind == response) {
     w.key("result");
+    if (asked != nullptr && str_equals(asked, "tools/call") &&
+        tool_call_fields(server_name, nullptr, true, {}, fields)) {
+      w.field_scope(&fields);
+    }
     encode_python_value(w, m.result.get(), true);
   } else {
     w.key("method");
     encode_python_value(w, m.method.get());
     if (m.params.get() != Py_None) {
       w.key("params");
+      if (m.kind == request && str_equals(m.method.get(), "tools/call") &&
+          tool_call_fields(server_name, m.params.get(), false, {}, fields)) {
+        w.field_scope(&fields);
+      }
       encode_python_value(w, m.params.get(), true);
     }
   }
@@ -286,7 +306,7 @@ void report_message(observer_object* self, bool received, const message_parts& m
   w.string(kEvents[static_cast<std::size_t>((self->side != 0 ? 8 : 0) + (received ? 4 : 0) + m.kind)]);
   w.key("id");
   encode_python_value(w, m.id.get());
-  write_body(w, m);
+  write_body(w, m, self->server_name, asked);
   const session_fragments* f = fragments_of(self);
   if (f != nullptr) {
     append_members(w, f->head);
@@ -488,5 +508,24 @@ PyTypeObject type = []() noexcept {  // NOLINT(cert-err58-cpp)
   t.tp_dealloc = observer_dealloc;
   return t;
 }();
+
+bool tool_call_fields(PyObject* server_name, PyObject* params, bool result, std::string_view prefix,
+                      field_paths& out) noexcept {
+  const redactor* r = sensor::settings().limits.redact;
+  if (r == nullptr || !r->has_fields()) return false;
+  try {
+    std::string tool;
+    if (!result) {
+      if (params != nullptr && PyDict_Check(params)) tool = utf8_of(PyDict_GetItemString(params, "name"));
+    } else if (const py_ref call(call_context::current_fields()); call && PyDict_Check(call.get())) {
+      tool = utf8_of(PyDict_GetItemString(call.get(), "target"));
+    }
+    r->fields_for(utf8_of(server_name), tool, result, prefix, out);
+  } catch (...) {
+    return false;
+  }
+  if (PyErr_Occurred() != nullptr) PyErr_Clear();
+  return !out.empty();
+}
 
 }  // namespace bluepython::mcp_observer

@@ -5,6 +5,9 @@
 #include <Python.h>
 
 #include <array>
+#include <string_view>
+
+#include "pipeline/redaction.hpp"
 
 namespace bluepython::mcp_observer {
 
@@ -34,5 +37,14 @@ inline constexpr std::array<const char*, 16> kEventNames = {
 // How many unanswered requests a direction keeps (the oldest are forgotten
 // beyond this; the Python path does the forgetting).
 inline constexpr Py_ssize_t kPendingLimit = 4096;
+
+// The per-tool field rules (redaction.fields, docs/redaction.md) for one
+// tools/call message on `server_name`'s server: for its params (`result`
+// false; the tool is params["name"]) or its result (the tool is the call in
+// effect's target). `prefix` is the key the encoded root adds above them
+// ("params", "result" for a whole message; empty when params or the result
+// is the root). False when none apply. Under the GIL; never raises.
+bool tool_call_fields(PyObject* server_name, PyObject* params, bool result, std::string_view prefix,
+                      field_paths& out) noexcept;
 
 }  // namespace bluepython::mcp_observer

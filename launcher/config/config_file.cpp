@@ -366,6 +366,40 @@ const schema_section* find_section(std::string_view name) noexcept {
   return nullptr;
 }
 
+// "redaction.fields": [{"server", "tool", "redact", "keep"}, ...] (docs/redaction.md).
+void apply_redaction_fields(config& cfg, const json& value, const std::string& origin) {
+  if (!value.is_array()) {
+    fail(origin, fmt::format("key \"redaction.fields\" must be an array of objects, got {}", policy::json_type_name(value)));
+  }
+  std::vector<redaction_field_rule> rules;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const json& item = value[i];
+    const std::string at = fmt::format("redaction.fields[{}]", i);
+    if (!item.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", at, policy::json_type_name(item)));
+    redaction_field_rule rule;
+    for (const auto& [k, v] : item.items()) {
+      const std::string key = at + "." + k;
+      if (k == "server") {
+        rule.server = get_string(v, origin, key);
+      } else if (k == "tool") {
+        rule.tool = get_string(v, origin, key);
+      } else if (k == "redact" || k == "keep") {
+        auto pointers = get_patterns(v, origin, key);
+        for (const auto& p : pointers) {
+          if (p != "/arguments" && p != "/result" && !p.starts_with("/arguments/") && !p.starts_with("/result/")) {
+            fail(origin, fmt::format("key \"{}\": \"{}\" must start with /arguments or /result", key, policy::one_line(p)));
+          }
+        }
+        (k == "redact" ? rule.redact : rule.keep) = std::move(pointers);
+      } else {
+        unknown_key(origin, key);
+      }
+    }
+    rules.push_back(std::move(rule));
+  }
+  cfg.redaction.fields = std::move(rules);
+}
+
 // A section's value: an object of its keys, or (a category) just true/false.
 void apply_section(config& cfg, const schema_section& section, const json& value, const std::string& origin) {
   const std::string name(section.name);
@@ -380,6 +414,10 @@ void apply_section(config& cfg, const schema_section& section, const json& value
   }
   for (const auto& [member, v] : value.items()) {
     const std::string full = fmt::format("{}.{}", name, member);
+    if (full == "redaction.fields") {
+      apply_redaction_fields(cfg, v, origin);
+      continue;
+    }
     const schema_row* r = find_row(full);
     if (r == nullptr) unknown_key(origin, full);
     r->read(cfg, v, *r, origin);
@@ -465,6 +503,13 @@ nlohmann::json config::to_json() const {
       doc[std::string(r.path.substr(0, dot))][std::string(r.path.substr(dot + 1))] = std::move(value);
     }
   }
+  if (!redaction.fields.empty()) {
+    json fields = json::array();
+    for (const auto& f : redaction.fields) {
+      fields.push_back({{"server", f.server}, {"tool", f.tool}, {"redact", f.redact}, {"keep", f.keep}});
+    }
+    doc["redaction"]["fields"] = std::move(fields);
+  }
   return doc;
 }
 
@@ -474,6 +519,7 @@ std::vector<config_key> config_keys() {
     if (s.is_category) out.push_back({std::string(s.name), "boolean or object"});
   }
   out.push_back({"policy", "string or object"});
+  out.push_back({"redaction.fields", "array of objects"});
   out.push_back({"policy_mode", "string"});
   for (const auto& r : kSchema) {
     static constexpr std::array<std::string_view, 5> kNames = {"boolean", "integer", "string", "array of strings",

@@ -185,6 +185,20 @@ PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     w.key("id");
     encode_python_value(w, args[3]);
     w.key("message");
+    field_paths fields;
+    if (PyDict_Check(body)) {
+      // tools/call: the per-tool field rules (redaction.fields) of its params or its result.
+      static PyObject* const k_method_name = key_object("method");
+      const py_ref method = dict_item(body, k_method_name);
+      if (method && PyUnicode_Check(method.get()) && PyUnicode_CompareWithASCIIString(method.get(), "tools/call") == 0) {
+        static PyObject* const k_params = key_object("params");
+        const py_ref params = dict_item(body, k_params);
+        if (mcp_observer::tool_call_fields(args[6], params.get(), false, "params", fields)) w.field_scope(&fields);
+      } else if (!method && PyUnicode_Check(args[10]) && PyUnicode_CompareWithASCIIString(args[10], "tools/call") == 0 &&
+                 mcp_observer::tool_call_fields(args[6], nullptr, true, "result", fields)) {
+        w.field_scope(&fields);
+      }
+    }
     encode_python_value(w, body, true);
     w.key("session_id");
     encode_python_value(w, args[4]);

@@ -149,6 +149,11 @@ void json_writer::before_value() {
 }
 
 void json_writer::open(char bracket) {
+  if (fields_ != nullptr) (void)field_value(bracket);
+  if (keep_next_) {
+    keep_next_ = false;
+    if (keep_depth_ == kNoDepth) keep_depth_ = depth_;
+  }
   if (secret_next_) {
     secret_next_ = false;
     if (secret_depth_ == kNoDepth) secret_depth_ = depth_;
@@ -165,24 +170,110 @@ void json_writer::close(char bracket) {
   need_comma_ = true;
   after_key_ = false;
   secret_next_ = false;
-  if (depth_ == secret_depth_) secret_depth_ = kNoDepth;
+  if (depth_ == secret_depth_) {
+    secret_depth_ = kNoDepth;
+    secret_field_ = false;
+  }
+  if (depth_ == keep_depth_) keep_depth_ = kNoDepth;
+  if (fields_ != nullptr) field_close();
 }
 
-bool json_writer::take_secret() noexcept {
-  if (secret_depth_ != kNoDepth) return true;
+void json_writer::field_scope(const field_paths* paths) noexcept {
+  if (limits_.redact == nullptr || paths == nullptr || paths->empty()) return;
+  fields_ = paths;
+  field_root_depth_ = depth_;
+  field_path_.clear();
+  field_index_.clear();
+  field_key_.clear();
+}
+
+namespace {
+
+bool path_matches(const std::vector<std::string>& pointer, const std::vector<std::string>& path,
+                  const std::string* last) {
+  const std::size_t n = path.size() + (last != nullptr ? 1 : 0);
+  if (pointer.size() != n) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& seg = i < path.size() ? path[i] : *last;
+    if (pointer[i] != "*" && pointer[i] != seg) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int json_writer::field_value(char bracket) {
+  // The segment of this value: the root has none.
+  std::string segment;
+  const bool root = field_index_.empty();
+  if (!root) {
+    if (field_index_.back() != kNoDepth) {
+      segment = std::to_string(field_index_.back()++);
+    } else {
+      segment = field_key_;
+    }
+  }
+  int verdict = 0;
+  const std::string* last = root ? nullptr : &segment;
+  for (const auto& p : fields_->keep) {
+    if (path_matches(p, field_path_, last)) verdict = 2;
+  }
+  if (verdict == 0) {
+    for (const auto& p : fields_->redact) {
+      if (path_matches(p, field_path_, last)) verdict = 1;
+    }
+  }
+  if (verdict == 2) {
+    keep_next_ = true;
+    secret_next_ = false;
+  } else if (verdict == 1 && !keeping()) {
+    secret_next_ = true;
+    if (secret_depth_ == kNoDepth) secret_field_ = true;
+  }
+  if (bracket == '{' || bracket == '[') {
+    if (!root) field_path_.push_back(std::move(segment));
+    field_index_.push_back(bracket == '[' ? 0 : kNoDepth);
+  } else if (root) {
+    fields_ = nullptr;  // a scalar root: the scope ends with it
+  }
+  return verdict;
+}
+
+void json_writer::field_close() {
+  if (!field_index_.empty()) field_index_.pop_back();
+  if (depth_ == field_root_depth_) {
+    fields_ = nullptr;
+    return;
+  }
+  if (!field_path_.empty()) field_path_.pop_back();
+}
+
+int json_writer::take_secret() noexcept {
+  if (fields_ != nullptr) (void)field_value('\0');
+  if (keeping()) {
+    keep_next_ = false;
+    secret_next_ = false;
+    return 2;
+  }
+  if (secret_depth_ != kNoDepth) return 1;
   const bool secret = secret_next_;
   secret_next_ = false;
-  return secret;
+  return secret ? 1 : 0;
 }
 
 void json_writer::secret_marker(std::string_view secret) {
   std::string marker;
-  limits_.redact->append_marker(marker, limits_.redact->label_of(secret), secret);
+  const bool field = secret_field_;
+  if (secret_depth_ == kNoDepth) secret_field_ = false;
+  limits_.redact->append_marker(marker, field ? secret_rule::field : limits_.redact->label_of(secret), secret);
   plain_string(marker);
 }
 
 void json_writer::key(std::string_view name) {
-  if (limits_.redact != nullptr && secret_depth_ == kNoDepth) secret_next_ = limits_.redact->secret_key(name);
+  if (limits_.redact != nullptr) {
+    if (fields_ != nullptr) field_key_.assign(name);
+    if (secret_depth_ == kNoDepth && !keeping()) secret_next_ = limits_.redact->secret_key(name);
+  }
   // Short plain names (nearly all): the separator, quotes and colon are put
   // together and appended once.
   if (name.size() <= kShort && plain_run_end(name, 0) == name.size()) {
@@ -212,8 +303,13 @@ void json_writer::string(std::string_view value) {
     plain_string(value);
     return;
   }
-  if (take_secret()) {
+  const int verdict = take_secret();
+  if (verdict == 1) {
     secret_marker(value);
+    return;
+  }
+  if (verdict == 2) {
+    plain_string(value);
     return;
   }
   // "--password" "value" in an array (argv): the next string is the secret.
@@ -267,7 +363,7 @@ void json_writer::plain_string(std::string_view value) {
 void json_writer::integer(std::int64_t value) {
   char digits[24];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
-  if (limits_.redact != nullptr && take_secret()) {
+  if (limits_.redact != nullptr && take_secret() == 1) {
     secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
     return;
   }
@@ -278,7 +374,7 @@ void json_writer::integer(std::int64_t value) {
 void json_writer::unsigned_integer(std::uint64_t value) {
   char digits[24];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
-  if (limits_.redact != nullptr && take_secret()) {
+  if (limits_.redact != nullptr && take_secret() == 1) {
     secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
     return;
   }
@@ -287,6 +383,7 @@ void json_writer::unsigned_integer(std::uint64_t value) {
 }
 
 void json_writer::number(double value) {
+  const int verdict = limits_.redact != nullptr ? take_secret() : 0;
   if (!std::isfinite(value)) {
     before_value();
     out_ += "null";
@@ -294,7 +391,7 @@ void json_writer::number(double value) {
   }
   char digits[32];
   auto res = std::to_chars(std::begin(digits), std::end(digits), value);
-  if (limits_.redact != nullptr && take_secret()) {
+  if (verdict == 1) {
     secret_marker(std::string_view(digits, static_cast<std::size_t>(res.ptr - digits)));
     return;
   }
@@ -303,19 +400,19 @@ void json_writer::number(double value) {
 }
 
 void json_writer::boolean(bool value) {
-  if (secret_depth_ == kNoDepth) secret_next_ = false;
+  if (limits_.redact != nullptr) (void)take_secret();  // kept as they are; the path moves on
   before_value();
   out_ += value ? "true" : "false";
 }
 
 void json_writer::null() {
-  if (secret_depth_ == kNoDepth) secret_next_ = false;
+  if (limits_.redact != nullptr) (void)take_secret();  // kept as they are; the path moves on
   before_value();
   out_ += "null";
 }
 
 void json_writer::raw(std::string_view json) {
-  if (secret_depth_ == kNoDepth) secret_next_ = false;
+  if (limits_.redact != nullptr) (void)take_secret();  // kept as they are; the path moves on
   before_value();
   out_ += json;
 }

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bluepython {
 
 class redactor;
+struct field_paths;
 
 // Limits applied while encoding. Strings longer than max_string_bytes are cut
 // at a UTF-8 boundary and end with a marker naming the original length.
@@ -48,6 +50,11 @@ class json_writer {
   // Pre-encoded JSON value, inserted as is (the caller vouches for it).
   void raw(std::string_view json);
 
+  // Per-tool field rules (redaction.fields): the next value is the root the
+  // pointers of `paths` start from; `paths` must outlive that value. Only
+  // with a redactor.
+  void field_scope(const field_paths* paths) noexcept;
+
   [[nodiscard]] std::size_t depth() const noexcept { return depth_; }
   [[nodiscard]] const json_limits& limits() const noexcept { return limits_; }
   [[nodiscard]] std::string& buffer() noexcept { return out_; }
@@ -67,9 +74,15 @@ class json_writer {
   void open(char bracket);
   void close(char bracket);
   void plain_string(std::string_view value);
-  // Redaction: true when the next value is a secret (consumes the flag).
-  [[nodiscard]] bool take_secret() noexcept;
+  // Redaction of the value about to be written: 1 a secret, 2 kept as it is
+  // (a field rule's keep), 0 scanned. Consumes the flags, moves the field path.
+  int take_secret() noexcept;
   void secret_marker(std::string_view secret);
+  // Field rules: what the value about to be written (a container when
+  // `bracket` is '{' or '[') is: 1 redact, 2 keep, 0 neither. Tracks the path.
+  int field_value(char bracket);
+  void field_close();
+  [[nodiscard]] bool keeping() const noexcept { return keep_next_ || keep_depth_ != kNoDepth; }
 
   static constexpr std::size_t kNoDepth = static_cast<std::size_t>(-1);
 
@@ -83,6 +96,15 @@ class json_writer {
   // secret's value, every scalar is (secret_depth_: that container's depth).
   bool secret_next_ = false;
   std::size_t secret_depth_ = kNoDepth;
+  bool secret_field_ = false;  // the secret is a field rule's (marker label "field")
+  // Field rules in effect for the value under way (see field_scope).
+  const field_paths* fields_ = nullptr;
+  std::size_t field_root_depth_ = kNoDepth;
+  std::vector<std::string> field_path_;   // segments of the open containers below the root
+  std::vector<std::size_t> field_index_;  // per open container: the next array index, kNoDepth for objects
+  std::string field_key_;                 // the last key inside the scope
+  bool keep_next_ = false;
+  std::size_t keep_depth_ = kNoDepth;
 };
 
 }  // namespace bluepython

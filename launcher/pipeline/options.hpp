@@ -28,6 +28,16 @@ struct import_options {
   bool hash_cache = true; // reuse a baseline hash when dev/inode/size/mtime/ctime match
 };
 
+// A per-tool field rule (redaction.fields): JSON pointers into a tools/call's
+// arguments ("/arguments/...") or its result ("/result/..."); "*" matches
+// any one key or index.
+struct redaction_field_rule {
+  std::string server = "*";  // shell pattern on the server's name
+  std::string tool = "*";    // shell pattern on the tool's name
+  std::vector<std::string> redact;
+  std::vector<std::string> keep;
+};
+
 // Secret redaction (docs/redaction.md): on unless turned off.
 struct redaction_options {
   bool enable = true;
@@ -37,10 +47,11 @@ struct redaction_options {
   bool entropy = false;                 // opt-in: long random-looking tokens
   bool fingerprint = false;             // markers carry a keyed HMAC of the secret
   std::string fingerprint_key_file;     // empty: ~/.bluepython/fingerprint.key
+  std::vector<redaction_field_rule> fields;
 
   [[nodiscard]] bool configured() const noexcept {
     return !enable || !keys.empty() || !keep_keys.empty() || !disable.empty() || entropy || fingerprint ||
-           !fingerprint_key_file.empty();
+           !fingerprint_key_file.empty() || !fields.empty();
   }
 };
 

@@ -2,6 +2,7 @@
 #include "pipeline/redaction.hpp"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -401,6 +402,28 @@ bool secret_rule_from_name(std::string_view name, secret_rule& out) noexcept {
   return false;
 }
 
+bool split_pointer(std::string_view pointer, std::vector<std::string>& out) {
+  out.clear();
+  if (pointer.empty() || pointer[0] != '/') return false;
+  std::size_t at = 1;
+  for (;;) {
+    const std::size_t slash = pointer.find('/', at);
+    const std::string_view raw = pointer.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+    std::string seg;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '~' && i + 1 < raw.size() && (raw[i + 1] == '0' || raw[i + 1] == '1')) {
+        seg += raw[i + 1] == '0' ? '~' : '/';
+        ++i;
+      } else {
+        seg += raw[i];
+      }
+    }
+    out.push_back(std::move(seg));
+    if (slash == std::string_view::npos) return true;
+    at = slash + 1;
+  }
+}
+
 redactor::redactor(const redaction_options& options, std::string fingerprint_key)
     : enabled_(options.enable), entropy_(options.entropy), fingerprint_key_(std::move(fingerprint_key)) {
   rule_on_.fill(true);
@@ -408,6 +431,22 @@ redactor::redactor(const redaction_options& options, std::string fingerprint_key
   for (const auto& name : options.disable) {
     secret_rule r{};
     if (secret_rule_from_name(name, r)) rule_on_[static_cast<std::size_t>(r)] = false;
+  }
+  for (const auto& rule : options.fields) {
+    compiled_field f{rule.server, rule.tool, {}, {}};
+    auto place = [&](const std::string& pointer, bool keep) {
+      std::vector<std::string> segs;
+      if (!split_pointer(pointer, segs) || segs.empty()) return;
+      if (segs.front() == "arguments") {
+        (keep ? f.arguments.keep : f.arguments.redact).push_back(std::move(segs));
+      } else if (segs.front() == "result") {
+        segs.erase(segs.begin());
+        (keep ? f.result.keep : f.result.redact).push_back(std::move(segs));
+      }
+    };
+    for (const auto& p : rule.redact) place(p, false);
+    for (const auto& p : rule.keep) place(p, true);
+    fields_.push_back(std::move(f));
   }
   std::array<char, 64> buf{};
   for (const auto& k : options.keys) {
@@ -607,6 +646,26 @@ std::size_t redactor::redact(std::string_view text, std::string& out, std::size_
   }
   out.append(text.substr(at));
   return spans.size();
+}
+
+void redactor::fields_for(std::string_view server, std::string_view tool, bool result, std::string_view prefix,
+                          field_paths& out) const {
+  const std::string server_name(server);
+  const std::string tool_name(tool);
+  for (const auto& f : fields_) {
+    if (::fnmatch(f.server.c_str(), server_name.c_str(), 0) != 0 || ::fnmatch(f.tool.c_str(), tool_name.c_str(), 0) != 0) {
+      continue;
+    }
+    const field_paths& from = result ? f.result : f.arguments;
+    auto copy = [&](const std::vector<std::vector<std::string>>& in, std::vector<std::vector<std::string>>& to) {
+      for (const auto& p : in) {
+        to.push_back(p);
+        if (!prefix.empty()) to.back().insert(to.back().begin(), std::string(prefix));
+      }
+    };
+    copy(from.redact, out.redact);
+    copy(from.keep, out.keep);
+  }
 }
 
 secret_rule redactor::label_of(std::string_view value) const noexcept {

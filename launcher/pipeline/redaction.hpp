@@ -58,6 +58,17 @@ struct secret_span {
   secret_rule rule = secret_rule::key;
 };
 
+// The field rules that apply to one message: pointers split into segments
+// (unescaped), relative to the value they are applied to.
+struct field_paths {
+  std::vector<std::vector<std::string>> redact;
+  std::vector<std::vector<std::string>> keep;
+  [[nodiscard]] bool empty() const noexcept { return redact.empty() && keep.empty(); }
+};
+
+// "/a/b~1c/0" -> {"a", "b/c", "0"}; false unless it starts with '/'.
+bool split_pointer(std::string_view pointer, std::vector<std::string>& out);
+
 class redactor {
  public:
   // `fingerprint_key`: the HMAC key; empty: markers carry no fingerprint.
@@ -86,6 +97,13 @@ class redactor {
   // it has one ("api_key": "sk-…" is an openai_key), else key.
   [[nodiscard]] secret_rule label_of(std::string_view value) const noexcept;
 
+  [[nodiscard]] bool has_fields() const noexcept { return !fields_.empty(); }
+  // The field rules for a tools/call of `tool` on `server`: of its arguments
+  // (`result` false) or of its result. `prefix`: a segment the message
+  // value's root adds above them ("params", "result"), or empty.
+  void fields_for(std::string_view server, std::string_view tool, bool result, std::string_view prefix,
+                  field_paths& out) const;
+
   // Redactions so far, by rule (only rules that redacted something).
   [[nodiscard]] std::vector<std::pair<secret_rule, std::uint64_t>> counts() const;
   // A fork child starts its own counts.
@@ -98,6 +116,13 @@ class redactor {
   std::vector<std::string> extra_keys_;  // normalized
   std::vector<std::string> keep_keys_;   // normalized
   std::string fingerprint_key_;
+  struct compiled_field {
+    std::string server;
+    std::string tool;
+    field_paths arguments;  // relative to params ("arguments", ...)
+    field_paths result;     // relative to the result
+  };
+  std::vector<compiled_field> fields_;
   mutable std::array<std::atomic<std::uint64_t>, secret_rule_count> counts_{};
 };
 

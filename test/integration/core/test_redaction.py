@@ -176,3 +176,53 @@ def test_a_bad_rule_name_is_a_one_line_error(sandbox: Sandbox, tmp_path: Path) -
     assert res.returncode == 2 and res.stdout == b""
     lines = res.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "redaction.disable" in lines[0] and "no_such_rule" in lines[0], lines
+
+
+@pytest.mark.parametrize("line", ["mcp1", "mcp2"])
+def test_per_tool_field_rules_redact_and_keep(request: pytest.FixtureRequest, line: str,
+                                              tmp_path: Path) -> None:
+    venv: McpVenv = request.getfixturevalue(line)
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"redaction": {"fields": [
+        {"server": "secrets", "tool": "echo",
+         "redact": ["/arguments/data/customer", "/result/content/*/text"],
+         "keep": ["/arguments/data/password"]},
+        {"tool": "run", "redact": ["/arguments/argv/1"]},
+    ]}}))
+    spool = tmp_path / "spool"
+    env = venv.env(tmp_path, BLUEPYTHON_SPOOL_DIR=str(spool), BLUEPYTHON_CONFIG=str(cfg))
+    data = {"customer": {"name": "Ann Example", "id": 7}, "password": "kept-on-purpose", "note": "plain"}
+    calls = [["echo", {"data": data}], ["run", {"argv": ["true", "internal-host-name"]}]]
+    res = subprocess.run([venv.python, str(FIXTURES / "call_tools.py"), venv.bluepython,
+                          json.dumps([str(_SERVER)]), json.dumps(calls)],
+                         env=env, capture_output=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr.decode()
+    events = read_spool(spool)
+    mcp = [attrs(ev) for ev in named(events, "python_mcp_event")]
+    def arguments(tool: str) -> dict[str, Any]:
+        return next(a["message"]["params"]["arguments"] for a in mcp
+                    if a["event"] == "server_received_request"
+                    and a["message"].get("params", {}).get("name") == tool)
+
+    echo = arguments("echo")
+    assert echo["data"]["customer"] == {"name": "[REDACTED:field:11]", "id": "[REDACTED:field:1]"}
+    assert echo["data"]["password"] == data["password"]
+    assert echo["data"]["note"] == "plain"
+    answers = [a["message"]["result"] for a in mcp if a["event"] == "server_send_response"
+               and "content" in a["message"].get("result", {})]
+    assert answers and all(c["text"].startswith("[REDACTED:field:") for c in answers[0]["content"])
+    run = arguments("run")
+    assert run["argv"] == ["true", "[REDACTED:field:18]"]
+    fields = sum(attrs(ev).get("redacted", {}).get("field", 0) for ev in named(events, "sensor_shutdown"))
+    assert fields >= 4
+
+
+def test_a_field_pointer_outside_arguments_and_result_is_a_one_line_error(sandbox: Sandbox,
+                                                                          tmp_path: Path) -> None:
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"redaction": {"fields": [{"tool": "x", "redact": ["/params/secret"]}]}}))
+    res = sandbox.run([sandbox.bluepython, "run", "--config", str(cfg), "--", "-c", "print('never')"])
+    assert res.returncode == 2 and res.stdout == b""
+    lines = res.stderr.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "redaction.fields[0].redact" in lines[0] and "/params/secret" in lines[0], lines

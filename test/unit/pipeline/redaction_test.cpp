@@ -235,3 +235,71 @@ TEST_CASE("rule names round-trip; key and field cannot be turned off by name", "
   CHECK_FALSE(bluepython::secret_rule_from_name("field", r));
   CHECK_FALSE(bluepython::secret_rule_from_name("nope", r));
 }
+
+TEST_CASE("field rules: pointers with wildcards redact, keep wins over the built-in rules", "[redaction]") {
+  redaction_options o;
+  o.fields.push_back({"*", "query*", {"/arguments/dsn", "/arguments/rows/*/ssn", "/result/content/*/text"},
+                      {"/arguments/token_hint"}});
+  o.fields.push_back({"other-server", "*", {"/arguments/name"}, {}});
+  const redactor r{o};
+  bluepython::field_paths args;
+  r.fields_for("db", "query_users", false, {}, args);
+  CHECK(args.redact.size() == 2);
+  CHECK(args.keep.size() == 1);
+  bluepython::field_paths none;
+  r.fields_for("db", "list", false, {}, none);
+  CHECK(none.empty());
+  const std::string out = encode(r, [&](json_writer& w) {
+    w.begin_object();
+    w.key("params");
+    w.field_scope(&args);
+    w.begin_object();
+    w.key("name");
+    w.string("query_users");
+    w.key("arguments");
+    w.begin_object();
+    w.key("dsn");
+    w.string("host=db user=app");
+    w.key("token_hint");
+    w.string("ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu");
+    w.key("rows");
+    w.begin_array();
+    w.begin_object();
+    w.key("ssn");
+    w.integer(123456789);
+    w.key("city");
+    w.string("Oslo");
+    w.end_object();
+    w.begin_object();
+    w.key("ssn");
+    w.string("987-65-4321");
+    w.end_object();
+    w.end_array();
+    w.end_object();
+    w.end_object();
+    w.key("after");
+    w.string("dsn");
+    w.end_object();
+  });
+  const auto doc = nlohmann::json::parse(out);
+  const auto& a = doc["params"]["arguments"];
+  CHECK(a["dsn"] == "[REDACTED:field:16]");
+  CHECK(a["token_hint"] == "ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu");  // kept on purpose
+  CHECK(a["rows"][0]["ssn"] == "[REDACTED:field:9]");
+  CHECK(a["rows"][0]["city"] == "Oslo");
+  CHECK(a["rows"][1]["ssn"] == "[REDACTED:field:11]");
+  CHECK(doc["params"]["name"] == "query_users");
+  CHECK(doc["after"] == "dsn");  // the scope ended with its root
+
+  bluepython::field_paths result;
+  r.fields_for("db", "query_users", true, "result", result);
+  REQUIRE(result.redact.size() == 1);
+  CHECK(result.redact[0] == std::vector<std::string>{"result", "content", "*", "text"});
+}
+
+TEST_CASE("JSON pointers split with their escapes", "[redaction]") {
+  std::vector<std::string> segs;
+  CHECK(bluepython::split_pointer("/a~1b/c~0d/0", segs));
+  CHECK(segs == std::vector<std::string>{"a/b", "c~d", "0"});
+  CHECK_FALSE(bluepython::split_pointer("a/b", segs));
+}
