@@ -303,19 +303,22 @@ void json_writer::string(std::string_view value) {
     plain_string(value);
     return;
   }
+  // "--password" "value" in an array (argv): the next string is the secret
+  // (also when this one was redacted itself: never fewer secrets).
+  const bool in_array = !after_key_;
   const int verdict = take_secret();
+  bool option = false;
+  if (in_array && verdict != 2 && value.size() > 2 && value[0] == '-' && value.find('=') == std::string_view::npos) {
+    option = limits_.redact->secret_key(value.substr(value[1] == '-' ? 2 : 1));
+  }
   if (verdict == 1) {
     secret_marker(value);
+    if (secret_depth_ == kNoDepth) secret_next_ = option;
     return;
   }
   if (verdict == 2) {
     plain_string(value);
     return;
-  }
-  // "--password" "value" in an array (argv): the next string is the secret.
-  bool option = false;
-  if (!after_key_ && value.size() > 2 && value[0] == '-' && value.find('=') == std::string_view::npos) {
-    option = limits_.redact->secret_key(value.substr(value[1] == '-' ? 2 : 1));
   }
   std::string redacted;
   // A secret that starts before the cut is found whole (the longest shapes

@@ -481,10 +481,46 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
     if (e <= b) return;
     out.push_back({b, e >= n ? text.size() : e, r});
   };
+  // After "://" at `sep`: credentials in the authority, Slack webhook paths.
+  // Returns where the scan goes on.
+  auto url_at = [&](std::size_t sep) -> std::size_t {
+    const std::size_t auth = sep + 3;
+    std::size_t stop = auth;
+    while (stop < n) {
+      const auto x = static_cast<unsigned char>(s[stop]);
+      if (x <= ' ' || x == '/' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
+      ++stop;
+    }
+    // Slack's incoming webhooks: the path is the credential.
+    if (s.substr(auth, stop - auth) == "hooks.slack.com" && starts_with_at(s, stop, "/services/") &&
+        on(secret_rule::slack_webhook)) {
+      const std::size_t b = stop + 10;
+      std::size_t e = b;
+      while (e < n) {
+        const auto x = static_cast<unsigned char>(s[e]);
+        if (x <= ' ' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
+        ++e;
+      }
+      add(b, e, secret_rule::slack_webhook);
+      return std::max(e, auth);
+    }
+    const std::size_t at = s.substr(auth, stop - auth).rfind('@');
+    if (at == std::string_view::npos || !on(secret_rule::url_password)) return auth;
+    const std::size_t colon = s.substr(auth, at).find(':');
+    if (colon != std::string_view::npos && colon + 1 < at &&
+        !already_redacted(s.substr(auth + colon + 1, at - colon - 1))) {
+      add(auth + colon + 1, auth + at, secret_rule::url_password);
+    }
+    return auth + at + 1;
+  };
   std::size_t i = 0;
   while (i < n) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (!is_alnum(c)) {
+      if (c == ':' && starts_with_at(s, i, "://")) {
+        i = url_at(i);
+        continue;
+      }
       if (c == '-' && starts_with_at(s, i, "-----BEGIN ") && on(secret_rule::private_key)) {
         const std::size_t line = s.find('\n', i);
         const std::string_view header = s.substr(i, (line == std::string_view::npos ? n : line) - i);
@@ -517,40 +553,9 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
       continue;
     }
     const std::size_t word_end = run_end(s, i, is_key_char);
-    // scheme://user:password@host
+    // A URL: its "://" is handled on its own (below), whatever came before.
     if (starts_with_at(s, word_end, "://")) {
-      const std::size_t auth = word_end + 3;
-      std::size_t stop = auth;
-      while (stop < n) {
-        const auto x = static_cast<unsigned char>(s[stop]);
-        if (x <= ' ' || x == '/' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
-        ++stop;
-      }
-      // Slack's incoming webhooks: the path is the credential.
-      if (s.substr(auth, stop - auth) == "hooks.slack.com" && starts_with_at(s, stop, "/services/") &&
-          on(secret_rule::slack_webhook)) {
-        const std::size_t b = stop + 10;
-        std::size_t e = b;
-        while (e < n) {
-          const auto x = static_cast<unsigned char>(s[e]);
-          if (x <= ' ' || x == '?' || x == '#' || x == '"' || x == '\'' || x == '<' || x == '>') break;
-          ++e;
-        }
-        add(b, e, secret_rule::slack_webhook);
-        i = e;
-        continue;
-      }
-      const std::size_t at = s.substr(auth, stop - auth).rfind('@');
-      if (at != std::string_view::npos && on(secret_rule::url_password)) {
-        const std::size_t colon = s.substr(auth, at).find(':');
-        if (colon != std::string_view::npos && colon + 1 < at &&
-            !already_redacted(s.substr(auth + colon + 1, at - colon - 1))) {
-          add(auth + colon + 1, auth + at, secret_rule::url_password);
-        }
-        i = auth + at + 1;
-      } else {
-        i = auth;
-      }
+      i = word_end;
       continue;
     }
     // Authorization schemes in free text.
