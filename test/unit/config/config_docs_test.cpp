@@ -40,7 +40,8 @@ std::string schema_type(const std::string& cell) {
   const std::map<std::string, std::string> words = {
       {" bool or object", "boolean or object"}, {" bool", "boolean"}, {" string or object", "string or object"},
       {" int", "integer"},                      {" string", "string"},
-      {" arrays of patterns", "array of strings"}, {" object of strings", "object of strings"}};
+      {" arrays of patterns", "array of strings"}, {" array of strings", "array of strings"},
+      {" array of objects", "array of objects"},   {" object of strings", "object of strings"}};
   std::string best;
   for (const auto& [word, type] : words) {
     if (cell.rfind(word, 0) == 0 && word.size() > best.size()) best = word;
