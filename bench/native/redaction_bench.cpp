@@ -3,7 +3,7 @@
 // the JSON writer with redaction off and on (the defaults), interleaved in
 // rounds on one thread, compared by the median of the per-round ratios.
 //
-//   bluepython_redaction_bench [--rounds N]
+//   bluepython_redaction_bench [--rounds N] [--shape request|response|result_1mib]
 //
 // Three shapes, each an event the sensor writes on every call:
 // - request: a tools/call request (name, 4 arguments, _meta with a progressToken);
@@ -138,12 +138,15 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int rounds = 21;
+  std::string_view only;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a(argv[i]);
     if (a == "--rounds" && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--shape" && i + 1 < argc) {
+      only = argv[++i];
     } else {
-      (void)std::fprintf(stderr, "bluepython_redaction_bench: unknown argument %s\nusage: bluepython_redaction_bench [--rounds N]\n", argv[i]);
+      (void)std::fprintf(stderr, "bluepython_redaction_bench: unknown argument %s\nusage: bluepython_redaction_bench [--rounds N] [--shape NAME]\n", argv[i]);
       return 2;
     }
   }
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
       {"result_1mib", 200, [&](json_writer& w) { response(w, prose); }},
   };
   for (const auto& s : shapes) {
+    if (!only.empty() && only != s.name) continue;
     std::vector<double> ratios;
     std::vector<double> offs;
     std::vector<double> ons;

@@ -41,23 +41,51 @@ constexpr bool already_redacted(std::string_view v) noexcept {
   return v.starts_with("[REDACTED") || v == "REDACTED";
 }
 
-constexpr bool is_alnum(unsigned char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+// Character classes, one table lookup per byte in the scan.
+enum : std::uint8_t { kAlnum = 1, kToken = 2, kKey = 4, kB64 = 8 };
+constexpr std::array<std::uint8_t, 256> kClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (unsigned c = 0; c < 256; ++c) {
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    std::uint8_t v = 0;
+    if (alnum) v |= kAlnum | kToken | kKey | kB64;
+    if (c == '_' || c == '-') v |= kToken | kKey;
+    if (c == '.') v |= kKey;
+    if (c == '+' || c == '/' || c == '=') v |= kB64;
+    t[c] = v;
+  }
+  return t;
+}();
+
+constexpr bool is_alnum(unsigned char c) noexcept { return (kClass[c] & kAlnum) != 0; }
 constexpr bool is_upper(unsigned char c) noexcept { return c >= 'A' && c <= 'Z'; }
 constexpr bool is_lower(unsigned char c) noexcept { return c >= 'a' && c <= 'z'; }
 constexpr bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9'; }
 // Characters of a token (what provider keys, JWT parts and base64url use).
-constexpr bool is_token_char(unsigned char c) noexcept { return is_alnum(c) || c == '_' || c == '-'; }
+constexpr bool is_token_char(unsigned char c) noexcept { return (kClass[c] & kToken) != 0; }
 // Characters of a key name in key=value text.
-constexpr bool is_key_char(unsigned char c) noexcept { return is_token_char(c) || c == '.'; }
-constexpr bool is_b64_char(unsigned char c) noexcept { return is_alnum(c) || c == '+' || c == '/' || c == '='; }
+constexpr bool is_key_char(unsigned char c) noexcept { return (kClass[c] & kKey) != 0; }
+constexpr bool is_b64_char(unsigned char c) noexcept { return (kClass[c] & kB64) != 0; }
 constexpr bool is_space(unsigned char c) noexcept { return c == ' ' || c == '\t'; }
 
 constexpr unsigned char lower(unsigned char c) noexcept { return is_upper(c) ? static_cast<unsigned char>(c + 32) : c; }
 
+// Byte loops, not memcmp: the prefixes are a few bytes and a call costs more.
 bool starts_with_at(std::string_view s, std::size_t i, std::string_view prefix) noexcept {
-  return s.size() - i >= prefix.size() && s.compare(i, prefix.size(), prefix) == 0;
+  if (i > s.size() || s.size() - i < prefix.size()) return false;
+  for (std::size_t k = 0; k < prefix.size(); ++k) {
+    if (s[i + k] != prefix[k]) return false;
+  }
+  return true;
+}
+
+bool ends_with(std::string_view s, std::string_view ending) noexcept {
+  if (s.size() < ending.size()) return false;
+  const std::size_t at = s.size() - ending.size();
+  for (std::size_t k = ending.size(); k-- > 0;) {
+    if (s[at + k] != ending[k]) return false;
+  }
+  return true;
 }
 
 bool starts_with_nocase(std::string_view s, std::size_t i, std::string_view prefix) noexcept {
@@ -89,7 +117,7 @@ std::string_view normalize_key(std::string_view name, std::array<char, 64>& buf)
 
 bool ends_with_any(std::string_view n, std::initializer_list<std::string_view> endings) noexcept {
   for (const auto e : endings) {
-    if (n.ends_with(e)) return true;
+    if (ends_with(n, e)) return true;
   }
   return false;
 }
@@ -104,24 +132,24 @@ bool builtin_secret_key(std::string_view n) noexcept {
     case 'e':
       return ends_with_any(n, {"passphrase", "cookie"});
     case 't':
-      return n == "jwt" || n.ends_with("secret");
+      return n == "jwt" || ends_with(n, "secret");
     case 'y':
-      return n.ends_with("key") && ends_with_any(n, {"apikey", "accesskey", "secretkey", "privatekey", "signingkey",
+      return ends_with(n, "key") && ends_with_any(n, {"apikey", "accesskey", "secretkey", "privatekey", "signingkey",
                                                      "encryptionkey", "masterkey", "accountkey"});
     case 'n':
-      if (n.ends_with("token")) {
+      if (ends_with(n, "token")) {
         for (const auto no : kTokenNotSecret) {
-          if (n.ends_with(no)) return false;
+          if (ends_with(n, no)) return false;
         }
         return true;
       }
-      return n == "session" || n == "dsn" || n == "pin" || n.ends_with("authorization");
+      return n == "session" || n == "dsn" || n == "pin" || ends_with(n, "authorization");
     case 's':
-      return n == "pass" || n == "cookies" || n.ends_with("credentials");
+      return n == "pass" || n == "cookies" || ends_with(n, "credentials");
     case 'g':
-      return n.ends_with("connectionstring");
+      return ends_with(n, "connectionstring");
     case 'l':
-      return n == "credential" || n.ends_with("webhookurl");
+      return n == "credential" || ends_with(n, "webhookurl");
     case 'h':
       return n == "auth";
     case 'p':
@@ -461,7 +489,7 @@ redactor::redactor(const redaction_options& options, std::string fingerprint_key
 
 bool redactor::secret_key(std::string_view name) const noexcept {
   if (!enabled_ || name.empty() || name.size() > 64) return false;
-  std::array<char, 64> buf{};
+  std::array<char, 64> buf;  // NOLINT(cppcoreguidelines-pro-type-member-init): normalize_key fills what it returns
   const std::string_view n = normalize_key(name, buf);
   if (n.empty()) return false;
   for (const auto& k : extra_keys_) {
@@ -546,20 +574,36 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
       i = run_end(s, i, [](unsigned char x) { return is_alnum(x); });
       continue;
     }
-    // A token starts at i.
-    if (const shape_match m = shape_at(s, i); m.end != 0 && on(m.rule)) {
-      add(i, m.end, m.rule);
-      i = m.end;
+    // A token starts at i. Every provider shape is 15 bytes or more: shorter
+    // words (most of any text) skip the shape table.
+    const std::size_t word_end = run_end(s, i, is_key_char);
+    if (word_end - i >= 15 || (word_end < n && s[word_end] == '.')) {
+      if (const shape_match m = shape_at(s, i); m.end != 0 && on(m.rule)) {
+        add(i, m.end, m.rule);
+        i = m.end;
+        continue;
+      }
+    }
+    if (entropy_ && word_end - i >= 24) {
+      const std::size_t te = run_end(s, i, [](unsigned char x) { return is_token_char(x) || x == '+' || x == '/'; });
+      if (looks_random(s.substr(i, te - i))) {
+        add(i, te, secret_rule::high_entropy);
+        i = te;
+        continue;
+      }
+    }
+    if (word_end >= n) {
+      i = word_end;
       continue;
     }
-    const std::size_t word_end = run_end(s, i, is_key_char);
+    const char next = s[word_end];
     // A URL: its "://" is handled on its own (below), whatever came before.
-    if (starts_with_at(s, word_end, "://")) {
+    if (next == ':' && starts_with_at(s, word_end, "://")) {
       i = word_end;
       continue;
     }
     // Authorization schemes in free text.
-    if (word_end < n && s[word_end] == ' ') {
+    if (next == ' ' && (word_end - i == 5 || word_end - i == 6)) {
       const std::size_t tb = word_end + 1;
       if (word_end - i == 6 && starts_with_nocase(s, i, "bearer") && on(secret_rule::bearer_token)) {
         const std::size_t te = run_end(s, tb, [](unsigned char x) {
@@ -580,8 +624,12 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
       }
     }
     // key=value, key: value, "key": "value", --key value
-    if (word_end < n) {
-      const bool dashes = i >= 2 && s[i - 1] == '-' && s[i - 2] == '-';
+    // Only a word followed by a separator (after a closing quote and
+    // spaces) can be a key: the rest of the words skip the key check.
+    std::size_t sep = word_end + ((next == '"' || next == '\'') ? 1 : 0);
+    while (sep < n && s[sep] == ' ') ++sep;
+    const bool dashes = i >= 2 && s[i - 1] == '-' && s[i - 2] == '-';
+    if (sep < n && (s[sep] == '=' || s[sep] == ':' || (dashes && (next == ' ' || s[sep] == ',')))) {
       const auto [vb, ve] = value_after_key(s, i, word_end, dashes);
       if (ve > vb && !already_redacted(s.substr(vb, ve - vb)) && secret_key(s.substr(i, word_end - i))) {
         // A value of a known shape is labelled by it ("token=ghp_…": github_token).
@@ -591,14 +639,6 @@ void redactor::scan(std::string_view text, std::vector<secret_span>& out, std::s
         if (rule == secret_rule::key && vb >= 6 && starts_with_nocase(s, vb - 6, "basic ")) rule = secret_rule::basic_auth;
         add(vb, ve, rule);
         i = ve;
-        continue;
-      }
-    }
-    if (entropy_) {
-      const std::size_t te = run_end(s, i, [](unsigned char x) { return is_token_char(x) || x == '+' || x == '/'; });
-      if (looks_random(s.substr(i, te - i))) {
-        add(i, te, secret_rule::high_entropy);
-        i = te;
         continue;
       }
     }
@@ -636,8 +676,22 @@ void redactor::append_marker(std::string& out, secret_rule rule, std::string_vie
   out += ']';
 }
 
+namespace {
+
+// Nothing can be found in a short text without a separator (':', '=', a
+// space, '-') or a token long enough for a provider shape: most keys' values.
+bool clearly_plain(std::string_view text) noexcept {
+  if (text.size() >= 15) return false;
+  for (const char ch : text) {
+    if (ch == ':' || ch == '=' || ch == ' ' || ch == '-' || ch == '\t') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::size_t redactor::redact(std::string_view text, std::string& out, std::size_t scan_limit) const {
-  if (!enabled_) return 0;
+  if (!enabled_ || clearly_plain(text)) return 0;
   std::vector<secret_span> spans;
   scan(text, spans, scan_limit);
   if (spans.empty()) return 0;
