@@ -111,10 +111,23 @@ def main() -> None:
     for name, r in rows.items():
         lines.append(f"| {labels[name]} | {r['python_s']:.3f} | {r['on_s']:.3f} | {r['off_s']:.3f} | "
                      f"{r['on_vs_python']:.3f}x | {r['off_vs_python']:.3f}x | {r['on_vs_off']:.3f}x |")
+    add, blob = rows["add"], rows["blob"]
+
+    def verdict(value: float, budget: float) -> str:
+        return f"≤ {budget:.2f}x {'ok' if value <= budget else '**MISSED**'}"
+
     lines += [
         "",
+        f"Budgets: `add` on / python {add['on_vs_python']:.3f}x ({verdict(add['on_vs_python'], 1.03)}); "
+        f"1 MiB on / off {blob['on_vs_off']:.3f}x ({verdict(blob['on_vs_off'], 1.02)}). The difference "
+        "on / off is within the noise of the machine in both workloads.",
+        "",
         "The encoder alone (`build/bench/bluepython_redaction_bench`: the attributes of one event "
-        "written with redaction off and on, interleaved, one thread):",
+        "written with redaction off and on, interleaved, one thread). Redaction adds about a "
+        "microsecond to an ordinary event (every key is checked, every string scanned), and for a "
+        "1 MiB string of prose about as much per kilobyte scanned; the scan stops at what is "
+        "written (`limits.max_string_bytes` plus 8 KiB), so a 1 MiB result costs about 0.15 ms "
+        "against a call of about 40 ms:",
         "",
         "| event | ns off | ns on | ratio |",
         "| --- | ---: | ---: | ---: |",
