@@ -378,7 +378,7 @@ void apply_redaction_fields(config& cfg, const json& value, const std::string& o
     if (!item.is_object()) fail(origin, fmt::format("key \"{}\" must be an object, got {}", at, policy::json_type_name(item)));
     redaction_field_rule rule;
     for (const auto& [k, v] : item.items()) {
-      const std::string key = at + "." + k;
+      const std::string key = fmt::format("{}.{}", at, k);
       if (k == "server") {
         rule.server = get_string(v, origin, key);
       } else if (k == "tool") {

@@ -191,13 +191,12 @@ namespace {
 
 bool path_matches(const std::vector<std::string>& pointer, const std::vector<std::string>& path,
                   const std::string* last) {
-  const std::size_t n = path.size() + (last != nullptr ? 1 : 0);
-  if (pointer.size() != n) return false;
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::string& seg = i < path.size() ? path[i] : *last;
-    if (pointer[i] != "*" && pointer[i] != seg) return false;
+  if (pointer.size() != path.size() + (last != nullptr ? 1 : 0)) return false;
+  auto same = [](const std::string& want, const std::string& seg) { return want == "*" || want == seg; };
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (!same(pointer[i], path[i])) return false;
   }
-  return true;
+  return last == nullptr || same(pointer.back(), *last);
 }
 
 }  // namespace

@@ -222,9 +222,9 @@ TEST_CASE("the fingerprint key file is created once, private, and read back", "[
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(bluepython::load_fingerprint_key(path, error) == key);
-  std::remove(path.c_str());
-  ::rmdir((std::string(dir_template) + "/state").c_str());
-  ::rmdir(dir_template);
+  CHECK(std::remove(path.c_str()) == 0);
+  CHECK(::rmdir((std::string(dir_template) + "/state").c_str()) == 0);
+  CHECK(::rmdir(dir_template) == 0);
 }
 
 TEST_CASE("rule names round-trip; key and field cannot be turned off by name", "[redaction]") {
