@@ -82,6 +82,16 @@ def _definition(tool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _kept(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition as the baseline file keeps it: secrets redacted, as in events
+    (a default value holding an API key must not sit next to the spool)."""
+    try:
+        kept = json.loads(_bluepython.redacted_json(definition))
+    except (ValueError, TypeError):
+        return definition
+    return kept if isinstance(kept, dict) else definition
+
+
 def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id: str | None = None) -> None:
     """Checks a ``tools/list`` result against the definitions seen before for
     the same server (in this process, else in the previous run) and emits
@@ -119,13 +129,17 @@ def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id
                 if before is None:
                     before = previous_run.get(tool["name"])
                     seen_in = "previous_run"
-                if before is None or before.get("digest") != digest:
+                kept = _kept(definition) if before is None or before.get("digest") != digest else None
+                if kept is not None:
                     dirty = True
-                    seen[tool["name"]] = {"digest": digest, "definition": definition}
-                if before is not None and before.get("digest") != digest:
+                    seen[tool["name"]] = {"digest": digest, "definition": kept}
+                if kept is not None and before is not None:
                     old = before.get("definition") or {}
                     fields = ("name", "description", "inputSchema")
-                    changed = [k for k in fields if old.get(k) != definition[k]]
+                    # Compared as kept. A secret that changed within the same marker shows
+                    # in the digest only: the fields holding a marker are the ones.
+                    changed = [k for k in fields if old.get(k) != kept[k]] or [
+                        k for k in fields if "[REDACTED:" in json.dumps(kept[k])]
                     changes.append((tool["name"], seen_in, old, definition, changed))
             if dirty:
                 _save_tools()

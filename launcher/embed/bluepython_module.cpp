@@ -237,6 +237,20 @@ PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   return PyBool_FromLong(ok ? 1 : 0);
 }
 
+// redacted_json(value) -> str: `value` as JSON, as an event would hold it
+// (secrets replaced, limits applied): for what the hooks keep on disk outside
+// events (the tool-definition baseline).
+PyObject* py_redacted_json(PyObject*, PyObject* value) {
+  std::string text;
+  try {
+    json_writer w(text, sensor::settings().limits);
+    encode_python_value(w, value);
+  } catch (...) {
+    return PyErr_NoMemory();
+  }
+  return PyUnicode_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+}
+
 PyObject* py_flush(PyObject*, PyObject* args) {
   double timeout = 1.0;
   if (!PyArg_ParseTuple(args, "|d:flush", &timeout)) return nullptr;
@@ -530,6 +544,8 @@ PyMethodDef methods[] = {
      "side_effect(name, category, attributes, subject) -> bool\n\nReport a side effect a library hook saw."},
     {"urllib_hooked", &capture::py_urllib_hooked, METH_NOARGS,
      "urllib_hooked()\n\nThe hooks report urllib's requests from now on (internal)."},
+    {"redacted_json", &py_redacted_json, METH_O,
+     "redacted_json(value) -> str\n\nvalue as JSON with secrets redacted, as events hold it (docs/redaction.md)."},
     {"safe_url", &capture::py_safe_url, METH_O,
      "safe_url(url) -> str\n\nThe URL without its password and credential-like query values."},
     {"wrap_sqlite_connect", &capture::py_wrap_sqlite_connect, METH_O,

@@ -148,7 +148,23 @@ void json_writer::before_value() {
   need_comma_ = true;
 }
 
+std::uint8_t json_writer::program_with_password_option(std::string_view argv0) noexcept {
+  const std::size_t slash = argv0.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? argv0 : argv0.substr(slash + 1);
+  for (const std::string_view p : {"mysql", "mysqldump", "mysqladmin", "mysqlimport", "mysqlshow", "mysqlcheck",
+                                   "mysqlpump", "mariadb", "mariadb-dump", "mariadb-admin", "mariadb-import"}) {
+    if (name == p) return kAttachedP;
+  }
+  if (name == "sshpass") return kSeparateP;
+  if (name == "redis-cli" || name == "valkey-cli" || name == "keydb-cli") return kSeparateA;
+  return 0;
+}
+
 void json_writer::open(char bracket) {
+  if (limits_.redact != nullptr) {
+    array_first_ = bracket == '[';
+    argv_program_ = 0;
+  }
   if (fields_ != nullptr) (void)field_value(bracket);
   if (keep_next_) {
     keep_next_ = false;
@@ -175,6 +191,8 @@ void json_writer::close(char bracket) {
     secret_field_ = false;
   }
   if (depth_ == keep_depth_) keep_depth_ = kNoDepth;
+  array_first_ = false;
+  argv_program_ = 0;
   if (fields_ != nullptr) field_close();
 }
 
@@ -309,6 +327,21 @@ void json_writer::string(std::string_view value) {
   bool option = false;
   if (in_array && verdict != 2 && value.size() > 2 && value[0] == '-' && value.find('=') == std::string_view::npos) {
     option = limits_.redact->secret_key(value.substr(value[1] == '-' ? 2 : 1));
+  }
+  // Short password options of the programs that have them: argv[0] says which.
+  const bool first = array_first_;
+  array_first_ = false;
+  if (in_array && first) {
+    argv_program_ = program_with_password_option(value);
+  } else if (in_array && verdict == 0 && argv_program_ != 0) {
+    if (argv_program_ == kAttachedP && value.size() > 2 && value[0] == '-' && value[1] == 'p') {
+      // mysql -pSECRET
+      std::string marked = "-p";
+      limits_.redact->append_marker(marked, secret_rule::key, value.substr(2));
+      plain_string(marked);
+      return;
+    }
+    if ((argv_program_ == kSeparateP && value == "-p") || (argv_program_ == kSeparateA && value == "-a")) option = true;
   }
   if (verdict == 1) {
     secret_marker(value);

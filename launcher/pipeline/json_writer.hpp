@@ -85,6 +85,12 @@ class json_writer {
   [[nodiscard]] bool keeping() const noexcept { return keep_next_ || keep_depth_ != kNoDepth; }
 
   static constexpr std::size_t kNoDepth = static_cast<std::size_t>(-1);
+  // Programs whose short option takes a password: mysql -pSECRET,
+  // sshpass -p SECRET, redis-cli -a SECRET.
+  static constexpr std::uint8_t kAttachedP = 1;
+  static constexpr std::uint8_t kSeparateP = 2;
+  static constexpr std::uint8_t kSeparateA = 3;
+  static std::uint8_t program_with_password_option(std::string_view argv0) noexcept;
 
   std::string& out_;
   json_limits limits_;
@@ -105,6 +111,9 @@ class json_writer {
   std::string field_key_;                 // the last key inside the scope
   bool keep_next_ = false;
   std::size_t keep_depth_ = kNoDepth;
+  // An array's first string (argv[0]) names a program with a short password option.
+  bool array_first_ = false;
+  std::uint8_t argv_program_ = 0;
 };
 
 }  // namespace bluepython

@@ -63,7 +63,7 @@ def _calls(base: str) -> list[Any]:
                        "headers": {"Authorization": f"Bearer {secret}"}}],
             ["fail", {"message": f"upstream rejected the request: {text}"}],
         ]
-    return calls
+    return [*calls, ["tools/list", {}]]
 
 
 @pytest.fixture(scope="module", params=["mcp1", "mcp2"])
@@ -95,6 +95,7 @@ def ran(request: pytest.FixtureRequest, sink: tuple[str, type[_Sink]],
     subprocess.run([venv.bluepython, "report", "--html", str(page), "--spool-dir", str(spool)],
                    capture_output=True, check=True, timeout=120)
     outputs["html"] = page.read_bytes()
+    outputs["tool_baseline"] = (spool / "mcp-tools.json").read_bytes()
     return {"outputs": outputs, "wire": [r for r in seen if r.startswith(b"GET /hook")],
             "events": read_spool(spool)}
 
@@ -105,6 +106,13 @@ def test_no_secret_of_the_corpus_in_any_output(ran: dict[str, Any], entry: dict[
     for name, data in ran["outputs"].items():
         assert data, f"{name} is empty: nothing was checked"
         assert secret not in data, f"{entry['rule']} secret found in {name}"
+
+
+def test_the_tool_baseline_keeps_definitions_redacted(ran: dict[str, Any]) -> None:
+    baseline = json.loads(ran["outputs"]["tool_baseline"])
+    documented = baseline["server"]["secrets"]["documented"]["definition"]
+    assert "[REDACTED:github_token:40]" in documented["description"]
+    assert b"ghp_UhrwyL398zPKPMvXkgMzr53w1fNtTQAVZOxu" not in ran["outputs"]["spool"]
 
 
 def test_every_rule_of_the_corpus_left_its_marker(ran: dict[str, Any]) -> None:

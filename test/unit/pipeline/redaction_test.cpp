@@ -303,3 +303,23 @@ TEST_CASE("JSON pointers split with their escapes", "[redaction]") {
   CHECK(segs == std::vector<std::string>{"a/b", "c~d", "0"});
   CHECK_FALSE(bluepython::split_pointer("a/b", segs));
 }
+
+TEST_CASE("short password options of the programs that have them", "[redaction]") {
+  const redactor r{redaction_options{}};
+  auto argv = [&](std::initializer_list<std::string_view> args) {
+    return nlohmann::json::parse(encode(r, [&](json_writer& w) {
+      w.begin_array();
+      for (const auto a : args) w.string(a);
+      w.end_array();
+    }));
+  };
+  CHECK(argv({"/usr/bin/mysql", "-u", "root", "-phunter22", "-P", "3306"}) ==
+        nlohmann::json({"/usr/bin/mysql", "-u", "root", "-p[REDACTED:key:8]", "-P", "3306"}));
+  CHECK(argv({"sshpass", "-p", "hunter22", "ssh", "host"}) ==
+        nlohmann::json({"sshpass", "-p", "[REDACTED:key:8]", "ssh", "host"}));
+  CHECK(argv({"redis-cli", "-h", "cache", "-a", "hunter22", "PING"}) ==
+        nlohmann::json({"redis-cli", "-h", "cache", "-a", "[REDACTED:key:8]", "PING"}));
+  // Elsewhere -p is a port, a path or a profile.
+  CHECK(argv({"ssh", "-p", "2222", "host"}) == nlohmann::json({"ssh", "-p", "2222", "host"}));
+  CHECK(argv({"mkdir", "-p", "/tmp/x"}) == nlohmann::json({"mkdir", "-p", "/tmp/x"}));
+}
