@@ -528,4 +528,14 @@ bool tool_call_fields(PyObject* server_name, PyObject* params, bool result, std:
   return !out.empty();
 }
 
+bool message_fields(PyObject* body, PyObject* server_name, PyObject* request_method, field_paths& out) noexcept {
+  if (!PyDict_Check(body)) return false;
+  PyObject* method = PyDict_GetItemString(body, "method");  // borrowed
+  if (method != nullptr) {
+    return str_equals(method, "tools/call") &&
+           tool_call_fields(server_name, PyDict_GetItemString(body, "params"), false, "params", out);
+  }
+  return str_equals(request_method, "tools/call") && tool_call_fields(server_name, nullptr, true, "result", out);
+}
+
 }  // namespace bluepython::mcp_observer

@@ -46,5 +46,8 @@ inline constexpr Py_ssize_t kPendingLimit = 4096;
 // is the root). False when none apply. Under the GIL; never raises.
 bool tool_call_fields(PyObject* server_name, PyObject* params, bool result, std::string_view prefix,
                       field_paths& out) noexcept;
+// The same for a whole JSON-RPC message `body` (a dict: the hooks' Python
+// path): a tools/call request, or a response whose `request_method` is one.
+bool message_fields(PyObject* body, PyObject* server_name, PyObject* request_method, field_paths& out) noexcept;
 
 }  // namespace bluepython::mcp_observer

@@ -17,6 +17,7 @@
 #include "embed/trace_methods.hpp"
 #include "capture/import_monitor.hpp"
 #include "pipeline/json_writer.hpp"
+#include "capture/mcp_message.hpp"
 #include "capture/mcp_observer.hpp"
 #include "pyapi/py_json.hpp"
 #include "pyapi/py_ref.hpp"
@@ -29,22 +30,6 @@
 
 namespace bluepython::module {
 namespace {
-
-// An interned str for a fixed dict key, made once (immortal for the process).
-PyObject* key_object(const char* text) noexcept {
-  PyObject* key = PyUnicode_InternFromString(text);
-  if (key == nullptr) PyErr_Clear();
-  return key;
-}
-
-// dict[key] (a strong reference: str() of anything may run app code that
-// changes the dict) or none; never raises.
-py_ref dict_item(PyObject* dict, PyObject* key) noexcept {
-  if (key == nullptr) return {};
-  PyObject* item = PyDict_GetItemWithError(dict, key);
-  if (item == nullptr) PyErr_Clear();
-  return py_ref::borrow(item);
-}
 
 PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   static const char* keywords[] = {"name", "attributes", "actionable", "summarize_binary", nullptr};
@@ -107,135 +92,6 @@ PyObject* py_emit(PyObject*, PyObject* args, PyObject* kwargs) {
   return PyBool_FromLong(ok ? 1 : 0);
 }
 
-// mcp_message(event, body, source, request_id, session_id, client_id,
-//             server_name, duration_ms, transport, protocol_version,
-//             request_method, client_version, oauth_client_id) -> bool
-//
-// One python_mcp_event, encoded here straight from its parts: the MCP hooks
-// call it twice per request on each side, so no attribute dict is built in
-// Python. `body` is the JSON-RPC message as JSON data (a dict); `method` and
-// `error` are derived from it. None members after server_name are left out.
-// Positional only, all thirteen.
-void mcp_member(json_writer& w, const char* key, PyObject* value) {
-  if (value == Py_None) return;
-  w.key(key);
-  encode_python_value(w, value);
-}
-
-void mcp_error_of(json_writer& w, PyObject* body) {
-  static PyObject* const k_error = key_object("error");
-  static PyObject* const k_code = key_object("code");
-  static PyObject* const k_message = key_object("message");
-  static PyObject* const k_result = key_object("result");
-  static PyObject* const k_is_error = key_object("isError");
-  const py_ref error = dict_item(body, k_error);
-  if (error) {
-    if (!PyDict_Check(error.get())) return;
-    w.key("error");
-    w.begin_object();
-    w.key("type");
-    const py_ref code = dict_item(error.get(), k_code);
-    if (!code) {
-      w.string("None");  // what str(None) gives, as the Python path did
-    } else if (PyUnicode_Check(code.get())) {
-      encode_python_value(w, code.get());
-    } else {
-      const py_ref text(PyObject_Str(code.get()));
-      if (text) {
-        encode_python_value(w, text.get());
-      } else {
-        PyErr_Clear();
-        w.null();
-      }
-    }
-    w.key("message");
-    const py_ref message = dict_item(error.get(), k_message);
-    encode_python_value(w, message ? message.get() : Py_None);
-    w.end_object();
-    return;
-  }
-  const py_ref result = dict_item(body, k_result);
-  if (result && PyDict_Check(result.get()) && dict_item(result.get(), k_is_error).get() == Py_True) {
-    w.key("error");
-    w.begin_object();
-    w.key("type");
-    w.string("tool_error");
-    w.end_object();
-  }
-}
-
-PyObject* py_mcp_message(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 13) {
-    PyErr_Format(PyExc_TypeError, "mcp_message() takes 13 positional arguments (%zd given)", nargs);
-    return nullptr;
-  }
-  PyObject* const event = args[0];
-  PyObject* const body = args[1];
-  if (!PyUnicode_Check(event)) {
-    PyErr_SetString(PyExc_TypeError, "mcp_message(): event must be a str");
-    return nullptr;
-  }
-  bool ok = false;
-  try {
-    std::string attrs;
-    attrs.reserve(512);
-    json_writer w(attrs, sensor::settings().limits);
-    w.key("event");
-    encode_python_value(w, event);
-    w.key("id");
-    encode_python_value(w, args[3]);
-    w.key("message");
-    field_paths fields;
-    if (PyDict_Check(body)) {
-      // tools/call: the per-tool field rules (redaction.fields) of its params or its result.
-      static PyObject* const k_method_name = key_object("method");
-      const py_ref method = dict_item(body, k_method_name);
-      if (method && PyUnicode_Check(method.get()) && PyUnicode_CompareWithASCIIString(method.get(), "tools/call") == 0) {
-        static PyObject* const k_params = key_object("params");
-        const py_ref params = dict_item(body, k_params);
-        if (mcp_observer::tool_call_fields(args[6], params.get(), false, "params", fields)) w.field_scope(&fields);
-      } else if (!method && PyUnicode_Check(args[10]) && PyUnicode_CompareWithASCIIString(args[10], "tools/call") == 0 &&
-                 mcp_observer::tool_call_fields(args[6], nullptr, true, "result", fields)) {
-        w.field_scope(&fields);
-      }
-    }
-    encode_python_value(w, body, true);
-    w.key("session_id");
-    encode_python_value(w, args[4]);
-    w.key("client_id");
-    encode_python_value(w, args[5]);
-    w.key("source");
-    encode_python_value(w, args[2]);
-    w.key("server_name");
-    encode_python_value(w, args[6]);
-    if (PyDict_Check(body)) {
-      static PyObject* const k_method = key_object("method");
-      const py_ref method = dict_item(body, k_method);
-      if (method) {
-        if (PyUnicode_Check(method.get())) {
-          w.key("method");
-          encode_python_value(w, method.get());
-        }
-      } else {
-        mcp_error_of(w, body);  // only responses carry errors
-      }
-    }
-    mcp_member(w, "duration_ms", args[7]);
-    mcp_member(w, "transport", args[8]);
-    mcp_member(w, "protocol_version", args[9]);
-    mcp_member(w, "request_method", args[10]);
-    mcp_member(w, "client_name", args[5]);
-    mcp_member(w, "client_version", args[11]);
-    mcp_member(w, "oauth_client_id", args[12]);
-    std::string context;
-    if (!call_context::current_json(context)) context.clear();
-    ok = sensor::emit("python_mcp_event", attrs, context, true);
-  } catch (...) {
-    ok = false;
-  }
-  if (PyErr_Occurred() != nullptr) PyErr_Clear();
-  return PyBool_FromLong(ok ? 1 : 0);
-}
 
 // redacted_json(value) -> str: `value` as JSON, as an event would hold it
 // (secrets replaced, limits applied): for what the hooks keep on disk outside
@@ -513,7 +369,7 @@ PyMethodDef methods[] = {
     {"emit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_emit)), METH_VARARGS | METH_KEYWORDS,
      "emit(name, attributes=None, *, actionable=True, summarize_binary=False) -> bool\n\n"
      "Queue one event; False if it was dropped. summarize_binary: MCP base64 payloads are summarized."},
-    {"mcp_message", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&py_mcp_message)), METH_FASTCALL,
+    {"mcp_message", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&mcp_observer::py_mcp_message)), METH_FASTCALL,
      "mcp_message(event, body, source, request_id, session_id, client_id, server_name, duration_ms, transport, "
      "protocol_version, request_method, client_version, oauth_client_id, /) -> bool\n\n"
      "Queue one python_mcp_event from its parts (the MCP hooks' per-message path)."},

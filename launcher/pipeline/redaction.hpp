@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -125,6 +126,11 @@ class redactor {
   std::vector<compiled_field> fields_;
   mutable std::array<std::atomic<std::uint64_t>, secret_rule_count> counts_{};
 };
+
+// The process's redactor: with its fingerprint key when asked for (read or
+// created). `warning`: set to the one stderr line to print, if any (no key
+// for fingerprints; redaction off, when `root`: a child does not repeat it).
+std::unique_ptr<redactor> make_redactor(const redaction_options& options, bool root, std::string& warning);
 
 // The per-installation fingerprint key: read from `path`, or created there
 // (32 random bytes, hex, mode 0600, its folder 0700) when absent. Empty on

@@ -60,4 +60,20 @@ class saved_exception {
   PyObject* traceback_ = nullptr;
 };
 
+// An interned str for a fixed dict key, made once (immortal for the process).
+inline PyObject* key_object(const char* text) noexcept {
+  PyObject* key = PyUnicode_InternFromString(text);
+  if (key == nullptr) PyErr_Clear();
+  return key;
+}
+
+// dict[key] (a strong reference: str() of anything may run app code that
+// changes the dict) or none; never raises.
+inline py_ref dict_item(PyObject* dict, PyObject* key) noexcept {
+  if (key == nullptr) return {};
+  PyObject* item = PyDict_GetItemWithError(dict, key);
+  if (item == nullptr) PyErr_Clear();
+  return py_ref::borrow(item);
+}
+
 }  // namespace bluepython

@@ -410,20 +410,8 @@ void start(const config& cfg, const startup_info& info) {
   id.start_ns = wall_time_ns();
 
   // Redaction first: sensor_startup's argv goes through it too.
-  std::string fingerprint_key;
-  if (cfg.redaction.enable && cfg.redaction.fingerprint) {
-    std::string error;
-    fingerprint_key = load_fingerprint_key(cfg.redaction.fingerprint_key_file, error);
-    if (fingerprint_key.empty()) s->startup_warning = fmt::format("bluepython: warning: {}; markers carry no fingerprint", error);
-  }
-  s->redact = std::make_unique<redactor>(cfg.redaction, std::move(fingerprint_key));
-  if (cfg.redaction.enable) {
-    s->cfg.limits.redact = s->redact.get();
-  } else if (s->parent.pid == 0) {
-    s->startup_warning =
-        "bluepython: warning: redaction is off (redaction.enable / BLUEPYTHON_REDACTION): secrets in tool arguments, "
-        "results, argv and URLs are recorded as they are";
-  }
+  s->redact = make_redactor(cfg.redaction, s->parent.pid == 0, s->startup_warning);
+  if (cfg.redaction.enable) s->cfg.limits.redact = s->redact.get();
 
   pipeline_options options;
   options.redactions = cfg.redaction.enable ? s->redact.get() : nullptr;
