@@ -125,6 +125,9 @@ def test_every_rule_of_the_corpus_left_its_marker(ran: dict[str, Any]) -> None:
         for rule, n in a["redacted"].items():
             total[rule] = total.get(rule, 0) + n
     assert set(total) >= {e["rule"] for e in _CORPUS}, total
+    # The exports carried the redacted events (uncompressed protobuf: the scan above means something).
+    assert b"[REDACTED:github_token:40]" in ran["outputs"]["otlp"]
+    assert b"[REDACTED:" in ran["outputs"]["tail"]
     report = json.loads(ran["outputs"]["report"])
     assert report["totals"]["redacted"] == total
     assert f"secrets redacted: {sum(total.values())} (" in ran["outputs"]["report_text"].decode()
