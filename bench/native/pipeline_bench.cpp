@@ -5,6 +5,11 @@
 // the writer thread pinned to ONE CPU, the budget's "on one core".
 //
 //   bluepython_pipeline_bench [--events N] [--dir DIR] [--no-pin]
+//                             [--fsync never|interval|always] [--no-journal]
+//
+// The queue lives in a journal (DIR.state), as under bluepython: every
+// emit's record is in a MAP_SHARED file when emit returns. --no-journal
+// keeps it in process memory (the pipeline before issue 19), for comparison.
 //
 // Prints one JSON line: events, written, retries (pushes refused because the
 // queue was full; the producer yields and retries, so every event is written
@@ -33,8 +38,10 @@ namespace {
 using namespace bluepython;
 
 [[noreturn]] void usage(const char* problem) {
-  (void)std::fprintf(stderr, "bluepython_pipeline_bench: %s\nusage: bluepython_pipeline_bench [--events N] [--dir DIR] [--no-pin]\n",
-               problem);
+  (void)std::fprintf(stderr,
+                     "bluepython_pipeline_bench: %s\nusage: bluepython_pipeline_bench [--events N] [--dir DIR] "
+                     "[--no-pin] [--fsync never|interval|always] [--no-journal]\n",
+                     problem);
   std::exit(2);
 }
 
@@ -75,6 +82,8 @@ int main(int argc, char** argv) {
   std::uint64_t events = 5'000'000;
   std::string dir = "/tmp/bluepython-pipeline-bench";
   bool pin = true;
+  bool journal = true;
+  spool_fsync fsync = spool_fsync::never;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--events" && i + 1 < argc) {
@@ -85,12 +94,19 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (arg == "--no-pin") {
       pin = false;
+    } else if (arg == "--no-journal") {
+      journal = false;
+    } else if (arg == "--fsync" && i + 1 < argc) {
+      const auto mode = parse_fsync(argv[++i]);
+      if (!mode) usage("--fsync wants never, interval or always");
+      fsync = *mode;
     } else {
       usage("unknown argument");
     }
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+  std::filesystem::remove_all(dir + ".state", ec);
   if (pin && !pin_to_one_cpu()) usage("could not pin to one CPU (sched_setaffinity)");
 
   spool_options spool;
@@ -99,14 +115,21 @@ int main(int argc, char** argv) {
   // events go through, and every byte is still written with write(2).
   spool.max_file_bytes = 32ULL << 20U;
   spool.max_total_bytes = 256ULL << 20U;
+  spool.fsync = fsync;
   pipeline_options options;  // queue and flush interval as the defaults of docs/configuration.md
   options.queue_bytes = 4ULL << 20U;
+  options.fsync = fsync;
+  if (journal) {
+    options.state_dir = dir + ".state";
+    options.spool_dir = dir;
+  }
   process_identity id;
   id.pid = static_cast<int>(::getpid());
   id.ppid = static_cast<int>(::getppid());
   id.uuid = "00000000-0000-4000-8000-00000000be4c";
   id.start_ns = wall_time_ns();
   event_pipeline pipeline(options, std::make_unique<spool_writer>(spool, id.pid, id.start_ns), id, nullptr, nullptr);
+  if (journal && !pipeline.attach_journal()) usage("could not create the journal");
 
   // About the size of a python_file_open event's own members.
   char attrs[128];
@@ -131,10 +154,11 @@ int main(int argc, char** argv) {
   const double cpu = cpu_seconds() - cpu0;
   const pipeline_counters c = pipeline.counters();
   (void)std::printf(
-      R"({"events":%llu,"written":%llu,"retries":%llu,"seconds":%.6f,"events_per_second":%.0f,"bytes":%llu,"cpu":%.6f,"pinned":%s})"
+      R"({"events":%llu,"written":%llu,"retries":%llu,"seconds":%.6f,"events_per_second":%.0f,"bytes":%llu,"cpu":%.6f,"pinned":%s,"journal":%s,"fsync":"%s"})"
       "\n",
       static_cast<unsigned long long>(events), static_cast<unsigned long long>(c.written),
       static_cast<unsigned long long>(retries), seconds, static_cast<double>(events) / seconds,
-      static_cast<unsigned long long>(spool_bytes(dir)), cpu, pin ? "true" : "false");
+      static_cast<unsigned long long>(spool_bytes(dir)), cpu, pin ? "true" : "false", journal ? "true" : "false",
+      std::string(fsync_name(fsync)).c_str());
   return c.written >= events ? 0 : 1;
 }

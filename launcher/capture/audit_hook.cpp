@@ -98,7 +98,7 @@ int on_event(const char* event, PyObject* args, void* /*user_data*/) noexcept {
   }
   // The process image is about to be replaced: everything emitted so far
   // (this exec included) must be on disk first.
-  if (e->flush_after) sensor::flush();
+  if (e->flush_after) sensor::flush_before_exec();
   return 0;
 }
 

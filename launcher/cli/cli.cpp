@@ -19,6 +19,7 @@
 #include "config/error.hpp"
 #include "config/handoff.hpp"
 #include "embed/interpreter.hpp"
+#include "tools/event_summary.hpp"
 #include "tools/policy_check.hpp"
 #include "tools/policy_suggest.hpp"
 #include "tools/report.hpp"
@@ -345,6 +346,7 @@ int run_main(int argc, char** argv, const launch_info& launch) {
   const auto inherited = reads_only ? std::nullopt : inherit_from_parent();
   const config cfg = load_config(c.flags, process_env, inherited ? &*inherited : nullptr);
   if (c.app.got_subcommand(c.version)) return print_version(cfg, launch, c.version_json);
+  tools::set_configured_state_dir(cfg.spool.dir, cfg.spool.state_dir);
   if (c.app.got_subcommand(c.report)) {
     c.report_options.spool_dir = cfg.spool.dir;
     return report::run(c.report_options);

@@ -10,6 +10,7 @@
 
 #include "config/error.hpp"
 #include "export/otlp/otel_environment.hpp"
+#include "pipeline/journal_recovery.hpp"
 #include "pipeline/sha256.hpp"
 
 namespace bluepython {
@@ -182,6 +183,9 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
   if (cfg.redaction.fingerprint && key_file.empty()) key_file = home + "/.bluepython/fingerprint.key";
   if (cfg.spool.dir.empty()) cfg.spool.dir = home + "/.bluepython/spool";
   if (cfg.spool.dir == "~" || cfg.spool.dir.starts_with("~/")) cfg.spool.dir = home + cfg.spool.dir.substr(1);
+  std::string& state = cfg.spool.state_dir;
+  if (state == "~" || state.starts_with("~/")) state = home + state.substr(1);
+  if (state.empty()) state = default_state_dir(cfg.spool.dir);
   return cfg;
 }
 

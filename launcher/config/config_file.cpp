@@ -230,6 +230,11 @@ void read_value(config& cfg, const json& v, const schema_row& row, const std::st
     slot = static_cast<T>(get_uint(v, origin, key, row.min, row.max));
   } else if constexpr (std::is_same_v<T, std::string>) {
     slot = get_string(v, origin, key);
+  } else if constexpr (std::is_same_v<T, spool_fsync>) {
+    const std::string text = get_string(v, origin, key);
+    const auto mode = parse_fsync(text);
+    if (!mode) fail(origin, fmt::format("key \"{}\" must be one of never, interval, always, got \"{}\"", key, text));
+    slot = *mode;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     slot = get_patterns(v, origin, key);
   } else {
@@ -245,6 +250,8 @@ json write_value(const config& cfg) {
     json out = json::object();
     for (const auto& [k, v] : value) out[k] = v;  // as read back: a later duplicate wins
     return out;
+  } else if constexpr (std::is_same_v<value_type_of<Get>, spool_fsync>) {
+    return std::string(fsync_name(value));
   } else {
     return value;
   }
@@ -261,7 +268,7 @@ constexpr schema_row row(std::string_view path, emit when = emit::always, std::u
     kind = value_kind::integer;
     // Evaluated at compile time (the table is constexpr): a range the member cannot hold does not build.
     if (min > max || max == 0 || max > std::numeric_limits<T>::max()) throw std::logic_error("bad range");
-  } else if constexpr (std::is_same_v<T, std::string>) {
+  } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, spool_fsync>) {
     kind = value_kind::string;
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     kind = value_kind::patterns;
@@ -305,6 +312,9 @@ constexpr auto kSchema = std::to_array<schema_row>({
     field<&config::spool, &spool_options::max_file_bytes>("spool.max_file_bytes", emit::always, 4096, 1ULL << 40U),
     field<&config::spool, &spool_options::max_total_bytes>("spool.max_total_bytes", emit::always, 4096, 1ULL << 50U),
     field<&config::spool, &spool_options::flush_interval_ms>("spool.flush_interval_ms", emit::always, 1, 60'000),
+    field<&config::spool, &spool_options::state_dir>("spool.state_dir", emit::unless_empty),
+    field<&config::spool, &spool_options::fsync>("spool.fsync"),
+    field<&config::spool, &spool_options::fsync_interval_ms>("spool.fsync_interval_ms", emit::always, 1, 3'600'000),
     field<&config::queue, &queue_options::max_bytes>("queue.max_bytes", emit::always, 64ULL << 10U, 1ULL << 30U),
     field<&config::limits, &json_limits::max_string_bytes>("limits.max_string_bytes", emit::always, 16, 1ULL << 30U),
     field<&config::limits, &json_limits::max_depth>("limits.max_depth", emit::always, 1, 1000),

@@ -17,6 +17,7 @@
 
 #include "pipeline/clock.hpp"
 #include "pipeline/fd_util.hpp"
+#include "pipeline/journal_recovery.hpp"
 #include "pipeline/json_writer.hpp"
 #include "pipeline/sha256.hpp"
 
@@ -47,27 +48,58 @@ event_pipeline::event_pipeline(pipeline_options options, std::unique_ptr<event_s
       identity_(std::move(identity)),
       resolver_(std::move(resolver)),
       on_fault_(on_fault),
-      queue_(options.queue_bytes) {
-  taken_.reserve(options_.queue_bytes);
+      queue_(options.queue_bytes),
+      composer_(identity_) {
   batch_.reserve(options_.queue_bytes + (options_.queue_bytes / 2));
   make_wake_fd();
-  compose_identity();
 }
 
-void event_pipeline::compose_identity() {
-  // The members every event repeats, as text: rebuilt only when the identity
-  // changes (fork), so composing an event copies them in two appends.
-  envelope_head_ = ",\"origin\":\"bluepython\",\"sensor_id\":";
-  envelope_head_ += std::to_string(identity_.sensor_id);
-  envelope_head_ += ",\"source_event_id\":";
-  envelope_tail_ = ",\"uuid\":\"";
-  envelope_tail_ += identity_.uuid;
-  envelope_tail_ += "\"},\"context\":{\"process\":{\"pid\":";
-  envelope_tail_ += std::to_string(identity_.pid);
-  envelope_tail_ += ",\"ppid\":";
-  envelope_tail_ += std::to_string(identity_.ppid);
-  envelope_tail_ += '}';
+bool event_pipeline::attach_journal() noexcept {
+  if (journal_tried_ || options_.state_dir.empty()) return queue_.memory().durable();
+  journal_tried_ = true;
+  std::string fault;
+  bool ok = false;
+  try {
+    journal_owner owner;
+    owner.pid = identity_.pid;
+    owner.ppid = identity_.ppid;
+    owner.sensor_id = identity_.sensor_id;
+    owner.start_ns = identity_.start_ns;
+    owner.uuid = identity_.uuid;
+    owner.spool_dir = options_.spool_dir;
+    ok = queue_.attach_journal(options_.state_dir, owner, fault);
+  } catch (...) {
+    fault = "out of memory creating the journal";
+  }
+  if (ok) {
+    queue_.set_sync_every_push(options_.fsync == spool_fsync::always);
+    return true;
+  }
+  fault += " (events are kept in memory until written: a SIGKILL can lose the last flush interval)";
+  if (on_fault_ != nullptr) on_fault_(fault);
+  try {
+    std::lock_guard lock(io_mutex_);
+    if (pending_faults_.size() < 16) pending_faults_.push_back(fault);
+  } catch (...) {
+  }
+  return false;
 }
+
+void event_pipeline::sweep_dead_journals() noexcept {
+  const recovery_report report =
+      recover_journals(options_.state_dir, journal::file_name(identity_.pid, identity_.start_ns));
+  if (report.faults.empty()) return;
+  if (on_fault_ != nullptr) on_fault_(report.faults.front());
+  try {
+    std::lock_guard lock(io_mutex_);
+    for (const auto& fault : report.faults) {
+      if (pending_faults_.size() < 16) pending_faults_.push_back(fault);
+    }
+  } catch (...) {
+  }
+}
+
+void event_pipeline::mark_exec() noexcept { queue_.memory().set_state(journal_state::exec); }
 
 event_pipeline::~event_pipeline() {
   shutdown(std::chrono::milliseconds(2000), "destroyed");
@@ -82,6 +114,9 @@ std::string event_pipeline::sink_location() const { return sink_->location(); }
 
 void event_pipeline::start() noexcept {
   if (running_.load(std::memory_order_acquire) || shut_down_.load()) return;
+  // A fork child's journal: made here, where the child is known to run on
+  // (a fork followed by exec never gets one).
+  (void)attach_journal();
   try {
     stop_.store(false);
     // Block asynchronous signals in the writer so they go to the app's threads.
@@ -131,6 +166,7 @@ bool event_pipeline::emit(const record_view& record) noexcept {
 
 void event_pipeline::writer_loop() noexcept {
   (void)::pthread_setname_np(::pthread_self(), "bluepython-wr");  // in top -H, py-spy, gdb
+  if (options_.sweep && !options_.state_dir.empty()) sweep_dead_journals();
   pollfd pfd{wake_fd_, POLLIN, 0};
   for (;;) {
     const int timeout = static_cast<int>(options_.flush_interval.count());
@@ -161,6 +197,8 @@ void event_pipeline::writer_loop() noexcept {
         batch_.clear();
         append_shutdown_event(batch_, signal_name(signo), signo);
         write_batch(batch_, 1);
+        sync_after_write(true);
+        queue_.memory().finish(journal_state::finished);
         if (resolver_) resolver_->save_baseline();
       }
       // The interrupted thread, parked in the handler with the signal
@@ -214,6 +252,8 @@ bool event_pipeline::shutdown(std::chrono::milliseconds timeout, const std::stri
   batch_.clear();
   append_shutdown_event(batch_, reason, 0);
   write_batch(batch_, 1);
+  sync_after_write(true);
+  queue_.memory().finish(journal_state::finished);
   if (resolver_) resolver_->save_baseline();
   return true;
 }
@@ -251,8 +291,7 @@ std::size_t event_pipeline::compose_faults(std::string& batch, const char* where
     r.name = "python_internal_exception";
     r.ts_ns = wall_time_ns();
     r.attributes = attrs;
-    compose(r, batch);
-    ++lines;
+    if (compose(r, batch)) ++lines;
   }
   pending_faults_.clear();
   // The writer's own events count as emitted, so that emitted = written +
@@ -262,18 +301,39 @@ std::size_t event_pipeline::compose_faults(std::string& batch, const char* where
 }
 
 void event_pipeline::drain_locked() noexcept {
-  taken_.clear();
-  queue_.take(taken_);
-  if (taken_.empty() && pending_faults_.empty()) return;
+  const taken_records taken = queue_.take();
+  if (taken.empty() && pending_faults_.empty()) return;
   batch_.clear();
   // Faults the sink reported since the last batch become events of their own.
   std::size_t lines = compose_faults(batch_, "spool");
-  event_queue::for_each(taken_, [&](const record_view& r) {
-    const std::size_t before = batch_.size();
-    compose(r, batch_);
-    if (batch_.size() != before) ++lines;
+  event_queue::for_each(taken.data, taken.size, [&](const record_view& r, std::uint64_t& id) {
+    const std::uint64_t assigned = next_event_id_;
+    if (compose(r, batch_)) {
+      ++lines;
+      id = assigned;  // in the journal: a recovery knows the record was handled
+    } else {
+      id = event_queue::kFilteredId;
+    }
   });
   write_batch(batch_, lines);
+  sync_after_write(false);
+}
+
+void event_pipeline::sync_after_write(bool final) noexcept {
+  switch (options_.fsync) {
+    case spool_fsync::never:
+      return;
+    case spool_fsync::always:
+      sink_->sync();
+      return;
+    case spool_fsync::interval: {
+      const std::int64_t now = monotonic_ns();
+      if (!final && now < next_sync_ns_) return;
+      sink_->sync();
+      next_sync_ns_ = now + (options_.fsync_interval.count() * 1'000'000);
+      return;
+    }
+  }
 }
 
 void event_pipeline::set_observer(std::unique_ptr<batch_observer> observer,
@@ -287,6 +347,8 @@ void event_pipeline::write_batch(std::string& batch, std::size_t lines) noexcept
   if (observer_) observer_->offer(batch);
   if (options_.mirror_to_stderr) (void)write_all(STDERR_FILENO, batch.data(), batch.size());
   const auto res = sink_->write(batch, lines);
+  // Written or dropped: either way a recovery must not write these again.
+  queue_.memory().header().written_id.store(next_event_id_ - 1, std::memory_order_release);
   written_.fetch_add(res.written_lines, std::memory_order_relaxed);
   dropped_sink_.fetch_add(res.dropped_lines, std::memory_order_relaxed);
   if (!res.fault.empty()) {
@@ -298,46 +360,20 @@ void event_pipeline::write_batch(std::string& batch, std::size_t lines) noexcept
   }
 }
 
-void event_pipeline::compose(const record_view& r, std::string& batch) noexcept {
-  try {
-    const std::size_t start = batch.size();
-    batch += "{\"ts\":\"";
-    append_rfc3339(batch, r.ts_ns);
-    batch += "\",\"event\":{\"meta\":{\"name\":\"";
-    json_writer::append_escaped(batch, r.name, 256);
-    batch += r.actionable ? "\",\"type\":\"event\"" : "\",\"type\":\"nonactionable\"";
-    batch += envelope_head_;
-    char digits[24];
-    const auto end = std::to_chars(std::begin(digits), std::end(digits), next_event_id_).ptr;
-    batch.append(std::begin(digits), end);
-    batch += envelope_tail_;
-    if (!r.context.empty()) {
-      batch += ',';
-      batch += r.context;
-    }
-    batch += '}';
-    if (!r.attributes.empty()) {
-      batch += ',';
-      batch += r.attributes;
-    }
-    if (r.kind == record_kind::startup) {
-      batch += ",\"config_digest\":\"";
-      batch += to_hex(sha256_bytes(r.deferred));
-      batch += '"';
-    }
-    if (r.kind == record_kind::import && resolver_) {
-      if (!resolver_->append_attributes(batch, r.deferred)) {
-        batch.resize(start);
-        filtered_.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
-    }
-    batch += "}}\n";
-    ++next_event_id_;
-  } catch (...) {
-    // Out of memory while composing: the record is lost and counted.
-    dropped_sink_.fetch_add(1, std::memory_order_relaxed);
+bool event_pipeline::compose(const record_view& r, std::string& batch) noexcept {
+  switch (composer_.compose(r, next_event_id_, batch, resolver_.get())) {
+    case event_composer::outcome::line:
+      ++next_event_id_;
+      return true;
+    case event_composer::outcome::filtered:
+      filtered_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    case event_composer::outcome::failed:
+      // Out of memory while composing: the record is lost and counted.
+      dropped_sink_.fetch_add(1, std::memory_order_relaxed);
+      return false;
   }
+  return false;
 }
 
 void event_pipeline::append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept {
@@ -445,9 +481,11 @@ bool event_pipeline::after_fork_child(const process_identity& identity) noexcept
   pending_faults_.clear();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   make_wake_fd();
+  options_.sweep = false;  // the parent swept
+  journal_tried_ = false;  // the child's own journal is made when its writer starts
   try {
     identity_ = identity;
-    compose_identity();
+    composer_.set_identity(identity_);
   } catch (...) {
   }
   sink_->reset_in_child(identity_.pid, identity_.start_ns);

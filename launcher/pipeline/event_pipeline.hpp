@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "pipeline/event_composer.hpp"
 #include "pipeline/event_queue.hpp"
+#include "pipeline/options.hpp"
 #include "pipeline/batch_observer.hpp"
 #include "pipeline/event_sink.hpp"
 #include "pipeline/import_resolver.hpp"
@@ -19,21 +21,21 @@
 
 namespace bluepython {
 
-// Who is writing: stamped into every event's envelope by the writer.
-struct process_identity {
-  int pid = 0;
-  int ppid = 0;
-  std::string uuid;      // per-process sensor instance id
-  int sensor_id = 1;
-  std::int64_t start_ns = 0;
-};
-
 struct pipeline_options {
   std::size_t queue_bytes = 2U << 20U;
   std::chrono::milliseconds flush_interval{50};
   bool mirror_to_stderr = false;
   // Counts what it redacted: sensor_shutdown reports them (nullptr: redaction off).
   const redactor* redactions = nullptr;
+  // Where the journal goes (empty: the queue stays in process memory, and a
+  // SIGKILL loses what the writer had not written yet).
+  std::string state_dir;
+  // Recorded in the journal: where a recovery appends this process's events.
+  std::string spool_dir;
+  // Recover the journals of dead processes when the writer starts.
+  bool sweep = false;
+  spool_fsync fsync = spool_fsync::never;
+  std::chrono::milliseconds fsync_interval{1000};
 };
 
 struct pipeline_counters {
@@ -61,8 +63,17 @@ class event_pipeline {
   event_pipeline(const event_pipeline&) = delete;
   event_pipeline& operator=(const event_pipeline&) = delete;
 
-  // Starts the writer thread (again, after fork). Idempotent.
+  // Starts the writer thread (again, after fork; in a fork child the journal
+  // is made here first). Idempotent.
   void start() noexcept;
+  // Moves the queue into this process's journal (options.state_dir), so an
+  // emit that returned survives any death of the process. Call before
+  // start() and before other threads emit. False (fault reported like a
+  // sink fault) when no journal can be made: the queue stays in memory.
+  bool attach_journal() noexcept;
+  // The process is about to exec (the queue was just flushed): a recovery
+  // finds nothing missing and adds no shutdown event.
+  void mark_exec() noexcept;
   // Every batch written to the sink is also offered to `observer` (owned;
   // set before start()). Shut down after the final batch, within
   // `shutdown_timeout`.
@@ -110,14 +121,16 @@ class event_pipeline {
   void wake() noexcept;
   // Takes the queue's buffer and writes it; caller holds io_mutex_.
   void drain_locked() noexcept;
-  void compose(const record_view& r, std::string& batch) noexcept;
+  // Composes with the next source_event_id; false when nothing was appended.
+  bool compose(const record_view& r, std::string& batch) noexcept;
+  void sweep_dead_journals() noexcept;
+  void sync_after_write(bool final) noexcept;
   void write_batch(std::string& batch, std::size_t lines) noexcept;
   void append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept;
   void make_wake_fd() noexcept;
   // pending_faults_ as python_internal_exception lines (where: `where`).
   std::size_t compose_faults(std::string& batch, const char* where) noexcept;
   void finish_observer(std::chrono::milliseconds deadline) noexcept;
-  void compose_identity();
 
   pipeline_options options_;
   std::unique_ptr<event_sink> sink_;
@@ -128,11 +141,10 @@ class event_pipeline {
   fault_callback on_fault_;
 
   event_queue queue_;
-  byte_buffer taken_;
+  event_composer composer_;
   std::string batch_;
-  std::string scratch_;
-  std::string envelope_head_;  // from "origin" up to the source_event_id value
-  std::string envelope_tail_;  // from "uuid" through context.process
+  bool journal_tried_ = false;
+  std::int64_t next_sync_ns_ = 0;
   std::vector<std::string> pending_faults_;
 
   std::mutex io_mutex_;  // serializes draining (writer thread vs. synchronous drains)

@@ -6,9 +6,7 @@
 
 namespace bluepython {
 
-event_queue::event_queue(std::size_t capacity_bytes) : capacity_(capacity_bytes) {
-  buffer_.reserve(capacity_);
-}
+event_queue::event_queue(std::size_t capacity_bytes) : journal_(capacity_bytes), capacity_(capacity_bytes) {}
 
 event_queue::push_result event_queue::push(const record_view& r) noexcept {
   pushed_.fetch_add(1, std::memory_order_relaxed);
@@ -28,47 +26,73 @@ event_queue::push_result event_queue::push(const record_view& r) noexcept {
   h.attributes_len = static_cast<std::uint32_t>(r.attributes.size());
   h.deferred_len = static_cast<std::uint32_t>(r.deferred.size());
 
-  std::lock_guard lock(mutex_);
-  const std::size_t before = buffer_.size();
-  if (before + size > capacity_) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return push_result::dropped;
+  char* start = nullptr;
+  std::size_t before = 0;
+  {
+    std::lock_guard lock(mutex_);
+    journal_region& region = journal_.header().regions[active_];
+    before = region.fill.load(std::memory_order_relaxed);
+    if (before + size > capacity_) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return push_result::dropped;
+    }
+    start = journal_.region(active_) + before;
+    char* p = start;
+    std::memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    auto put = [&p](std::string_view s) {
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    };
+    put(r.name);
+    put(r.context);
+    put(r.attributes);
+    put(r.deferred);
+    // Last: a recovery reads records up to the fill, so a producer killed
+    // inside the copy leaves nothing half-made behind.
+    region.fill.store(before + size, std::memory_order_release);
   }
-  // Within the reserved capacity: resize never reallocates, so never throws.
-  buffer_.resize(before + size);
-  char* p = buffer_.data() + before;
-  std::memcpy(p, &h, sizeof h);
-  p += sizeof h;
-  auto put = [&p](std::string_view s) {
-    if (!s.empty()) std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  };
-  put(r.name);
-  put(r.context);
-  put(r.attributes);
-  put(r.deferred);
+  // The region cannot be handed back to producers before the consumer has
+  // taken it, and this thread's record is in it: syncing outside the lock is
+  // safe, and concurrent producers sync concurrently.
+  if (sync_every_push_) journal_.sync(start, size);
   const std::size_t half = capacity_ / 2;
   return (before < half && before + size >= half) ? push_result::queued_wake : push_result::queued;
 }
 
-void event_queue::take(byte_buffer& out) noexcept {
+taken_records event_queue::take() noexcept {
   std::lock_guard lock(mutex_);
-  buffer_.swap(out);
-  if (buffer_.capacity() < capacity_) {
-    try {
-      buffer_.reserve(capacity_);
-    } catch (...) {
-      // Out of memory: the queue keeps whatever capacity it has; pushes
-      // beyond it are dropped and counted.
-    }
-  }
+  const int taken = active_;
+  const int next = 1 - active_;
+  journal_region& fresh = journal_.header().regions[next];
+  // The region producers get next was written out by the consumer already
+  // (it calls take() only when done with the last one): empty it, then
+  // order it after the one taken.
+  fresh.fill.store(0, std::memory_order_release);
+  fresh.gen.store(next_gen_++, std::memory_order_release);
+  active_ = next;
+  return {journal_.region(taken), journal_.header().regions[taken].fill.load(std::memory_order_acquire)};
+}
+
+bool event_queue::attach_journal(const std::string& state_dir, const journal_owner& owner,
+                                 std::string& fault) noexcept {
+  std::lock_guard lock(mutex_);
+  return journal_.attach(state_dir, owner, fault);
 }
 
 void event_queue::reset_in_child() noexcept {
   // Only one thread exists in the child, and the prepare handler held the
   // mutex, so rebuilding it in place is safe.
   new (&mutex_) std::mutex();
-  buffer_.clear();
+  if (!journal_.detach_in_child()) capacity_ = 0;  // no memory of our own: every push is dropped
+  auto& h = journal_.header();
+  for (auto& region : h.regions) {
+    region.fill.store(0, std::memory_order_relaxed);
+    region.gen.store(0, std::memory_order_relaxed);
+  }
+  h.regions[0].gen.store(1, std::memory_order_relaxed);
+  active_ = 0;
+  next_gen_ = 2;
   pushed_.store(0, std::memory_order_relaxed);
   dropped_.store(0, std::memory_order_relaxed);
 }

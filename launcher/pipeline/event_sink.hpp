@@ -31,6 +31,9 @@ class event_sink {
   // (without writing to it) and start anew for `pid`.
   virtual void reset_in_child(int pid, std::int64_t start_ns) noexcept = 0;
 
+  // spool.fsync: what was written so far to stable storage.
+  virtual void sync() noexcept {}
+
   // Describes where events go, for messages ("/path/to/spool/file").
   [[nodiscard]] virtual std::string location() const = 0;
 };

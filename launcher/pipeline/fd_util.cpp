@@ -8,11 +8,41 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <string>
 
 #include <algorithm>
 #include <cerrno>
 
 namespace bluepython {
+
+std::string error_text(int err) {
+  char buf[128];
+  return ::strerror_r(err, buf, sizeof buf);
+}
+
+bool make_private_dirs(const std::string& dir, std::string& error) {
+  if (dir.empty()) return false;
+  struct stat st{};
+  // Nearly always there already: one stat instead of a mkdir per component.
+  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
+  std::string partial;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      error = "cannot create " + partial + ": " + error_text(errno);
+      return false;
+    }
+  }
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    error = dir + " is not a directory";
+    return false;
+  }
+  return true;
+}
 
 int high_fd_floor() noexcept {
   // Room left below the soft limit for the few descriptors we hold at once.

@@ -52,6 +52,13 @@ bool write_all(int fd, const char* data, std::size_t size) noexcept;
 // temporary name. False on any failure (the temporary is removed).
 bool write_file_atomically(const std::string& path, std::string_view data, unsigned mode) noexcept;
 
+// strerror(3) for any thread (GNU strerror_r).
+std::string error_text(int err);
+
+// mkdir -p, mode 0700 for what it creates; one stat when `dir` exists. False
+// with `error` set ("cannot create /x: Permission denied").
+bool make_private_dirs(const std::string& dir, std::string& error);
+
 // The running executable (/proc/self/exe, symlinks resolved), or "".
 std::string self_executable();
 

@@ -2,18 +2,44 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // The pipeline's settings (config/ fills them from the config file, the
 // environment and flags; the pipeline never reads configuration itself).
 namespace bluepython {
 
+// spool.fsync: when the spool reaches the disk (a power loss, not a process
+// death: that the page cache survives).
+enum class spool_fsync : std::uint8_t { never, interval, always };
+
+inline std::optional<spool_fsync> parse_fsync(std::string_view text) noexcept {
+  if (text == "never") return spool_fsync::never;
+  if (text == "interval") return spool_fsync::interval;
+  if (text == "always") return spool_fsync::always;
+  return std::nullopt;
+}
+
+inline std::string_view fsync_name(spool_fsync mode) noexcept {
+  switch (mode) {
+    case spool_fsync::interval: return "interval";
+    case spool_fsync::always: return "always";
+    case spool_fsync::never: break;
+  }
+  return "never";
+}
+
 struct spool_options {
   std::string dir;  // empty until resolved: ~/.bluepython/spool
   std::uint64_t max_file_bytes = 32ULL << 20U;
   std::uint64_t max_total_bytes = 256ULL << 20U;
   std::uint32_t flush_interval_ms = 50;
+  // Journals of running processes; empty until resolved: <dir>.state
+  std::string state_dir;
+  spool_fsync fsync = spool_fsync::never;
+  std::uint32_t fsync_interval_ms = 1000;
 };
 
 struct queue_options {

@@ -23,36 +23,6 @@ namespace {
 
 constexpr std::int64_t kReopenBackoffNs = 1'000'000'000;
 
-// strerror is not thread-safe; the writer thread uses the GNU strerror_r.
-std::string error_text(int err) {
-  char buf[128];
-  return ::strerror_r(err, buf, sizeof buf);
-}
-
-// mkdir -p with mode 0700 for the directories it creates.
-bool make_dirs(const std::string& dir, std::string& error) {
-  if (dir.empty()) return false;
-  struct stat st{};
-  // Nearly always there already: one stat instead of a mkdir per component.
-  if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return true;
-  std::string partial;
-  std::size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = dir.find('/', pos + 1);
-    partial = dir.substr(0, pos);
-    if (partial.empty()) continue;
-    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
-      error = fmt::format("cannot create {}: {}", partial, error_text(errno));
-      return false;
-    }
-  }
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    error = fmt::format("{} is not a directory", dir);
-    return false;
-  }
-  return true;
-}
-
 bool is_spool_file(const char* name) {
   const std::string_view n(name);
   return n.starts_with("bluepython-") && n.ends_with(".ndjson");
@@ -87,13 +57,23 @@ void spool_writer::set_path(std::string path) noexcept {
 }
 
 void spool_writer::close_file() noexcept {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    // A rotated file is complete: on disk before its successor takes over.
+    if (options_.fsync != spool_fsync::never) (void)::fdatasync(fd_);
+    ::close(fd_);
+  }
   fd_ = -1;
 }
 
+void spool_writer::sync() noexcept {
+  if (fd_ >= 0) (void)::fdatasync(fd_);
+}
+
 void spool_writer::reset_in_child(int pid, std::int64_t start_ns) noexcept {
-  // The inherited descriptor shares the parent's file offset; drop it unused.
-  close_file();
+  // The inherited descriptor shares the parent's file offset; drop it unused
+  // (no sync either: the file is the parent's).
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   pid_ = pid;
   start_ns_ = start_ns;
   seq_ = 0;
@@ -123,7 +103,7 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
   next_open_attempt_ns_ = now + kReopenBackoffNs;
   try {
     std::string error;
-    if (!make_dirs(options_.dir, error)) {
+    if (!make_private_dirs(options_.dir, error)) {
       if (fault.empty()) fault = error;
       return false;
     }
@@ -132,6 +112,14 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
       const int fd = open_high(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOCTTY, 0600);
       if (fd >= 0) {
         fd_ = fd;
+        if (options_.fsync != spool_fsync::never) {
+          // The new name, so that a power loss cannot orphan the data synced into it.
+          const int dir = open_high(options_.dir.c_str(), O_RDONLY | O_DIRECTORY);
+          if (dir >= 0) {
+            (void)::fsync(dir);
+            ::close(dir);
+          }
+        }
         next_open_attempt_ns_ = 0;
         file_bytes_ = 0;
         ++files_opened_;

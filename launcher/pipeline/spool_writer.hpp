@@ -30,6 +30,9 @@ class spool_writer final : public event_sink {
 
   result write(std::string_view data, std::size_t lines) noexcept override;
   void reset_in_child(int pid, std::int64_t start_ns) noexcept override;
+  // fdatasync of the open file (spool.fsync interval/always; a new file's
+  // directory entry is synced when it is made, under those modes).
+  void sync() noexcept override;
   // Thread-safe (a copy taken under path_mutex_): app threads ask for it
   // while the writer thread rotates.
   [[nodiscard]] std::string location() const override;

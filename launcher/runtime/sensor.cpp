@@ -418,6 +418,11 @@ void start(const config& cfg, const startup_info& info) {
   options.queue_bytes = cfg.queue.max_bytes;
   options.flush_interval = std::chrono::milliseconds(cfg.spool.flush_interval_ms);
   options.mirror_to_stderr = cfg.events_to_stderr;
+  options.state_dir = cfg.spool.state_dir;
+  options.spool_dir = cfg.spool.dir;
+  options.sweep = true;
+  options.fsync = cfg.spool.fsync;
+  options.fsync_interval = std::chrono::milliseconds(cfg.spool.fsync_interval_ms);
   auto sink = std::make_unique<spool_writer>(cfg.spool, id.pid, id.start_ns);
   std::unique_ptr<import_resolver> resolver;
   if (cfg.enabled(category::imports)) {
@@ -425,6 +430,8 @@ void start(const config& cfg, const startup_info& info) {
     s->resolver = resolver.get();
   }
   s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);
+  // From here on an emit that returned survives a SIGKILL (docs/reliability.md).
+  (void)s->pipeline->attach_journal();
   g_state = s;
   try {
     start_exporter(*s, id);
@@ -506,6 +513,12 @@ void report_internal(std::string_view where, std::string_view message) noexcept 
 
 void flush(std::chrono::milliseconds timeout) noexcept {
   if (g_state != nullptr && !g_state->stopped.load()) g_state->pipeline->flush(timeout);
+}
+
+void flush_before_exec() noexcept {
+  if (g_state == nullptr || g_state->stopped.load()) return;
+  g_state->pipeline->flush(std::chrono::milliseconds(1000));
+  g_state->pipeline->mark_exec();
 }
 
 void stop(const char* reason) noexcept {

@@ -46,6 +46,8 @@ void report_internal(std::string_view where, std::string_view message) noexcept;
 
 // Drains everything emitted so far (exec, os._exit). Bounded wait.
 void flush(std::chrono::milliseconds timeout = std::chrono::milliseconds(1000)) noexcept;
+// os.exec: flush, and tell the journal that nothing after this is missing.
+void flush_before_exec() noexcept;
 
 // The MCP call in effect (JSON object text, or empty) in the thread about to
 // call fork(): the child's sensor_startup names it as parent.call.

@@ -2,13 +2,16 @@
 #include "tools/event_summary.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "config/error.hpp"
+#include "pipeline/journal_recovery.hpp"
 
 namespace bluepython::tools {
 
@@ -200,6 +203,17 @@ std::vector<std::string> spool_files_in(const std::string& dir) {
   return out;
 }
 
+namespace {
+std::pair<std::string, std::string>& configured_state() {
+  static std::pair<std::string, std::string> dirs;
+  return dirs;
+}
+}  // namespace
+
+void set_configured_state_dir(const std::string& spool_dir, const std::string& state_dir) {
+  configured_state() = {spool_dir, state_dir};
+}
+
 std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, const std::string& default_dir,
                                         std::string_view command) {
   std::vector<std::string> files;
@@ -207,6 +221,13 @@ std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, c
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) {
       throw launcher_error::usage(fmt::format("bluepython {}: no spool directory at {}", command, dir));
+    }
+    const auto& [configured_spool, configured_state_dir] = configured_state();
+    const std::string state =
+        dir == configured_spool && !configured_state_dir.empty() ? configured_state_dir : default_state_dir(dir);
+    for (const auto& fault : recover_journals(state).faults) {
+      (void)std::fprintf(stderr, "bluepython %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                         fault.c_str());
     }
     const auto found = spool_files_in(dir);
     files.insert(files.end(), found.begin(), found.end());

@@ -32,9 +32,16 @@ bool is_spool_file_name(std::string_view file_name) noexcept;
 // The spool files directly in `dir`, sorted by name; empty when `dir` cannot
 // be read (callers check that it is a directory first).
 std::vector<std::string> spool_files_in(const std::string& dir);
+// The configured spool directory's state directory (spool.state_dir); any
+// other directory's is default_state_dir(dir).
+void set_configured_state_dir(const std::string& spool_dir, const std::string& state_dir);
+
 // The spool files `paths` name (directories: their spool files, sorted;
 // plain files as given), or those of `default_dir` when there are none.
 // Throws launcher_error::usage naming `command` for a path that is neither.
+// Each directory is repaired first: the journals of its dead processes are
+// recovered into it (pipeline/journal_recovery.hpp); what cannot be is named
+// on stderr.
 std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, const std::string& default_dir,
                                         std::string_view command);
 

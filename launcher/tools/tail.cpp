@@ -76,7 +76,13 @@ std::vector<std::string> read_new(const std::string& path, source& s) {
   if (!in) return lines;
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::uint64_t>(in.tellg());
-  if (size < s.offset) {  // truncated or replaced: start over
+  const std::uint64_t whole_lines_end = s.offset - s.partial.size();
+  if (size < s.offset && size >= whole_lines_end) {
+    // A repair cut the half line a killed process left (its events are
+    // appended whole): keep what was shown, forget the cut part.
+    s.partial.resize(static_cast<std::size_t>(size - whole_lines_end));
+    s.offset = size;
+  } else if (size < s.offset) {  // truncated or replaced: start over
     s.offset = 0;
     s.partial.clear();
   }

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/journal.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include <fmt/format.h>
+
+#include "pipeline/fd_util.hpp"
+
+namespace bluepython {
+namespace {
+
+std::size_t page_size() noexcept {
+  static const std::size_t size = [] {
+    const long n = ::sysconf(_SC_PAGESIZE);
+    return n > 0 ? static_cast<std::size_t>(n) : std::size_t{4096};
+  }();
+  return size;
+}
+
+std::size_t round_to_pages(std::size_t n) noexcept {
+  const std::size_t page = page_size();
+  return (n + page - 1) / page * page;
+}
+
+char* map_anonymous(std::size_t bytes) noexcept {
+  // NORESERVE: untouched pages cost nothing, as the reserved vectors of the
+  // queue did before.
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+}
+
+bool write_range(int fd, const char* p, std::size_t n, off_t at) noexcept {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, p, n, at);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    at += w;
+  }
+  return true;
+}
+
+template <std::size_t N>
+void copy_text(std::array<char, N>& to, const std::string& from) noexcept {
+  const std::size_t n = std::min(from.size(), N - 1);
+  std::memcpy(to.data(), from.data(), n);
+  to[n] = '\0';
+}
+
+}  // namespace
+
+std::string journal::file_name(int pid, std::int64_t start_ns) {
+  return fmt::format("bluepython-{}-{}.journal", pid, start_ns / 1'000'000);
+}
+
+journal::journal(std::size_t region_bytes)
+    : region_bytes_(round_to_pages(std::max<std::size_t>(region_bytes, 1))),
+      total_bytes_(kJournalHeaderBytes + (2 * region_bytes_)) {
+  static_assert(kJournalHeaderBytes % 4096 == 0);
+  base_ = map_anonymous(total_bytes_);
+  if (base_ == nullptr) throw std::bad_alloc();
+  header_ = new (base_) journal_header{};
+  auto& h = header();
+  h.magic = kJournalMagic;
+  h.version = kJournalVersion;
+  h.header_bytes = kJournalHeaderBytes;
+  h.region_bytes = region_bytes_;
+  h.regions[0].gen.store(1);
+}
+
+journal::~journal() {
+  if (fd_ >= 0) ::close(fd_);
+  if (base_ != nullptr) ::munmap(base_, total_bytes_);
+}
+
+bool journal::attach(const std::string& state_dir, const journal_owner& owner, std::string& fault) noexcept {
+  if (fd_ >= 0) return true;
+  try {
+    if (!make_private_dirs(state_dir, fault)) {
+      if (fault.empty()) fault = "no state directory";
+      return false;
+    }
+    const std::string final_path = state_dir + "/" + file_name(owner.pid, owner.start_ns);
+    // Made under a name no sweep looks at, locked, then renamed: a sweep
+    // never sees a journal it could mistake for a dead one.
+    const std::string temporary = final_path + ".new";
+    const int fd = open_high(temporary.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      fault = fmt::format("cannot create {}: {}", temporary, error_text(errno));
+      return false;
+    }
+    auto fail = [&](const char* what) {
+      fault = fmt::format("cannot {} {}: {}", what, temporary, error_text(errno));
+      ::unlink(temporary.c_str());
+      ::close(fd);
+      return false;
+    };
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return fail("lock");
+    if (::ftruncate(fd, static_cast<off_t>(total_bytes_)) != 0) return fail("size");
+    auto& h = header();
+    h.pid = owner.pid;
+    h.ppid = owner.ppid;
+    h.sensor_id = owner.sensor_id;
+    h.start_ns = owner.start_ns;
+    copy_text(h.uuid, owner.uuid);
+    copy_text(h.spool_dir, owner.spool_dir);
+    h.state.store(static_cast<std::uint32_t>(journal_state::live));
+    // What producers wrote so far goes along (only the used parts).
+    if (!write_range(fd, base_, kJournalHeaderBytes, 0)) return fail("write");
+    for (int i = 0; i < 2; ++i) {
+      const std::uint64_t fill = h.regions[i].fill.load();
+      if (fill > 0 && !write_range(fd, region(i), fill, static_cast<off_t>(region(i) - base_))) return fail("write");
+    }
+    void* mapped = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    if (mapped == MAP_FAILED) {
+      // MAP_FIXED may have dropped the old pages: put anonymous memory back
+      // at the same place (emptied; the caller counts nothing lost, as the
+      // records are in the file, which a sweep recovers).
+      void* again = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      if (again == MAP_FAILED) std::abort();  // the queue's memory is gone: cannot go on
+      fault = fmt::format("cannot map {}: {}", temporary, error_text(errno));
+      ::close(fd);
+      // Left in place, unlocked: a sweep recovers what it holds.
+      ::rename(temporary.c_str(), final_path.c_str());
+      header_ = new (base_) journal_header{};
+      header_->magic = kJournalMagic;
+      return false;
+    }
+    if (::rename(temporary.c_str(), final_path.c_str()) != 0) {
+      // Mapped already: keep it (durable, just not findable by a sweep).
+      path_ = temporary;
+    } else {
+      path_ = final_path;
+    }
+    fd_ = fd;
+    return true;
+  } catch (...) {
+    fault = "out of memory creating the journal";
+    return false;
+  }
+}
+
+bool journal::detach_in_child() noexcept {
+  if (fd_ < 0) return true;
+  // The inherited descriptor shares the parent's lock: closing it here does
+  // not release the lock (the parent's descriptor holds it too).
+  ::close(fd_);
+  fd_ = -1;
+  path_.clear();
+  void* p = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    header_ = &spare_;
+    return false;
+  }
+  header_ = new (base_) journal_header{};
+  auto& h = header();
+  h.magic = kJournalMagic;
+  h.version = kJournalVersion;
+  h.header_bytes = kJournalHeaderBytes;
+  h.region_bytes = region_bytes_;
+  return true;
+}
+
+void journal::set_state(journal_state state) noexcept {
+  header().state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
+}
+
+void journal::finish(journal_state state) noexcept {
+  set_state(state);
+  if (fd_ < 0) return;
+  if (!path_.empty()) ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void journal::sync(const char* p, std::size_t n) noexcept {
+  if (fd_ < 0) return;
+  const auto page = static_cast<std::uintptr_t>(page_size());
+  const auto first = reinterpret_cast<std::uintptr_t>(p) / page * page;
+  const auto last = reinterpret_cast<std::uintptr_t>(p) + n;
+  (void)::msync(reinterpret_cast<void*>(first), last - first, MS_SYNC);
+  (void)::msync(base_, kJournalHeaderBytes, MS_SYNC);
+}
+
+}  // namespace bluepython

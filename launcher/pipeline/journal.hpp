@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bluepython {
+
+// The event queue's memory: one header page and two regions that producers
+// and the writer take turns on. Until attach() succeeds it is anonymous
+// memory; after, it is a file mapped MAP_SHARED (the journal), so a record a
+// producer has copied in is in the kernel's page cache and outlives the
+// process, whatever kills it. A later bluepython process (or `report`)
+// recovers the journals of dead processes (pipeline/journal_recovery.hpp).
+// Layout, all native-endian: journal_header at 0, region 0 at kHeaderBytes,
+// region 1 right after it. docs/ARCHITECTURE.md ("Durable at emit").
+
+struct journal_region {
+  std::atomic<std::uint64_t> fill;  // bytes of whole records (producers store it last)
+  std::atomic<std::uint64_t> gen;   // when it became the producers' region: older first
+};
+
+enum class journal_state : std::uint32_t {
+  live = 0,       // the process runs, or died without finishing
+  exec = 1,       // drained before an exec: nothing missing unless records follow
+  finished = 2,   // sensor_shutdown was written; only a stale file is left
+  recovered = 3,  // a sweep appended what was missing
+};
+
+struct journal_header {
+  std::array<char, 8> magic;
+  std::uint32_t version;
+  std::uint32_t header_bytes;
+  std::uint64_t region_bytes;
+  std::int32_t pid;
+  std::int32_t ppid;
+  std::int32_t sensor_id;
+  std::uint32_t reserved;
+  std::int64_t start_ns;
+  std::array<char, 40> uuid;       // NUL-terminated
+  std::array<char, 2048> spool_dir;  // NUL-terminated: where this process's spool files are
+  // The highest source_event_id known to be in the spool (stored after each write).
+  std::atomic<std::uint64_t> written_id;
+  std::atomic<std::uint32_t> state;
+  std::uint32_t reserved2;
+  std::array<journal_region, 2> regions;
+};
+
+inline constexpr std::array<char, 8> kJournalMagic = {'B', 'P', 'J', 'O', 'U', 'R', 'N', '1'};
+inline constexpr std::uint32_t kJournalVersion = 1;
+inline constexpr std::size_t kJournalHeaderBytes = 4096;
+static_assert(sizeof(journal_header) <= kJournalHeaderBytes);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+
+// Who wrote a journal: copied into its header.
+struct journal_owner {
+  int pid = 0;
+  int ppid = 0;
+  int sensor_id = 1;
+  std::int64_t start_ns = 0;
+  std::string uuid;
+  std::string spool_dir;
+};
+
+class journal {
+ public:
+  // Anonymous memory for two regions of `region_bytes` (rounded up to pages).
+  // Throws std::bad_alloc when it cannot be mapped.
+  explicit journal(std::size_t region_bytes);
+  ~journal();
+  journal(const journal&) = delete;
+  journal& operator=(const journal&) = delete;
+
+  [[nodiscard]] journal_header& header() noexcept { return *header_; }
+  [[nodiscard]] char* region(int i) noexcept { return base_ + kJournalHeaderBytes + (i * region_bytes_); }
+  [[nodiscard]] std::size_t region_bytes() const noexcept { return region_bytes_; }
+  // The memory is a file: what producers copy in survives the process.
+  [[nodiscard]] bool durable() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  // Moves the memory into a new file in `state_dir` (created 0700), locked
+  // (flock) for as long as this process or a fork child sharing the
+  // descriptor lives, and fills in the header. The caller keeps producers
+  // and the consumer out while it runs: the memory moves. False with
+  // `fault` set when no file can be made; the memory stays anonymous.
+  bool attach(const std::string& state_dir, const journal_owner& owner, std::string& fault) noexcept;
+  // In a fork child (one thread): fresh anonymous memory, the parent's file
+  // forgotten without touching it. False when no memory could be mapped
+  // (then the header is a spare in process memory and the caller must not
+  // write any region: the inherited mapping is the parent's).
+  bool detach_in_child() noexcept;
+  // Clean end: the file is removed and closed; the memory stays mapped
+  // (late producers still write into it, and nothing reads it again).
+  void finish(journal_state state) noexcept;
+  // Marks the header (exec: the queue was drained just before).
+  void set_state(journal_state state) noexcept;
+  // spool.fsync=always: the pages holding [p, p+n) and the header to disk.
+  void sync(const char* p, std::size_t n) noexcept;
+
+  // "bluepython-<pid>-<start ms>.journal"
+  static std::string file_name(int pid, std::int64_t start_ns);
+
+ private:
+  char* base_ = nullptr;
+  journal_header* header_ = nullptr;
+  journal_header spare_{};
+  std::size_t region_bytes_ = 0;
+  std::size_t total_bytes_ = 0;
+  int fd_ = -1;
+  std::string path_;
+};
+
+}  // namespace bluepython

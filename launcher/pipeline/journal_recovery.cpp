@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pipeline/journal_recovery.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "pipeline/clock.hpp"
+#include "pipeline/event_composer.hpp"
+#include "pipeline/event_queue.hpp"
+#include "pipeline/fd_util.hpp"
+#include "pipeline/import_resolver.hpp"
+#include "pipeline/journal.hpp"
+#include "pipeline/json_writer.hpp"
+
+namespace bluepython {
+namespace {
+
+constexpr std::size_t kTailBytes = 256U * 1024U;
+
+struct spool_tail {
+  std::string path;            // the owner's newest spool file ("" if none)
+  std::uint64_t last_id = 0;   // source_event_id of its last whole line (ours)
+  std::int64_t last_ts_ns = 0; // when the last whole line was written (file mtime)
+  bool ends_with_shutdown = false;
+  bool repaired = false;
+};
+
+std::uint64_t number_after(std::string_view line, std::string_view key) {
+  const auto at = line.find(key);
+  if (at == std::string_view::npos) return 0;
+  std::uint64_t value = 0;
+  const char* p = line.data() + at + key.size();
+  (void)std::from_chars(p, line.data() + line.size(), value);
+  return value;
+}
+
+// Finds the owner's newest spool file, cuts an unterminated last line, and
+// reads what its last whole line says.
+bool inspect_spool(const std::string& dir, const std::string& stem, const std::string& uuid, spool_tail& out,
+                   std::string& fault) {
+  DIR* d = open_dir_high(dir.c_str());
+  if (d == nullptr) return errno == ENOENT;  // nothing written yet, anywhere
+  long best = -1;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string_view name(entry->d_name);
+    if (!name.starts_with(stem) || !name.ends_with(".ndjson")) continue;
+    const std::string_view seq = name.substr(stem.size(), name.size() - stem.size() - 7);
+    long value = -1;
+    const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), value);
+    if (ec != std::errc() || end != seq.data() + seq.size()) continue;
+    if (value > best) {
+      best = value;
+      out.path = dir + "/" + std::string(name);
+    }
+  }
+  ::closedir(d);
+  if (out.path.empty()) return true;
+  const int fd = open_high(out.path.c_str(), O_RDWR | O_NOFOLLOW);
+  if (fd < 0) {
+    fault = fmt::format("cannot open {}: {}", out.path, error_text(errno));
+    return false;
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return false;
+  }
+  out.last_ts_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const std::uint64_t from = size > kTailBytes ? size - kTailBytes : 0;
+  std::string tail(size - from, '\0');
+  const ssize_t n = ::pread(fd, tail.data(), tail.size(), static_cast<off_t>(from));
+  if (n < 0 || static_cast<std::size_t>(n) != tail.size()) {
+    ::close(fd);
+    fault = fmt::format("cannot read {}", out.path);
+    return false;
+  }
+  std::size_t whole = tail.rfind('\n');
+  whole = whole == std::string::npos ? 0 : whole + 1;
+  if (whole != tail.size()) {
+    // Half a line (or, on an odd filesystem, NULs): cut back to the last
+    // newline; the records it held are composed again below.
+    if (::ftruncate(fd, static_cast<off_t>(from + whole)) != 0) {
+      fault = fmt::format("cannot repair {}: {}", out.path, error_text(errno));
+      ::close(fd);
+      return false;
+    }
+    out.repaired = true;
+  }
+  ::close(fd);
+  if (whole == 0) return true;
+  const std::size_t begin = tail.rfind('\n', whole - 2);
+  const std::string_view last(tail.data() + (begin == std::string::npos ? 0 : begin + 1),
+                              whole - (begin == std::string::npos ? 0 : begin + 1));
+  if (last.find("\"uuid\":\"" + uuid + "\"") == std::string_view::npos) return true;
+  out.last_id = number_after(last, "\"source_event_id\":");
+  out.ends_with_shutdown = last.find("\"name\":\"sensor_shutdown\"") != std::string_view::npos;
+  return true;
+}
+
+bool append_to_spool(const std::string& dir, const std::string& stem, const std::string& existing,
+                     const std::string& lines, std::string& fault) {
+  std::string path = existing;
+  int fd = -1;
+  if (path.empty()) {
+    if (!make_private_dirs(dir, fault)) return false;
+    path = dir + "/" + stem + "0.ndjson";
+    fd = open_high(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, 0600);
+  } else {
+    fd = open_high(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW);
+  }
+  if (fd < 0) {
+    fault = fmt::format("cannot open {}: {}", path, error_text(errno));
+    return false;
+  }
+  const bool ok = write_all(fd, lines.data(), lines.size());
+  if (!ok) fault = fmt::format("cannot write to {}: {}", path, error_text(errno));
+  ::close(fd);
+  return ok;
+}
+
+struct mapped_file {
+  char* base = nullptr;
+  std::size_t size = 0;
+  ~mapped_file() {
+    if (base != nullptr) ::munmap(base, size);
+  }
+};
+
+// One journal, its lock held. True when it can be removed.
+bool recover_one(int fd, const std::string& path, recovery_report& report) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return false;
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size < kJournalHeaderBytes) return true;  // not a journal we made (ours are sized before they are named)
+  mapped_file map;
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    report.faults.push_back(fmt::format("cannot map {}: {}", path, error_text(errno)));
+    return false;
+  }
+  map.base = static_cast<char*>(p);
+  map.size = size;
+  auto& h = *reinterpret_cast<journal_header*>(map.base);
+  if (h.magic != kJournalMagic || h.version != kJournalVersion || h.header_bytes != kJournalHeaderBytes ||
+      h.region_bytes == 0 || h.region_bytes > (size - kJournalHeaderBytes) / 2) {
+    report.faults.push_back(fmt::format("{} is not a journal this version can read; removed", path));
+    return true;
+  }
+  const auto state = static_cast<journal_state>(h.state.load());
+  if (state == journal_state::finished || state == journal_state::recovered) return true;
+
+  const std::string uuid(h.uuid.data(), ::strnlen(h.uuid.data(), h.uuid.size()));
+  const std::string dir(h.spool_dir.data(), ::strnlen(h.spool_dir.data(), h.spool_dir.size()));
+  if (dir.empty()) return true;  // made before its spool was known: nothing can be placed
+  const std::string stem = fmt::format("bluepython-{}-{}-", h.pid, h.start_ns / 1'000'000);
+  spool_tail tail;
+  std::string fault;
+  if (!inspect_spool(dir, stem, uuid, tail, fault)) {
+    report.faults.push_back(fault);
+    return false;
+  }
+  if (tail.repaired) ++report.repaired;
+  std::uint64_t next = std::max(h.written_id.load(), tail.last_id) + 1;
+
+  process_identity identity;
+  identity.pid = h.pid;
+  identity.ppid = h.ppid;
+  identity.sensor_id = h.sensor_id;
+  identity.start_ns = h.start_ns;
+  identity.uuid = uuid;
+  const event_composer composer(identity);
+  import_options no_baseline;
+  no_baseline.baseline = false;
+  import_resolver resolver(no_baseline, std::string());
+
+  // Older region first: records are in emit order within one, and the
+  // producers moved to the other only after the writer took this one.
+  std::array<int, 2> order = {0, 1};
+  if (h.regions[1].gen.load() < h.regions[0].gen.load()) order = {1, 0};
+  std::string lines;
+  std::uint64_t recovered = 0;
+  const std::uint64_t handled = next - 1;
+  std::int64_t last_ts = tail.last_ts_ns;
+  for (const int i : order) {
+    const std::uint64_t fill = std::min<std::uint64_t>(h.regions[i].fill.load(), h.region_bytes);
+    char* data = map.base + kJournalHeaderBytes + (i * h.region_bytes);
+    event_queue::for_each(data, fill, [&](const record_view& r, std::uint64_t& id) {
+      if (id == event_queue::kFilteredId || (id != 0 && id <= handled)) return;
+      if (composer.compose(r, next, lines, &resolver) == event_composer::outcome::line) {
+        ++next;
+        ++recovered;
+        last_ts = std::max(last_ts, r.ts_ns);
+      }
+    });
+  }
+  const bool complete = recovered == 0 && (tail.ends_with_shutdown || state == journal_state::exec);
+  if (!complete) {
+    std::string attrs;
+    json_writer w(attrs);
+    w.key("reason");
+    w.string("killed");
+    w.key("recovered");
+    w.unsigned_integer(recovered);
+    record_view r;
+    r.name = "sensor_shutdown";
+    r.actionable = false;
+    r.ts_ns = last_ts > 0 ? last_ts : wall_time_ns();
+    r.attributes = attrs;
+    (void)composer.compose(r, next, lines, nullptr);
+  }
+  if (!lines.empty() && !append_to_spool(dir, stem, tail.path, lines, fault)) {
+    report.faults.push_back(fault);
+    return false;
+  }
+  h.state.store(static_cast<std::uint32_t>(journal_state::recovered));
+  report.events += recovered;
+  return true;
+}
+
+}  // namespace
+
+std::string default_state_dir(const std::string& spool_dir) {
+  std::string dir = spool_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + ".state";
+}
+
+recovery_report recover_journals(const std::string& state_dir, const std::string& own_file_name) noexcept {
+  recovery_report report;
+  try {
+    DIR* d = open_dir_high(state_dir.c_str());
+    if (d == nullptr) return report;
+    std::vector<std::string> names;
+    while (const dirent* entry = ::readdir(d)) {
+      const std::string_view name(entry->d_name);
+      if ((name.ends_with(".journal") || name.ends_with(".journal.new")) && name != own_file_name) {
+        names.emplace_back(name);
+      }
+    }
+    ::closedir(d);
+    for (const auto& name : names) {
+      const std::string path = state_dir + "/" + name;
+      const int fd = open_high(path.c_str(), O_RDWR | O_NOFOLLOW);
+      if (fd < 0) continue;  // another sweep removed it
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);  // its process lives
+        continue;
+      }
+      // Removed by another sweep between our open and our lock?
+      struct stat by_fd{};
+      if (::fstat(fd, &by_fd) != 0 || by_fd.st_nlink == 0) {
+        ::close(fd);
+        continue;
+      }
+      bool done = false;
+      if (name.ends_with(".new")) {
+        // Its process died while making it: the few records copied in are
+        // from before the interpreter ran, and nothing says where they go.
+        ::unlink(path.c_str());
+        ::close(fd);
+        continue;
+      }
+      try {
+        done = recover_one(fd, path, report);
+      } catch (...) {
+        report.faults.push_back(fmt::format("out of memory recovering {}", path));
+      }
+      if (done) {
+        ::unlink(path.c_str());
+        ++report.journals;
+      }
+      ::close(fd);
+    }
+  } catch (...) {
+  }
+  return report;
+}
+
+}  // namespace bluepython

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bluepython {
+
+struct recovery_report {
+  std::size_t journals = 0;   // journals of dead processes handled (and removed)
+  std::uint64_t events = 0;   // events that were only in a journal, now in the spool
+  std::size_t repaired = 0;   // spool files whose unterminated last line was cut
+  std::vector<std::string> faults;
+};
+
+// The sweep: for every journal in `state_dir` whose lock is free (its process
+// is gone; a live one holds it), except `own_file_name`:
+//  - the owner's newest spool file loses an unterminated last line (a write
+//    the kill cut short);
+//  - the records the spool does not have yet (source_event_id above the last
+//    one written, or never composed) are composed with the dead process's
+//    identity and appended, ids continuing gap-free;
+//  - sensor_shutdown with reason "killed" and "recovered" (how many) closes
+//    the stream, unless the process had finished or exec'd with nothing
+//    missing;
+//  - the journal is removed.
+// Several sweepers at once are safe (the lock). Never throws.
+recovery_report recover_journals(const std::string& state_dir, const std::string& own_file_name = {}) noexcept;
+
+// The state directory that goes with a spool directory by default.
+std::string default_state_dir(const std::string& spool_dir);
+
+}  // namespace bluepython
