@@ -183,7 +183,9 @@ enum class value_kind : std::uint8_t { boolean, integer, string, patterns, strin
 // When to_json writes a key. Left out when empty: what "" would not read
 // back (an unresolved spool.dir), or what keeps the default settings'
 // digest as it was before the key existed. Never: credentials (headers).
-enum class emit : std::uint8_t { always, unless_empty, never };
+// Unless default: left out while it has its default value (a key added
+// later that must not change the handoff or digest of existing settings).
+enum class emit : std::uint8_t { always, unless_empty, unless_default, never };
 
 struct schema_row;
 using read_fn = void (*)(config&, const json&, const schema_row&, const std::string& origin);
@@ -313,8 +315,9 @@ constexpr auto kSchema = std::to_array<schema_row>({
     field<&config::spool, &spool_options::max_total_bytes>("spool.max_total_bytes", emit::always, 4096, 1ULL << 50U),
     field<&config::spool, &spool_options::flush_interval_ms>("spool.flush_interval_ms", emit::always, 1, 60'000),
     field<&config::spool, &spool_options::state_dir>("spool.state_dir", emit::unless_empty),
-    field<&config::spool, &spool_options::fsync>("spool.fsync"),
-    field<&config::spool, &spool_options::fsync_interval_ms>("spool.fsync_interval_ms", emit::always, 1, 3'600'000),
+    field<&config::spool, &spool_options::fsync>("spool.fsync", emit::unless_default),
+    field<&config::spool, &spool_options::fsync_interval_ms>("spool.fsync_interval_ms", emit::unless_default, 1,
+                                                              3'600'000),
     field<&config::queue, &queue_options::max_bytes>("queue.max_bytes", emit::always, 64ULL << 10U, 1ULL << 30U),
     field<&config::limits, &json_limits::max_string_bytes>("limits.max_string_bytes", emit::always, 16, 1ULL << 30U),
     field<&config::limits, &json_limits::max_depth>("limits.max_depth", emit::always, 1, 1000),
@@ -507,6 +510,7 @@ nlohmann::json config::to_json() const {
     json value = r.write(*this);
     const bool empty = value.is_string() ? value.get_ref<const std::string&>().empty() : value.empty();
     if (r.when == emit::unless_empty && empty) continue;
+    if (r.when == emit::unless_default && value == r.write(config{})) continue;
     if (dot == std::string_view::npos) {
       doc[std::string(r.path)] = std::move(value);
     } else {

@@ -218,10 +218,6 @@ std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, c
                                         std::string_view command) {
   std::vector<std::string> files;
   auto add_dir = [&](const std::string& dir) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-      throw launcher_error::usage(fmt::format("bluepython {}: no spool directory at {}", command, dir));
-    }
     const auto& [configured_spool, configured_state_dir] = configured_state();
     const std::string state =
         dir == configured_spool && !configured_state_dir.empty() ? configured_state_dir : default_state_dir(dir);
@@ -229,13 +225,19 @@ std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, c
       (void)std::fprintf(stderr, "bluepython %.*s: %s\n", static_cast<int>(command.size()), command.data(),
                          fault.c_str());
     }
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      throw launcher_error::usage(fmt::format("bluepython {}: no spool directory at {}", command, dir));
+    }
     const auto found = spool_files_in(dir);
     files.insert(files.end(), found.begin(), found.end());
   };
   if (paths.empty()) add_dir(default_dir);
   for (const auto& path : paths) {
     std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
+    // A spool directory that only a recovery would create (its one process
+    // was killed before its first write) is still a spool directory.
+    if (std::filesystem::is_directory(path, ec) || std::filesystem::is_directory(default_state_dir(path), ec)) {
       add_dir(path);
     } else if (std::filesystem::is_regular_file(path, ec)) {
       files.push_back(path);
