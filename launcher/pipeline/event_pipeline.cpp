@@ -75,8 +75,10 @@ bool event_pipeline::attach_journal() noexcept {
     queue_.set_sync_every_push(options_.fsync == spool_fsync::always);
     return true;
   }
+  // An event, not a warning: the one stderr line is the spool's (a state
+  // directory that cannot be made is nearly always beside a spool that
+  // cannot be either, and then that is the news).
   fault += " (events are kept in memory until written: a SIGKILL can lose the last flush interval)";
-  if (on_fault_ != nullptr) on_fault_(fault);
   try {
     std::lock_guard lock(io_mutex_);
     if (pending_faults_.size() < 16) pending_faults_.push_back(fault);
@@ -87,7 +89,7 @@ bool event_pipeline::attach_journal() noexcept {
 
 void event_pipeline::sweep_dead_journals() noexcept {
   const recovery_report report =
-      recover_journals(options_.state_dir, journal::file_name(identity_.pid, identity_.start_ns));
+      recover_journals(options_.state_dir, options_.spool_dir, journal::file_name(identity_.pid, identity_.start_ns));
   if (report.faults.empty()) return;
   if (on_fault_ != nullptr) on_fault_(report.faults.front());
   try {

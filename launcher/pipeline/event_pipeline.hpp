@@ -68,8 +68,9 @@ class event_pipeline {
   void start() noexcept;
   // Moves the queue into this process's journal (options.state_dir), so an
   // emit that returned survives any death of the process. Call before
-  // start() and before other threads emit. False (fault reported like a
-  // sink fault) when no journal can be made: the queue stays in memory.
+  // start() and before other threads emit. False when no journal can be
+  // made: the queue stays in memory, and the fault becomes a
+  // python_internal_exception event (no on_fault call).
   bool attach_journal() noexcept;
   // The process is about to exec (the queue was just flushed): a recovery
   // finds nothing missing and adds no shutdown event.

@@ -141,7 +141,7 @@ struct mapped_file {
 };
 
 // One journal, its lock held. True when it can be removed.
-bool recover_one(int fd, const std::string& path, recovery_report& report) {
+bool recover_one(int fd, const std::string& path, const std::string& spool_dir, recovery_report& report) {
   struct stat st{};
   if (::fstat(fd, &st) != 0) return false;
   const auto size = static_cast<std::size_t>(st.st_size);
@@ -164,7 +164,9 @@ bool recover_one(int fd, const std::string& path, recovery_report& report) {
   if (state == journal_state::finished || state == journal_state::recovered) return true;
 
   const std::string uuid(h.uuid.data(), ::strnlen(h.uuid.data(), h.uuid.size()));
-  const std::string dir(h.spool_dir.data(), ::strnlen(h.spool_dir.data(), h.spool_dir.size()));
+  const std::string dir = !spool_dir.empty()
+                              ? spool_dir
+                              : std::string(h.spool_dir.data(), ::strnlen(h.spool_dir.data(), h.spool_dir.size()));
   if (dir.empty()) return true;  // made before its spool was known: nothing can be placed
   const std::string stem = fmt::format("bluepython-{}-{}-", h.pid, h.start_ns / 1'000'000);
   spool_tail tail;
@@ -239,7 +241,8 @@ std::string default_state_dir(const std::string& spool_dir) {
   return dir + ".state";
 }
 
-recovery_report recover_journals(const std::string& state_dir, const std::string& own_file_name) noexcept {
+recovery_report recover_journals(const std::string& state_dir, const std::string& spool_dir,
+                                 const std::string& own_file_name) noexcept {
   recovery_report report;
   try {
     DIR* d = open_dir_high(state_dir.c_str());
@@ -275,7 +278,7 @@ recovery_report recover_journals(const std::string& state_dir, const std::string
         continue;
       }
       try {
-        done = recover_one(fd, path, report);
+        done = recover_one(fd, path, spool_dir, report);
       } catch (...) {
         report.faults.push_back(fmt::format("out of memory recovering {}", path));
       }

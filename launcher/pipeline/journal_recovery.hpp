@@ -27,7 +27,11 @@ struct recovery_report {
 //    missing;
 //  - the journal is removed.
 // Several sweepers at once are safe (the lock). Never throws.
-recovery_report recover_journals(const std::string& state_dir, const std::string& own_file_name = {}) noexcept;
+// Events go to `spool_dir`, the directory this state directory belongs to
+// (a copied or moved spool keeps its journals working; one state directory
+// serves one spool directory); empty: the directory the journal names.
+recovery_report recover_journals(const std::string& state_dir, const std::string& spool_dir,
+                                 const std::string& own_file_name = {}) noexcept;
 
 // The state directory that goes with a spool directory by default.
 std::string default_state_dir(const std::string& spool_dir);

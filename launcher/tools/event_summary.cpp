@@ -221,7 +221,7 @@ std::vector<std::string> spool_files_of(const std::vector<std::string>& paths, c
     const auto& [configured_spool, configured_state_dir] = configured_state();
     const std::string state =
         dir == configured_spool && !configured_state_dir.empty() ? configured_state_dir : default_state_dir(dir);
-    for (const auto& fault : recover_journals(state).faults) {
+    for (const auto& fault : recover_journals(state, dir).faults) {
       (void)std::fprintf(stderr, "bluepython %.*s: %s\n", static_cast<int>(command.size()), command.data(),
                          fault.c_str());
     }

@@ -13,9 +13,11 @@ sensor_shutdown with reason `killed`, so nothing is lost (docs/reliability.md)."
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import signal
+import time
 
 import pytest
 from conftest import (
@@ -70,10 +72,8 @@ def _whole_lines_on_disk(sb: Sandbox) -> list[dict]:
 def _repaired_stream(sb: Sandbox, before: list[dict]) -> list[dict]:
     """After repair: the one process's events are what was on disk (whole lines,
     unchanged) and then what its journal held, ids 1..n without a gap or a
-    repeat, ending with sensor_shutdown reason `killed` counting the events
-    recovered; no journal is left, and a second repair changes nothing."""
+    repeat."""
     repair(sb)
-    assert list(sb.spool.with_name(sb.spool.name + ".state").glob("*.journal")) == []
     (events,) = sb.processes().values()  # every line strict JSON
     for ev in events:
         check_envelope(ev)
@@ -83,12 +83,24 @@ def _repaired_stream(sb: Sandbox, before: list[dict]) -> list[dict]:
     return events
 
 
-def _check_killed_end(events: list[dict], before: list[dict]) -> None:
+def _instant(ts: str) -> float:
+    """An event's RFC 3339 UTC time as seconds since the epoch."""
+    whole, _, fraction = ts.removesuffix("Z").partition(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + float(f"0.{fraction or 0}")
+
+
+def _check_killed_end(sb: Sandbox, events: list[dict], before: list[dict], dead_at: float) -> None:
+    """The repaired stream ends with sensor_shutdown reason `killed`, counting the
+    events recovered from the journal, dated at the last sign of life (not at the
+    repair: `dead_at` is a time after the kill, before the repair); no journal is left."""
     assert [name(ev) for ev in events].count("sensor_shutdown") == 1, "not one sensor_shutdown"
     assert name(events[-1]) == "sensor_shutdown", f"last event is {name(events[-1])}"
     end = attrs(events[-1])
     assert end["reason"] == "killed", end
     assert end["recovered"] == len(events) - 1 - len(before), (end, len(events), len(before))
+    last, ended = _instant(events[-2]["ts"]), _instant(events[-1]["ts"])
+    assert last <= ended <= dead_at, (events[-2]["ts"], events[-1]["ts"], dead_at)
+    assert list(sb.spool.with_name(sb.spool.name + ".state").glob("*.journal")) == [], "a journal left"
 
 
 def _app_indexes(events: list[dict]) -> list[int]:
@@ -184,8 +196,9 @@ time.sleep(30)
         assert seen == list(range(len(seen)))
 
 
-def _kill_when_ready(sb: Sandbox, argv: list[str]) -> None:
-    """Starts `argv`, SIGKILLs it as soon as it printed "ready"."""
+def _kill_when_ready(sb: Sandbox, argv: list[str]) -> float:
+    """Starts `argv`, SIGKILLs it as soon as it printed "ready". Returns the
+    time (time.time()) once it is dead."""
     proc = sb.popen(argv)
     try:
         assert proc.stdout is not None
@@ -197,18 +210,19 @@ def _kill_when_ready(sb: Sandbox, argv: list[str]) -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    return time.time()
 
 
 def test_sigkill_after_a_flush_interval_loses_nothing(crash: Sandbox) -> None:
     # Everything was on disk before the kill (the app waited for the writer):
     # the repair only ends the stream.
     n = 5000
-    _kill_when_ready(crash, [crash.bluepython, str(APP), "settle_then_wait", str(n)])
+    dead_at = _kill_when_ready(crash, [crash.bluepython, str(APP), "settle_then_wait", str(n)])
     before = _whole_lines_on_disk(crash)
     assert _app_indexes(before) == list(range(n))
     events = _repaired_stream(crash, before)
     assert _app_indexes(events) == list(range(n))
-    _check_killed_end(events, before)
+    _check_killed_end(crash, events, before, dead_at)
     repaired = {p.name: p.read_bytes() for p in crash.spool.glob("*.ndjson")}
     repair(crash)
     assert {p.name: p.read_bytes() for p in crash.spool.glob("*.ndjson")} == repaired, "repaired twice"
@@ -219,14 +233,14 @@ def test_sigkill_mid_stream_loses_nothing_after_repair(crash: Sandbox) -> None:
     # 2000 (several flushes have happened by then); the kill follows at once,
     # with the last flush interval's events still only in the journal.
     n = 2000
-    _kill_when_ready(crash, [crash.bluepython, str(APP), "stream", str(n)])
+    dead_at = _kill_when_ready(crash, [crash.bluepython, str(APP), "stream", str(n)])
     before = _whole_lines_on_disk(crash)
     events = _repaired_stream(crash, before)
     got = _app_indexes(events)
     print(f"SIGKILL mid-stream: {len(_app_indexes(before))} app events on disk, {len(got)} after repair")
     assert len(got) >= n, f"only {len(got)} of the {n} events emitted before 'ready' after repair"
     assert got == list(range(len(got))), "the app's events are not a gapless prefix after repair"
-    _check_killed_end(events, before)
+    _check_killed_end(crash, events, before, dead_at)
 
 
 def test_sigkill_of_a_child_does_not_touch_the_parent(crash: Sandbox) -> None:

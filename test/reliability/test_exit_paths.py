@@ -381,4 +381,6 @@ def test_multiprocessing_pool_workers_have_well_formed_files(
             server = by_pid[start["parent"]["pid"]]
             assert attrs(server[0])["parent"]["pid"] == out["main"]
         if ending == "terminate":
-            assert attrs(by_pid[pid][-1])["reason"] in ("SIGTERM", "exit", "os._exit")
+            # killed: a worker the SIGTERM reached before bluepython's handler was
+            # installed (it dies as under python); a sweep recovered its events.
+            assert attrs(by_pid[pid][-1])["reason"] in ("SIGTERM", "exit", "os._exit", "killed")
