@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libssl-dev libcurl4-openssl-dev
   clang clang-tidy libclang-rt-14-dev
   python3 python3-venv
+  jq
 )
 # The Python to embed must come with its shared library and headers. The
 # machine's python3 normally does; if it does not, Debian's python3.11 does

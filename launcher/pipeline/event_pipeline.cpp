@@ -43,12 +43,12 @@ const char* signal_name(int signo) noexcept {
 event_pipeline::event_pipeline(pipeline_options options, std::unique_ptr<event_sink> sink,
                                process_identity identity, std::unique_ptr<import_resolver> resolver,
                                fault_callback on_fault)
-    : options_(options),
+    : options_(std::move(options)),
       sink_(std::move(sink)),
       identity_(std::move(identity)),
       resolver_(std::move(resolver)),
       on_fault_(on_fault),
-      queue_(options.queue_bytes),
+      queue_(options_.queue_bytes),
       composer_(identity_) {
   batch_.reserve(options_.queue_bytes + (options_.queue_bytes / 2));
   make_wake_fd();
@@ -304,6 +304,14 @@ std::size_t event_pipeline::compose_faults(std::string& batch, const char* where
 
 void event_pipeline::drain_locked() noexcept {
   const taken_records taken = queue_.take();
+  if (queue_.memory().take_degraded()) {
+    try {
+      pending_faults_.emplace_back(
+          "the journal's file system is full: events are kept in memory until written from now on "
+          "(a SIGKILL can lose the last flush interval)");
+    } catch (...) {
+    }
+  }
   if (taken.empty() && pending_faults_.empty()) return;
   batch_.clear();
   // Faults the sink reported since the last batch become events of their own.

@@ -32,7 +32,8 @@ event_queue::push_result event_queue::push(const record_view& r) noexcept {
     std::lock_guard lock(mutex_);
     journal_region& region = journal_.header().regions[active_];
     before = region.fill.load(std::memory_order_relaxed);
-    if (before + size > capacity_) {
+    if (before + size > capacity_ ||
+        (before + size > journal_.reserved(active_) && !journal_.reserve(active_, before + size))) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return push_result::dropped;
     }

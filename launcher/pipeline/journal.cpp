@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -25,6 +26,9 @@ std::size_t page_size() noexcept {
   }();
   return size;
 }
+
+// Blocks given to each region when the journal is made.
+constexpr std::size_t kInitialReserve = std::size_t{64} * 1024;
 
 std::size_t round_to_pages(std::size_t n) noexcept {
   const std::size_t page = page_size();
@@ -65,7 +69,8 @@ std::string journal::file_name(int pid, std::int64_t start_ns) {
 
 journal::journal(std::size_t region_bytes)
     : region_bytes_(round_to_pages(std::max<std::size_t>(region_bytes, 1))),
-      total_bytes_(kJournalHeaderBytes + (2 * region_bytes_)) {
+      total_bytes_(kJournalHeaderBytes + (2 * region_bytes_)),
+      reserved_{region_bytes_, region_bytes_} {
   static_assert(kJournalHeaderBytes % 4096 == 0);
   base_ = map_anonymous(total_bytes_);
   if (base_ == nullptr) throw std::bad_alloc();
@@ -121,6 +126,18 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
       const std::uint64_t fill = h.regions[i].fill.load();
       if (fill > 0 && !write_range(fd, region(i), fill, static_cast<off_t>(region(i) - base_))) return fail("write");
     }
+    // Blocks for the start of each region (what a quiet process ever uses);
+    // more as producers need them (reserve).
+    std::array<std::size_t, 2> reserved{};
+    for (std::size_t i = 0; i < 2; ++i) {
+      const std::size_t fill = h.regions[i].fill.load();
+      reserved[i] = std::min(region_bytes_, round_to_pages(std::max(fill, kInitialReserve)));
+    }
+    fd_ = fd;  // for allocate()
+    const bool allocated = allocate(kJournalHeaderBytes, reserved[0]) &&
+                           allocate(kJournalHeaderBytes + region_bytes_, reserved[1]);
+    fd_ = -1;
+    if (!allocated) return fail("allocate");
     void* mapped = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
     if (mapped == MAP_FAILED) {
       // MAP_FIXED may have dropped the old pages: put anonymous memory back
@@ -132,7 +149,7 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
       fault = fmt::format("cannot map {}: {}", temporary, error_text(errno));
       ::close(fd);
       // Left in place, unlocked: a sweep recovers what it holds.
-      ::rename(temporary.c_str(), final_path.c_str());
+      (void)::rename(temporary.c_str(), final_path.c_str());
       header_ = new (base_) journal_header{};
       header_->magic = kJournalMagic;
       return false;
@@ -144,6 +161,8 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
       path_ = final_path;
     }
     fd_ = fd;
+    reserved_ = reserved;
+    shared_.store(true, std::memory_order_release);
     return true;
   } catch (...) {
     fault = "out of memory creating the journal";
@@ -153,6 +172,7 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
 
 bool journal::detach_in_child() noexcept {
   if (fd_ < 0) return true;
+  shared_.store(false);
   // The inherited descriptor shares the parent's lock: closing it here does
   // not release the lock (the parent's descriptor holds it too).
   ::close(fd_);
@@ -160,6 +180,7 @@ bool journal::detach_in_child() noexcept {
   path_.clear();
   void* p = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  reserved_ = {region_bytes_, region_bytes_};
   if (p == MAP_FAILED) {
     header_ = &spare_;
     return false;
@@ -173,6 +194,61 @@ bool journal::detach_in_child() noexcept {
   return true;
 }
 
+bool journal::allocate(std::size_t offset, std::size_t bytes) noexcept {
+  if (bytes == 0) return true;
+  int rc = 0;
+  do {
+    rc = ::fallocate(fd_, 0, static_cast<off_t>(offset), static_cast<off_t>(bytes));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return true;
+  if (errno != EOPNOTSUPP && errno != ENOSYS) return false;
+  // No fallocate here: zeros give the range its blocks (it was never
+  // written, so it holds zeros already).
+  static const std::array<char, 65536> zeros{};
+  while (bytes > 0) {
+    const std::size_t n = std::min(bytes, zeros.size());
+    if (!write_range(fd_, zeros.data(), n, static_cast<off_t>(offset))) return false;
+    offset += n;
+    bytes -= n;
+  }
+  return true;
+}
+
+bool journal::reserve(int i, std::size_t end) noexcept {
+  const auto at = static_cast<std::size_t>(i);
+  if (end <= reserved_[at]) return true;
+  if (end > region_bytes_) return false;
+  if (fd_ >= 0) {
+    const std::size_t target = std::min(region_bytes_, round_to_pages(std::max(end, 2 * reserved_[at])));
+    const std::size_t from = kJournalHeaderBytes + (at * region_bytes_) + reserved_[at];
+    if (allocate(from, target - reserved_[at])) {
+      reserved_[at] = target;
+      return true;
+    }
+    degrade();
+  }
+  return fd_ < 0 && reserved_[at] >= end;
+}
+
+void journal::degrade() noexcept {
+  // The file cannot grow: a sweep must not read it (records written from
+  // here on will not be in it), so it is retired first, then the memory
+  // becomes a private mapping of the same file: same addresses and contents
+  // for producers and the writer alike, and a store needs no block.
+  const auto state = static_cast<std::uint32_t>(journal_state::finished);
+  (void)write_range(fd_, reinterpret_cast<const char*>(&state), sizeof state,
+                    static_cast<off_t>(offsetof(journal_header, state)));
+  void* p = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd_, 0);
+  if (p == MAP_FAILED) return;  // still shared: reserve() keeps refusing what has no block
+  shared_.store(false, std::memory_order_release);
+  if (!path_.empty()) ::unlink(path_.c_str());
+  ::close(fd_);
+  fd_ = -1;
+  path_.clear();
+  reserved_ = {region_bytes_, region_bytes_};
+  degraded_.store(true);
+}
+
 void journal::set_state(journal_state state) noexcept {
   header().state.store(static_cast<std::uint32_t>(state), std::memory_order_release);
 }
@@ -180,13 +256,15 @@ void journal::set_state(journal_state state) noexcept {
 void journal::finish(journal_state state) noexcept {
   set_state(state);
   if (fd_ < 0) return;
+  // Still mapped and shared: late producers write into the page cache of a
+  // file no one will read, which is harmless.
   if (!path_.empty()) ::unlink(path_.c_str());
   ::close(fd_);
   fd_ = -1;
 }
 
 void journal::sync(const char* p, std::size_t n) noexcept {
-  if (fd_ < 0) return;
+  if (!durable()) return;
   const auto page = static_cast<std::uintptr_t>(page_size());
   const auto first = reinterpret_cast<std::uintptr_t>(p) / page * page;
   const auto last = reinterpret_cast<std::uintptr_t>(p) + n;

@@ -78,7 +78,7 @@ class journal {
   [[nodiscard]] char* region(int i) noexcept { return base_ + kJournalHeaderBytes + (i * region_bytes_); }
   [[nodiscard]] std::size_t region_bytes() const noexcept { return region_bytes_; }
   // The memory is a file: what producers copy in survives the process.
-  [[nodiscard]] bool durable() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] bool durable() const noexcept { return shared_.load(std::memory_order_acquire); }
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
   // Moves the memory into a new file in `state_dir` (created 0700), locked
@@ -95,6 +95,18 @@ class journal {
   // Clean end: the file is removed and closed; the memory stays mapped
   // (late producers still write into it, and nothing reads it again).
   void finish(journal_state state) noexcept;
+  // Bytes at the start of region i that have disk blocks. A store into a
+  // mapped hole needs a block, and on a full file system that is a SIGBUS:
+  // producers write only below this, growing it first (under the queue lock).
+  [[nodiscard]] std::size_t reserved(int i) const noexcept { return reserved_[static_cast<std::size_t>(i)]; }
+  // Gives region i blocks up to at least `end` (doubling; fallocate, or
+  // zeros written where fallocate is not supported). When the file system
+  // cannot (full, quota), the journal degrades: the mapping becomes private
+  // (same addresses, same contents, no blocks needed), the file is retired,
+  // and degraded() turns true once. False only if even that failed.
+  bool reserve(int i, std::size_t end) noexcept;
+  // True once after reserve() degraded the journal (for a fault event).
+  bool take_degraded() noexcept { return degraded_.exchange(false); }
   // Marks the header (exec: the queue was drained just before).
   void set_state(journal_state state) noexcept;
   // spool.fsync=always: the pages holding [p, p+n) and the header to disk.
@@ -111,6 +123,12 @@ class journal {
   std::size_t total_bytes_ = 0;
   int fd_ = -1;
   std::string path_;
+  std::array<std::size_t, 2> reserved_{};
+  std::atomic<bool> degraded_{false};
+  std::atomic<bool> shared_{false};  // the memory is the file (any thread may ask)
+
+  bool allocate(std::size_t offset, std::size_t bytes) noexcept;
+  void degrade() noexcept;
 };
 
 }  // namespace bluepython

@@ -28,7 +28,7 @@
 namespace bluepython {
 namespace {
 
-constexpr std::size_t kTailBytes = 256U * 1024U;
+constexpr std::size_t kTailBytes = std::size_t{256} * 1024;
 
 struct spool_tail {
   std::string path;            // the owner's newest spool file ("" if none)
@@ -256,7 +256,9 @@ recovery_report recover_journals(const std::string& state_dir, const std::string
     }
     ::closedir(d);
     for (const auto& name : names) {
-      const std::string path = state_dir + "/" + name;
+      std::string path = state_dir;
+      path += '/';
+      path += name;
       const int fd = open_high(path.c_str(), O_RDWR | O_NOFOLLOW);
       if (fd < 0) continue;  // another sweep removed it
       if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {

@@ -381,7 +381,8 @@ class builder {
     out.parent = field(p.startup, "parent");
     out.exit = field(p.shutdown, "reason");
     for (const char* k :
-         {"emitted", "written", "dropped", "dropped_queue_full", "dropped_spool", "filtered", "export", "redacted"}) {
+         {"emitted", "written", "dropped", "dropped_queue_full", "dropped_spool", "filtered", "export", "redacted",
+          "recovered"}) {
       if (!field(p.shutdown, k).is_null()) out.counters[k] = field(p.shutdown, k);
     }
     if (const json& r = field(p.shutdown, "redacted"); r.is_object()) {

@@ -96,8 +96,11 @@ void process_heading(const process& p, std::string& out) {
     if (call.is_object()) out += fmt::format(" in call {} ({})", text(field(call, "call_id")), text(field(call, "target")));
     out += '\n';
   }
-  out += fmt::format("  {} .. {}, exit: {}\n", p.start, p.end,
-                     p.exit.is_null() ? "not recorded (still running, or killed)" : text(p.exit));
+  std::string exit = p.exit.is_null() ? "not recorded (still running)" : text(p.exit);
+  if (p.exit == "killed" && p.counters.contains("recovered")) {
+    exit += fmt::format(" ({} events recovered from its journal)", text(p.counters.at("recovered")));
+  }
+  out += fmt::format("  {} .. {}, exit: {}\n", p.start, p.end, exit);
   for (const auto& s : p.servers) out += fmt::format("  server {}\n", s);
 }
 
