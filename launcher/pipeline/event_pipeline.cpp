@@ -304,7 +304,10 @@ std::size_t event_pipeline::compose_faults(std::string& batch, const char* where
 
 void event_pipeline::drain_locked() noexcept {
   const taken_records taken = queue_.take();
-  if (queue_.memory().take_degraded()) {
+  // Said until a batch saying it is on disk: a full file system drops the
+  // first batches that would.
+  if (queue_.memory().take_degraded()) journal_fault_unwritten_ = true;
+  if (journal_fault_unwritten_) {
     try {
       pending_faults_.emplace_back(
           "the journal's file system is full: events are kept in memory until written from now on "
@@ -313,6 +316,7 @@ void event_pipeline::drain_locked() noexcept {
     }
   }
   if (taken.empty() && pending_faults_.empty()) return;
+  const std::uint64_t written_before = written_.load(std::memory_order_relaxed);
   batch_.clear();
   // Faults the sink reported since the last batch become events of their own.
   std::size_t lines = compose_faults(batch_, "spool");
@@ -326,6 +330,7 @@ void event_pipeline::drain_locked() noexcept {
     }
   });
   write_batch(batch_, lines);
+  if (written_.load(std::memory_order_relaxed) > written_before) journal_fault_unwritten_ = false;
   sync_after_write(false);
 }
 
@@ -492,6 +497,7 @@ bool event_pipeline::after_fork_child(const process_identity& identity) noexcept
   if (wake_fd_ >= 0) ::close(wake_fd_);
   make_wake_fd();
   options_.sweep = false;  // the parent swept
+  journal_fault_unwritten_ = false;
   journal_tried_ = false;  // the child's own journal is made when its writer starts
   try {
     identity_ = identity;

@@ -145,6 +145,7 @@ class event_pipeline {
   event_composer composer_;
   std::string batch_;
   bool journal_tried_ = false;
+  bool journal_fault_unwritten_ = false;  // writer side
   std::int64_t next_sync_ns_ = 0;
   std::vector<std::string> pending_faults_;
 

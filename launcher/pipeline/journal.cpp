@@ -231,15 +231,30 @@ bool journal::reserve(int i, std::size_t end) noexcept {
 }
 
 void journal::degrade() noexcept {
-  // The file cannot grow: a sweep must not read it (records written from
-  // here on will not be in it), so it is retired first, then the memory
-  // becomes a private mapping of the same file: same addresses and contents
-  // for producers and the writer alike, and a store needs no block.
+  // The file cannot grow. A sweep must not read it (what producers write
+  // from here on will not be in it), so it is retired first; then the
+  // memory moves to anonymous pages at the same addresses. Only what has
+  // blocks is copied: touching a hole of a full tmpfs is a SIGBUS even for
+  // a read, and a private mapping of the file would fault the same way.
+  // Producers are held off by the caller (the queue lock); the writer may
+  // be reading the region it took, which reads the same bytes before and
+  // after the move (an id it stamps meanwhile is lost: ids in the journal
+  // matter only to a recovery, and there will be none).
   const auto state = static_cast<std::uint32_t>(journal_state::finished);
   (void)write_range(fd_, reinterpret_cast<const char*>(&state), sizeof state,
                     static_cast<off_t>(offsetof(journal_header, state)));
-  void* p = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd_, 0);
-  if (p == MAP_FAILED) return;  // still shared: reserve() keeps refusing what has no block
+  char* copy = map_anonymous(total_bytes_);
+  if (copy == nullptr) return;  // still the file: reserve() keeps refusing what has no block
+  std::memcpy(copy, base_, kJournalHeaderBytes);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::size_t offset = kJournalHeaderBytes + (i * region_bytes_);
+    std::memcpy(copy + offset, base_ + offset, reserved_[i]);
+  }
+  void* moved = ::mremap(copy, total_bytes_, total_bytes_, MREMAP_MAYMOVE | MREMAP_FIXED, base_);
+  if (moved == MAP_FAILED) {
+    ::munmap(copy, total_bytes_);
+    return;
+  }
   shared_.store(false, std::memory_order_release);
   if (!path_.empty()) ::unlink(path_.c_str());
   ::close(fd_);

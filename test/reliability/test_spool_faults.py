@@ -306,6 +306,49 @@ def test_disk_full_then_space_again(sandbox: Sandbox, small_fs: Path) -> None:
     assert shutdown["emitted"] == shutdown["written"] + shutdown["dropped"] + shutdown["filtered"]
 
 
+JOURNAL_FULL_APP = """\
+import errno, os, _bluepython, sys
+for i in range(5):
+    _bluepython.emit("before", {"i": i})
+print("flushed", _bluepython.flush(5.0), flush=True)
+# The app fills the file system the spool and the journal are on.
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT)
+try:
+    while True:
+        os.write(fd, b"x" * 4096)
+except OSError as e:
+    assert e.errno == errno.ENOSPC
+os.close(fd)
+# A burst the journal's first blocks cannot hold: it needs more, and there are none.
+for i in range(2000):
+    _bluepython.emit("burst", {"i": i, "pad": "p" * 500})
+print("burst", _bluepython.flush(5.0), flush=True)  # dropped: no room for it in the spool either
+os.unlink(sys.argv[1])
+for i in range(20):
+    _bluepython.emit("after", {"i": i})
+print("flushed", _bluepython.flush(5.0), flush=True)
+"""
+
+
+def test_a_full_file_system_under_the_journal_keeps_the_app_running(sandbox: Sandbox, small_fs: Path) -> None:
+    # A store into a mapped page that has no block yet is a SIGBUS on a full file system: the
+    # journal's blocks are allocated before producers write, and when none can be had the
+    # journal becomes private memory (durable no more, said as an event) instead.
+    spool = small_fs / "spool"
+    sandbox.write("app.py", JOURNAL_FULL_APP)
+    env = dict(sandbox.env, BLUEPYTHON_SPOOL_DIR=str(spool), BLUEPYTHON_FLUSH_INTERVAL_MS="60000")
+    res = sandbox.run([sandbox.bluepython, "app.py", str(small_fs / "filler")], env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == b"flushed True\nburst True\nflushed True\n"
+    events, shutdown = _spool_doc(sandbox, spool)
+    assert [attrs(e)["i"] for e in named(events, "before")] == list(range(5))
+    assert [attrs(e)["i"] for e in named(events, "after")] == list(range(20))
+    faults = [f["message"] for f in attrs_of(events, "python_internal_exception")]
+    assert any("journal's file system is full" in m for m in faults), faults
+    assert shutdown["emitted"] == shutdown["written"] + shutdown["dropped"] + shutdown["filtered"]
+    assert not list(small_fs.glob("spool.state/*.journal*"))
+
+
 def test_spool_directory_removed_while_running(sandbox: Sandbox) -> None:
     _delete_app_with_fault(sandbox, lambda: shutil.rmtree(sandbox.spool))
     # The directory is made again (0700) and the events go on in a new file.
