@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 #include <string_view>
 
@@ -132,29 +132,32 @@ bool append_to_spool(const std::string& dir, const std::string& stem, const std:
   return ok;
 }
 
-struct mapped_file {
-  char* base = nullptr;
-  std::size_t size = 0;
-  ~mapped_file() {
-    if (base != nullptr) ::munmap(base, size);
+bool read_exactly(int fd, char* to, std::size_t n, off_t at) {
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, to, n, at);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    to += r;
+    n -= static_cast<std::size_t>(r);
+    at += r;
   }
-};
+  return true;
+}
 
-// One journal, its lock held. True when it can be removed.
+// One journal, its lock held. True when it can be removed. Read with pread,
+// not mapped: a mapped read of a hole on a full tmpfs is a SIGBUS, and this
+// runs in an app's writer thread too.
 bool recover_one(int fd, const std::string& path, const std::string& spool_dir, recovery_report& report) {
   struct stat st{};
   if (::fstat(fd, &st) != 0) return false;
   const auto size = static_cast<std::size_t>(st.st_size);
   if (size < kJournalHeaderBytes) return true;  // not a journal we made (ours are sized before they are named)
-  mapped_file map;
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    report.faults.push_back(fmt::format("cannot map {}: {}", path, error_text(errno)));
+  alignas(journal_header) std::array<char, sizeof(journal_header)> header_bytes{};
+  if (!read_exactly(fd, header_bytes.data(), header_bytes.size(), 0)) {
+    report.faults.push_back(fmt::format("cannot read {}: {}", path, error_text(errno)));
     return false;
   }
-  map.base = static_cast<char*>(p);
-  map.size = size;
-  auto& h = *reinterpret_cast<journal_header*>(map.base);
+  const auto& h = *reinterpret_cast<const journal_header*>(header_bytes.data());
   if (h.magic != kJournalMagic || h.version != kJournalVersion || h.header_bytes != kJournalHeaderBytes ||
       h.region_bytes == 0 || h.region_bytes > (size - kJournalHeaderBytes) / 2) {
     report.faults.push_back(fmt::format("{} is not a journal this version can read; removed", path));
@@ -197,10 +200,15 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
   std::uint64_t recovered = 0;
   const std::uint64_t handled = next - 1;
   std::int64_t last_ts = tail.last_ts_ns;
+  std::string region;
   for (const int i : order) {
     const std::uint64_t fill = std::min<std::uint64_t>(h.regions[i].fill.load(), h.region_bytes);
-    char* data = map.base + kJournalHeaderBytes + (i * h.region_bytes);
-    event_queue::for_each(data, fill, [&](const record_view& r, std::uint64_t& id) {
+    region.resize(fill);
+    if (!read_exactly(fd, region.data(), fill, static_cast<off_t>(kJournalHeaderBytes + (i * h.region_bytes)))) {
+      report.faults.push_back(fmt::format("cannot read {}: {}", path, error_text(errno)));
+      return false;
+    }
+    event_queue::for_each(region.data(), region.size(), [&](const record_view& r, std::uint64_t& id) {
       if (id == event_queue::kFilteredId || (id != 0 && id <= handled)) return;
       if (composer.compose(r, next, lines, &resolver) == event_composer::outcome::line) {
         ++next;
@@ -228,7 +236,12 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
     report.faults.push_back(fault);
     return false;
   }
-  h.state.store(static_cast<std::uint32_t>(journal_state::recovered));
+  // A sweeper that opened the file before it is removed finds it done.
+  const auto recovered_state = static_cast<std::uint32_t>(journal_state::recovered);
+  if (::pwrite(fd, &recovered_state, sizeof recovered_state, static_cast<off_t>(offsetof(journal_header, state))) !=
+      static_cast<ssize_t>(sizeof recovered_state)) {
+    // Removed next anyway; only a sweeper holding it open already could look again.
+  }
   report.events += recovered;
   return true;
 }
