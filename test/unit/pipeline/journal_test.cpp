@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/clock.hpp"
 #include "pipeline/event_pipeline.hpp"
 #include "pipeline/journal_recovery.hpp"
 #include "pipeline/spool_writer.hpp"
@@ -320,4 +321,24 @@ TEST_CASE("a copied spool's journals are recovered into the copy, not the origin
   CHECK(app_indexes(original.events()) == range(4));  // untouched until its own sweep
   CHECK(recover_journals(original.state, original.spool).events == 2);
   CHECK(app_indexes(original.events()) == range(6));
+}
+
+TEST_CASE("the shutdown a recovery adds is dated at the last sign of life, never before the last event",
+          "[journal]") {
+  world w;
+  die_after([&] {
+    auto* p = w.pipeline().release();
+    if (!p->attach_journal()) ::_exit(3);
+    record_view r;
+    r.name = "app_event";
+    r.attributes = "\"i\":0";
+    r.ts_ns = wall_time_ns() + 3'600'000'000'000;  // an hour ahead of the file's mtime
+    REQUIRE(p->emit(r));
+    (void)p->flush(std::chrono::milliseconds(100));
+  });
+  CHECK(recover_journals(w.state, w.spool).events == 0);
+  const auto events = w.events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1]["event"]["meta"]["name"] == "sensor_shutdown");
+  CHECK(events[1]["ts"] == events[0]["ts"]);
 }
