@@ -87,11 +87,17 @@ bool event_pipeline::attach_journal() noexcept {
   return false;
 }
 
-void event_pipeline::sweep_dead_journals() noexcept {
-  const recovery_report report =
-      recover_journals(options_.state_dir, options_.spool_dir, journal::file_name(identity_.pid, identity_.start_ns));
+void event_pipeline::sweep_one() noexcept {
+  if (sweep_left_.empty()) return;
+  recovery_report report;
+  try {
+    const std::string name = std::move(sweep_left_.back());
+    sweep_left_.pop_back();
+    recover_journal(options_.state_dir, options_.spool_dir, name, report);
+  } catch (...) {
+  }
   if (report.faults.empty()) return;
-  if (on_fault_ != nullptr) on_fault_(report.faults.front());
+  // Another process's journal: an event of ours, not a warning to this app.
   try {
     std::lock_guard lock(io_mutex_);
     for (const auto& fault : report.faults) {
@@ -168,10 +174,17 @@ bool event_pipeline::emit(const record_view& record) noexcept {
 
 void event_pipeline::writer_loop() noexcept {
   (void)::pthread_setname_np(::pthread_self(), "bluepython-wr");  // in top -H, py-spy, gdb
-  if (options_.sweep && !options_.state_dir.empty()) sweep_dead_journals();
+  // Dead processes' journals, one per turn of the loop, between batches:
+  // flushes (a fork's, an exec's) never wait behind a whole sweep.
+  if (options_.sweep && !options_.state_dir.empty()) {
+    try {
+      sweep_left_ = journal_names(options_.state_dir, journal::file_name(identity_.pid, identity_.start_ns));
+    } catch (...) {
+    }
+  }
   pollfd pfd{wake_fd_, POLLIN, 0};
   for (;;) {
-    const int timeout = static_cast<int>(options_.flush_interval.count());
+    const int timeout = sweep_left_.empty() ? static_cast<int>(options_.flush_interval.count()) : 0;
     ::poll(&pfd, 1, timeout);
     std::uint64_t value = 0;
     while (::read(wake_fd_, &value, sizeof value) > 0) {
@@ -190,6 +203,7 @@ void event_pipeline::writer_loop() noexcept {
       if (requested > flush_done_) flush_done_ = requested;
     }
     flush_cv_.notify_all();
+    sweep_one();
     if (const int signo = fatal_signal_.load(); signo != 0) {
       {
         std::lock_guard lock(io_mutex_);
@@ -200,7 +214,7 @@ void event_pipeline::writer_loop() noexcept {
         append_shutdown_event(batch_, signal_name(signo), signo);
         write_batch(batch_, 1);
         sync_after_write(true);
-        queue_.memory().finish(journal_state::finished);
+        queue_.finish_journal(journal_state::finished);
         if (resolver_) resolver_->save_baseline();
       }
       // The interrupted thread, parked in the handler with the signal
@@ -255,7 +269,7 @@ bool event_pipeline::shutdown(std::chrono::milliseconds timeout, const std::stri
   append_shutdown_event(batch_, reason, 0);
   write_batch(batch_, 1);
   sync_after_write(true);
-  queue_.memory().finish(journal_state::finished);
+  queue_.finish_journal(journal_state::finished);
   if (resolver_) resolver_->save_baseline();
   return true;
 }
@@ -496,7 +510,8 @@ bool event_pipeline::after_fork_child(const process_identity& identity) noexcept
   pending_faults_.clear();
   if (wake_fd_ >= 0) ::close(wake_fd_);
   make_wake_fd();
-  options_.sweep = false;  // the parent swept
+  options_.sweep = false;  // the parent sweeps
+  sweep_left_.clear();
   journal_fault_unwritten_ = false;
   journal_tried_ = false;  // the child's own journal is made when its writer starts
   try {

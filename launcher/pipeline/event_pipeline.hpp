@@ -124,7 +124,7 @@ class event_pipeline {
   void drain_locked() noexcept;
   // Composes with the next source_event_id; false when nothing was appended.
   bool compose(const record_view& r, std::string& batch) noexcept;
-  void sweep_dead_journals() noexcept;
+  void sweep_one() noexcept;
   void sync_after_write(bool final) noexcept;
   void write_batch(std::string& batch, std::size_t lines) noexcept;
   void append_shutdown_event(std::string& batch, const std::string& reason, int signo) noexcept;
@@ -146,6 +146,7 @@ class event_pipeline {
   std::string batch_;
   bool journal_tried_ = false;
   bool journal_fault_unwritten_ = false;  // writer side
+  std::vector<std::string> sweep_left_;   // writer side: dead journals still to recover
   std::int64_t next_sync_ns_ = 0;
   std::vector<std::string> pending_faults_;
 

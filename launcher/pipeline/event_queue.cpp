@@ -81,6 +81,11 @@ bool event_queue::attach_journal(const std::string& state_dir, const journal_own
   return journal_.attach(state_dir, owner, fault);
 }
 
+void event_queue::finish_journal(journal_state state) noexcept {
+  std::lock_guard lock(mutex_);
+  journal_.finish(state);
+}
+
 void event_queue::reset_in_child() noexcept {
   // Only one thread exists in the child, and the prepare handler held the
   // mutex, so rebuilding it in place is safe.

@@ -68,6 +68,8 @@ class event_queue {
 
   // See journal::attach; producers are held off while the memory moves.
   bool attach_journal(const std::string& state_dir, const journal_owner& owner, std::string& fault) noexcept;
+  // journal::finish under the queue lock (a producer may be growing it).
+  void finish_journal(journal_state state) noexcept;
   // spool.fsync=always: push() returns once the record is on disk.
   void set_sync_every_push(bool on) noexcept { sync_every_push_ = on; }
   [[nodiscard]] journal& memory() noexcept { return journal_; }

@@ -3,7 +3,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,8 +72,9 @@ std::string journal::file_name(int pid, std::int64_t start_ns) {
 }
 
 journal::journal(std::size_t region_bytes)
-    : region_bytes_(round_to_pages(std::max<std::size_t>(region_bytes, 1))),
-      total_bytes_(kJournalHeaderBytes + (2 * region_bytes_)),
+    : header_bytes_(round_to_pages(kJournalHeaderBytes)),
+      region_bytes_(round_to_pages(std::max<std::size_t>(region_bytes, 1))),
+      total_bytes_(header_bytes_ + (2 * region_bytes_)),
       reserved_{region_bytes_, region_bytes_} {
   static_assert(kJournalHeaderBytes % 4096 == 0);
   base_ = map_anonymous(total_bytes_);
@@ -78,7 +83,7 @@ journal::journal(std::size_t region_bytes)
   auto& h = header();
   h.magic = kJournalMagic;
   h.version = kJournalVersion;
-  h.header_bytes = kJournalHeaderBytes;
+  h.header_bytes = static_cast<std::uint32_t>(header_bytes_);
   h.region_bytes = region_bytes_;
   h.regions[0].gen.store(1);
 }
@@ -90,14 +95,18 @@ journal::~journal() {
 
 bool journal::attach(const std::string& state_dir, const journal_owner& owner, std::string& fault) noexcept {
   if (fd_ >= 0) return true;
+  if (header_ != reinterpret_cast<journal_header*>(base_)) {
+    fault = "no memory of its own for the journal";  // a fork child whose memory could not be replaced
+    return false;
+  }
   try {
     if (!make_private_dirs(state_dir, fault)) {
       if (fault.empty()) fault = "no state directory";
       return false;
     }
     const std::string final_path = state_dir + "/" + file_name(owner.pid, owner.start_ns);
-    // Made under a name no sweep looks at, locked, then renamed: a sweep
-    // never sees a journal it could mistake for a dead one.
+    // Made under a name no sweep recovers from, locked, then renamed: a sweep
+    // never mistakes a journal being made for a dead one.
     const std::string temporary = final_path + ".new";
     const int fd = open_high(temporary.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (fd < 0) {
@@ -111,6 +120,13 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
       return false;
     };
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return fail("lock");
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || st.st_nlink == 0) return fail("keep");  // a sweep took it before our lock
+    if (!suits_a_journal(fd, fault)) {
+      ::unlink(temporary.c_str());
+      ::close(fd);
+      return false;
+    }
     if (::ftruncate(fd, static_cast<off_t>(total_bytes_)) != 0) return fail("size");
     auto& h = header();
     h.pid = owner.pid;
@@ -120,47 +136,37 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
     copy_text(h.uuid, owner.uuid);
     copy_text(h.spool_dir, owner.spool_dir);
     h.state.store(static_cast<std::uint32_t>(journal_state::live));
-    // What producers wrote so far goes along (only the used parts).
-    if (!write_range(fd, base_, kJournalHeaderBytes, 0)) return fail("write");
-    for (int i = 0; i < 2; ++i) {
-      const std::uint64_t fill = h.regions[i].fill.load();
-      if (fill > 0 && !write_range(fd, region(i), fill, static_cast<off_t>(region(i) - base_))) return fail("write");
-    }
-    // Blocks for the start of each region (what a quiet process ever uses);
-    // more as producers need them (reserve).
-    std::array<std::size_t, 2> reserved{};
-    for (std::size_t i = 0; i < 2; ++i) {
-      const std::size_t fill = h.regions[i].fill.load();
-      reserved[i] = std::min(region_bytes_, round_to_pages(std::max(fill, kInitialReserve)));
-    }
+    // What producers wrote so far goes along (only the used parts), then
+    // blocks for the rest of each region's start (what a quiet process ever
+    // uses; more as producers need them: reserve).
     fd_ = fd;  // for allocate()
-    const bool allocated = allocate(kJournalHeaderBytes, reserved[0]) &&
-                           allocate(kJournalHeaderBytes + region_bytes_, reserved[1]);
+    std::array<std::size_t, 2> reserved{};
+    bool written = write_range(fd, base_, header_bytes_, 0);
+    for (std::size_t i = 0; written && i < 2; ++i) {
+      const std::size_t fill = h.regions[i].fill.load();
+      const std::size_t start = header_bytes_ + (i * region_bytes_);
+      reserved[i] = block_end(start, std::max(fill, kInitialReserve));
+      written = (fill == 0 || write_range(fd, base_ + start, fill, static_cast<off_t>(start))) &&
+                allocate(start + fill, reserved[i] - fill);
+    }
     fd_ = -1;
-    if (!allocated) return fail("allocate");
-    void* mapped = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-    if (mapped == MAP_FAILED) {
-      // MAP_FIXED may have dropped the old pages: put anonymous memory back
-      // at the same place (emptied; the caller counts nothing lost, as the
-      // records are in the file, which a sweep recovers).
-      void* again = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-      if (again == MAP_FAILED) std::abort();  // the queue's memory is gone: cannot go on
-      fault = fmt::format("cannot map {}: {}", temporary, error_text(errno));
-      ::close(fd);
-      // Left in place, unlocked: a sweep recovers what it holds.
-      (void)::rename(temporary.c_str(), final_path.c_str());
-      header_ = new (base_) journal_header{};
-      header_->magic = kJournalMagic;
-      return false;
+    if (!written) return fail("write");
+    // Mapped at a new place first, then moved over the queue's memory in one
+    // step: a failure leaves the queue's memory as it was.
+    void* mapped = ::mmap(nullptr, total_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) return fail("map");
+    if (::mremap(mapped, total_bytes_, total_bytes_, MREMAP_MAYMOVE | MREMAP_FIXED, base_) == MAP_FAILED) {
+      ::munmap(mapped, total_bytes_);
+      return fail("map");
     }
     if (::rename(temporary.c_str(), final_path.c_str()) != 0) {
-      // Mapped already: keep it (durable, just not findable by a sweep).
+      // Mapped already: keep it (durable, just not recoverable by a sweep).
       path_ = temporary;
     } else {
       path_ = final_path;
     }
     fd_ = fd;
+    inode_ = {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
     reserved_ = reserved;
     shared_.store(true, std::memory_order_release);
     return true;
@@ -170,12 +176,49 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
   }
 }
 
+std::size_t journal::block_end(std::size_t region_start, std::size_t bytes) const noexcept {
+  // Ends on a page boundary of the file: a write fault gives a whole page
+  // its blocks (64 KiB pages on some arm64 and ppc64le kernels).
+  const std::size_t end = round_to_pages(region_start + bytes) - region_start;
+  return std::min(region_bytes_, end);
+}
+
+bool journal::suits_a_journal(int fd, std::string& fault) noexcept {
+  // Copy-on-write file systems need new blocks for every rewrite of a page,
+  // allocated or not: a store into the mapping on a full one is a SIGBUS.
+  // btrfs can be told not to for this file; ZFS cannot.
+  struct statfs fs{};
+  if (::fstatfs(fd, &fs) != 0) return true;
+  constexpr long kBtrfs = 0x9123683e;
+  constexpr long kZfs = 0x2fc12fc1;
+  if (static_cast<long>(fs.f_type) == kZfs) {
+    fault = "the state directory is on ZFS (copy-on-write: a full pool would crash a mapped journal)";
+    return false;
+  }
+  if (static_cast<long>(fs.f_type) == kBtrfs) {
+    int flags = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0 || (flags |= FS_NOCOW_FL, ::ioctl(fd, FS_IOC_SETFLAGS, &flags)) != 0) {
+      fault = "the state directory is on btrfs and the journal cannot be made NOCOW";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool journal::ours(int fd) const noexcept {
+  // The app may have closed our descriptor (closerange) and reused the
+  // number: never allocate, write or close through someone else's file.
+  struct stat st{};
+  return fd >= 0 && ::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_dev) == inode_[0] &&
+         static_cast<std::uint64_t>(st.st_ino) == inode_[1];
+}
+
 bool journal::detach_in_child() noexcept {
   if (fd_ < 0) return true;
   shared_.store(false);
   // The inherited descriptor shares the parent's lock: closing it here does
   // not release the lock (the parent's descriptor holds it too).
-  ::close(fd_);
+  if (ours(fd_)) ::close(fd_);
   fd_ = -1;
   path_.clear();
   void* p = ::mmap(base_, total_bytes_, PROT_READ | PROT_WRITE,
@@ -189,7 +232,7 @@ bool journal::detach_in_child() noexcept {
   auto& h = header();
   h.magic = kJournalMagic;
   h.version = kJournalVersion;
-  h.header_bytes = kJournalHeaderBytes;
+  h.header_bytes = static_cast<std::uint32_t>(header_bytes_);
   h.region_bytes = region_bytes_;
   return true;
 }
@@ -217,47 +260,52 @@ bool journal::allocate(std::size_t offset, std::size_t bytes) noexcept {
 bool journal::reserve(int i, std::size_t end) noexcept {
   const auto at = static_cast<std::size_t>(i);
   if (end <= reserved_[at]) return true;
-  if (end > region_bytes_) return false;
-  if (fd_ >= 0) {
-    const std::size_t target = std::min(region_bytes_, round_to_pages(std::max(end, 2 * reserved_[at])));
-    const std::size_t from = kJournalHeaderBytes + (at * region_bytes_) + reserved_[at];
-    if (allocate(from, target - reserved_[at])) {
-      reserved_[at] = target;
-      return true;
-    }
-    degrade();
+  if (end > region_bytes_ || degrade_failed_ || fd_ < 0) return false;
+  const std::size_t target = std::min(region_bytes_, round_to_pages(std::max(end, 2 * reserved_[at])));
+  const std::size_t from = header_bytes_ + (at * region_bytes_) + reserved_[at];
+  if (ours(fd_) && allocate(from, target - reserved_[at])) {
+    reserved_[at] = target;
+    return true;
   }
+  degrade();
   return fd_ < 0 && reserved_[at] >= end;
 }
 
 void journal::degrade() noexcept {
-  // The file cannot grow. A sweep must not read it (what producers write
-  // from here on will not be in it), so it is retired first; then the
-  // memory moves to anonymous pages at the same addresses. Only what has
-  // blocks is copied: touching a hole of a full tmpfs is a SIGBUS even for
-  // a read, and a private mapping of the file would fault the same way.
-  // Producers are held off by the caller (the queue lock); the writer may
-  // be reading the region it took, which reads the same bytes before and
-  // after the move (an id it stamps meanwhile is lost: ids in the journal
-  // matter only to a recovery, and there will be none).
-  const auto state = static_cast<std::uint32_t>(journal_state::finished);
-  (void)write_range(fd_, reinterpret_cast<const char*>(&state), sizeof state,
-                    static_cast<off_t>(offsetof(journal_header, state)));
+  // The file cannot grow (or is not ours any more). The memory moves to
+  // anonymous pages at the same addresses. Only what has blocks is copied:
+  // touching a hole of a full tmpfs is a SIGBUS even for a read, and a
+  // private mapping of the file would fault the same way. Producers are
+  // held off by the caller (the queue lock); the writer may be reading the
+  // region it took, which reads the same bytes before and after the move
+  // (an id it stamps meanwhile is lost: ids in the journal matter only to a
+  // recovery, and there will be none: the file is retired after the move).
   char* copy = map_anonymous(total_bytes_);
-  if (copy == nullptr) return;  // still the file: reserve() keeps refusing what has no block
-  std::memcpy(copy, base_, kJournalHeaderBytes);
+  if (copy == nullptr) {
+    degrade_failed_ = true;  // still the file: reserve() refuses what has no block
+    return;
+  }
+  std::memcpy(copy, base_, header_bytes_);
   for (std::size_t i = 0; i < 2; ++i) {
-    const std::size_t offset = kJournalHeaderBytes + (i * region_bytes_);
+    const std::size_t offset = header_bytes_ + (i * region_bytes_);
     std::memcpy(copy + offset, base_ + offset, reserved_[i]);
   }
   void* moved = ::mremap(copy, total_bytes_, total_bytes_, MREMAP_MAYMOVE | MREMAP_FIXED, base_);
   if (moved == MAP_FAILED) {
     ::munmap(copy, total_bytes_);
+    degrade_failed_ = true;
     return;
   }
   shared_.store(false, std::memory_order_release);
+  if (ours(fd_)) {
+    // A sweep that has it open already must not read it: the records from
+    // here on are not in it.
+    const auto state = static_cast<std::uint32_t>(journal_state::finished);
+    (void)write_range(fd_, reinterpret_cast<const char*>(&state), sizeof state,
+                      static_cast<off_t>(offsetof(journal_header, state)));
+    ::close(fd_);
+  }
   if (!path_.empty()) ::unlink(path_.c_str());
-  ::close(fd_);
   fd_ = -1;
   path_.clear();
   reserved_ = {region_bytes_, region_bytes_};
@@ -274,8 +322,9 @@ void journal::finish(journal_state state) noexcept {
   // Still mapped and shared: late producers write into the page cache of a
   // file no one will read, which is harmless.
   if (!path_.empty()) ::unlink(path_.c_str());
-  ::close(fd_);
+  if (ours(fd_)) ::close(fd_);
   fd_ = -1;
+  path_.clear();
 }
 
 void journal::sync(const char* p, std::size_t n) noexcept {
@@ -284,7 +333,7 @@ void journal::sync(const char* p, std::size_t n) noexcept {
   const auto first = reinterpret_cast<std::uintptr_t>(p) / page * page;
   const auto last = reinterpret_cast<std::uintptr_t>(p) + n;
   (void)::msync(reinterpret_cast<void*>(first), last - first, MS_SYNC);
-  (void)::msync(base_, kJournalHeaderBytes, MS_SYNC);
+  (void)::msync(base_, header_bytes_, MS_SYNC);
 }
 
 }  // namespace bluepython

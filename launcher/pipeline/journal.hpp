@@ -51,6 +51,8 @@ struct journal_header {
 
 inline constexpr std::array<char, 8> kJournalMagic = {'B', 'P', 'J', 'O', 'U', 'R', 'N', '1'};
 inline constexpr std::uint32_t kJournalVersion = 1;
+// The header's size: at least this, and a whole number of pages (so that
+// every region starts on a page of its own).
 inline constexpr std::size_t kJournalHeaderBytes = 4096;
 static_assert(sizeof(journal_header) <= kJournalHeaderBytes);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -75,7 +77,7 @@ class journal {
   journal& operator=(const journal&) = delete;
 
   [[nodiscard]] journal_header& header() noexcept { return *header_; }
-  [[nodiscard]] char* region(int i) noexcept { return base_ + kJournalHeaderBytes + (i * region_bytes_); }
+  [[nodiscard]] char* region(int i) noexcept { return base_ + header_bytes_ + (i * region_bytes_); }
   [[nodiscard]] std::size_t region_bytes() const noexcept { return region_bytes_; }
   // The memory is a file: what producers copy in survives the process.
   [[nodiscard]] bool durable() const noexcept { return shared_.load(std::memory_order_acquire); }
@@ -117,6 +119,7 @@ class journal {
 
  private:
   char* base_ = nullptr;
+  std::size_t header_bytes_ = kJournalHeaderBytes;
   journal_header* header_ = nullptr;
   journal_header spare_{};
   std::size_t region_bytes_ = 0;
@@ -127,8 +130,14 @@ class journal {
   std::atomic<bool> degraded_{false};
   std::atomic<bool> shared_{false};  // the memory is the file (any thread may ask)
 
+  std::array<std::uint64_t, 2> inode_{};  // device and inode of the file
+  bool degrade_failed_ = false;
+
   bool allocate(std::size_t offset, std::size_t bytes) noexcept;
   void degrade() noexcept;
+  [[nodiscard]] std::size_t block_end(std::size_t region_start, std::size_t bytes) const noexcept;
+  static bool suits_a_journal(int fd, std::string& fault) noexcept;
+  [[nodiscard]] bool ours(int fd) const noexcept;
 };
 
 }  // namespace bluepython

@@ -26,12 +26,20 @@ struct recovery_report {
 //    the stream, unless the process had finished or exec'd with nothing
 //    missing;
 //  - the journal is removed.
-// Several sweepers at once are safe (the lock). Never throws.
+// A journal whose lock is free but whose pid belongs to a process started no
+// later than the journal is left alone (its process closed our descriptor,
+// or exec'd). Several sweepers at once are safe (the lock). Never throws.
 // Events go to `spool_dir`, the directory this state directory belongs to
 // (a copied or moved spool keeps its journals working; one state directory
 // serves one spool directory); empty: the directory the journal names.
 recovery_report recover_journals(const std::string& state_dir, const std::string& spool_dir,
                                  const std::string& own_file_name = {}) noexcept;
+
+// The same, one journal at a time: the names a sweep would look at, and one
+// of them (the writer thread interleaves them with its batches).
+std::vector<std::string> journal_names(const std::string& state_dir, const std::string& own_file_name);
+void recover_journal(const std::string& state_dir, const std::string& spool_dir, const std::string& name,
+                     recovery_report& report) noexcept;
 
 // The state directory that goes with a spool directory by default.
 std::string default_state_dir(const std::string& spool_dir);

@@ -77,14 +77,21 @@ std::vector<std::string> read_new(const std::string& path, source& s) {
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::uint64_t>(in.tellg());
   const std::uint64_t whole_lines_end = s.offset - s.partial.size();
-  if (size < s.offset && size >= whole_lines_end) {
-    // A repair cut the half line a killed process left (its events are
-    // appended whole): keep what was shown, forget the cut part.
-    s.partial.resize(static_cast<std::size_t>(size - whole_lines_end));
-    s.offset = size;
-  } else if (size < s.offset) {  // truncated or replaced: start over
+  if (size < whole_lines_end) {  // truncated or replaced: start over
     s.offset = 0;
     s.partial.clear();
+  } else if (!s.partial.empty()) {
+    // The half line held back may have been cut by a repair (a killed
+    // process's last write) and whole lines appended in its place: if the
+    // file no longer holds it, read on from the last whole line.
+    std::string now(s.partial.size(), '\0');
+    in.seekg(static_cast<std::streamoff>(whole_lines_end));
+    in.read(now.data(), static_cast<std::streamsize>(now.size()));
+    if (static_cast<std::size_t>(in.gcount()) != now.size() || now != s.partial) {
+      s.offset = whole_lines_end;
+      s.partial.clear();
+    }
+    in.clear();
   }
   if (size == s.offset) return lines;
   in.seekg(static_cast<std::streamoff>(s.offset));

@@ -342,3 +342,25 @@ TEST_CASE("the shutdown a recovery adds is dated at the last sign of life, never
   CHECK(events[1]["event"]["meta"]["name"] == "sensor_shutdown");
   CHECK(events[1]["ts"] == events[0]["ts"]);
 }
+
+TEST_CASE("a free lock is not enough: a journal named after a live, older process is left alone", "[journal]") {
+  // What a process that closed our descriptor (closerange) or exec'd leaves:
+  // its lock is gone, the process is not. Made here from a dead child's
+  // journal renamed after this (live) test process.
+  world w;
+  die_after([&] {
+    auto* p = w.pipeline().release();
+    if (!p->attach_journal()) ::_exit(3);
+    emit_numbered(*p, 0, 3);
+  });
+  const fs::path dead = *fs::directory_iterator(w.state);
+  const fs::path live = fs::path(w.state) / journal::file_name(::getpid(), wall_time_ns());
+  fs::rename(dead, live);
+  CHECK(recover_journals(w.state, w.spool).journals == 0);
+  CHECK(fs::exists(live));
+  // The same pid, but a journal older than this process: the pid was reused.
+  fs::rename(live, fs::path(w.state) / journal::file_name(::getpid(), 1'000'000'000));
+  const recovery_report report = recover_journals(w.state, w.spool);
+  CHECK(report.journals == 1);
+  CHECK(report.events == 3);
+}
