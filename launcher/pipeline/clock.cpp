@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <array>
+#include <charconv>
 
 namespace bluepython {
 
@@ -61,6 +62,32 @@ void append_rfc3339(std::string& out, std::int64_t ns) {
   }
   put_digits(text.data() + 20, static_cast<unsigned>((ns % 1'000'000'000) / 1000), 6);
   out.append(text.data(), 27);
+}
+
+std::uint64_t parse_rfc3339(std::string_view s) {
+  if (s.size() < 20 || s[4] != '-' || s[10] != 'T') return 0;
+  auto num = [&](std::size_t at, std::size_t len) {
+    int v = 0;
+    (void)std::from_chars(s.data() + at, s.data() + at + len, v);
+    return v;
+  };
+  tm parts{};
+  parts.tm_year = num(0, 4) - 1900;
+  parts.tm_mon = num(5, 2) - 1;
+  parts.tm_mday = num(8, 2);
+  parts.tm_hour = num(11, 2);
+  parts.tm_min = num(14, 2);
+  parts.tm_sec = num(17, 2);
+  const time_t seconds = ::timegm(&parts);
+  std::uint64_t frac_ns = 0;
+  if (s[19] == '.') {
+    std::size_t i = 20;
+    std::uint64_t scale = 100'000'000;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9' && scale > 0; ++i, scale /= 10) {
+      frac_ns += static_cast<std::uint64_t>(s[i] - '0') * scale;
+    }
+  }
+  return seconds < 0 ? 0 : static_cast<std::uint64_t>(seconds) * 1'000'000'000ULL + frac_ns;
 }
 
 }  // namespace bluepython

@@ -107,7 +107,10 @@ void event_pipeline::sweep_one() noexcept {
   }
 }
 
-void event_pipeline::mark_exec() noexcept { queue_.memory().set_state(journal_state::exec); }
+void event_pipeline::flush_for_exec(std::chrono::milliseconds timeout) noexcept {
+  (void)flush(timeout);
+  queue_.memory().set_state(journal_state::exec);
+}
 
 event_pipeline::~event_pipeline() {
   shutdown(std::chrono::milliseconds(2000), "destroyed");

@@ -72,9 +72,9 @@ class event_pipeline {
   // made: the queue stays in memory, and the fault becomes a
   // python_internal_exception event (no on_fault call).
   bool attach_journal() noexcept;
-  // The process is about to exec (the queue was just flushed): a recovery
-  // finds nothing missing and adds no shutdown event.
-  void mark_exec() noexcept;
+  // The process is about to exec: flush(timeout), then mark the journal so
+  // that a recovery finds nothing missing and adds no shutdown event.
+  void flush_for_exec(std::chrono::milliseconds timeout) noexcept;
   // Every batch written to the sink is also offered to `observer` (owned;
   // set before start()). Shut down after the final batch, within
   // `shutdown_timeout`.

@@ -79,13 +79,16 @@ journal::journal(std::size_t region_bytes)
   static_assert(kJournalHeaderBytes % 4096 == 0);
   base_ = map_anonymous(total_bytes_);
   if (base_ == nullptr) throw std::bad_alloc();
+  init_header();
+}
+
+void journal::init_header() noexcept {
   header_ = new (base_) journal_header{};
-  auto& h = header();
-  h.magic = kJournalMagic;
-  h.version = kJournalVersion;
-  h.header_bytes = static_cast<std::uint32_t>(header_bytes_);
-  h.region_bytes = region_bytes_;
-  h.regions[0].gen.store(1);
+  header_->magic = kJournalMagic;
+  header_->version = kJournalVersion;
+  header_->header_bytes = static_cast<std::uint32_t>(header_bytes_);
+  header_->region_bytes = region_bytes_;
+  header_->regions[0].gen.store(1);
 }
 
 journal::~journal() {
@@ -228,12 +231,7 @@ bool journal::detach_in_child() noexcept {
     header_ = &spare_;
     return false;
   }
-  header_ = new (base_) journal_header{};
-  auto& h = header();
-  h.magic = kJournalMagic;
-  h.version = kJournalVersion;
-  h.header_bytes = static_cast<std::uint32_t>(header_bytes_);
-  h.region_bytes = region_bytes_;
+  init_header();
   return true;
 }
 

@@ -133,6 +133,7 @@ class journal {
   std::array<std::uint64_t, 2> inode_{};  // device and inode of the file
   bool degrade_failed_ = false;
 
+  void init_header() noexcept;
   bool allocate(std::size_t offset, std::size_t bytes) noexcept;
   void degrade() noexcept;
   [[nodiscard]] std::size_t block_end(std::size_t region_start, std::size_t bytes) const noexcept;

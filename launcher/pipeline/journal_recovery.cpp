@@ -49,26 +49,11 @@ std::uint64_t number_after(std::string_view line, std::string_view key) {
   return value;
 }
 
-// The time of a line we wrote: {"ts":"YYYY-MM-DDTHH:MM:SS.ffffffZ", ... (0 if not).
+// The time of a line we wrote: {"ts":"...", ... (0 if not).
 std::int64_t line_time_ns(std::string_view line) {
   constexpr std::string_view kPrefix = "{\"ts\":\"";
-  if (!line.starts_with(kPrefix) || line.size() < kPrefix.size() + 27) return 0;
-  const std::string_view t = line.substr(kPrefix.size(), 27);
-  auto num = [&t](std::size_t at, std::size_t len) {
-    int v = 0;
-    (void)std::from_chars(t.data() + at, t.data() + at + len, v);
-    return v;
-  };
-  tm parts{};
-  parts.tm_year = num(0, 4) - 1900;
-  parts.tm_mon = num(5, 2) - 1;
-  parts.tm_mday = num(8, 2);
-  parts.tm_hour = num(11, 2);
-  parts.tm_min = num(14, 2);
-  parts.tm_sec = num(17, 2);
-  const time_t seconds = ::timegm(&parts);
-  if (seconds < 0) return 0;
-  return (static_cast<std::int64_t>(seconds) * 1'000'000'000) + (std::int64_t{num(20, 6)} * 1000);
+  if (!line.starts_with(kPrefix)) return 0;
+  return static_cast<std::int64_t>(parse_rfc3339(line.substr(kPrefix.size(), 27)));
 }
 
 // Finds the owner's newest spool file, cuts an unterminated last line, and

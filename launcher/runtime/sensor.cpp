@@ -430,7 +430,6 @@ void start(const config& cfg, const startup_info& info) {
     s->resolver = resolver.get();
   }
   s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);
-  // From here on an emit that returned survives a SIGKILL (docs/reliability.md).
   (void)s->pipeline->attach_journal();
   g_state = s;
   try {
@@ -516,9 +515,7 @@ void flush(std::chrono::milliseconds timeout) noexcept {
 }
 
 void flush_before_exec() noexcept {
-  if (g_state == nullptr || g_state->stopped.load()) return;
-  g_state->pipeline->flush(std::chrono::milliseconds(1000));
-  g_state->pipeline->mark_exec();
+  if (g_state != nullptr && !g_state->stopped.load()) g_state->pipeline->flush_for_exec(std::chrono::milliseconds(1000));
 }
 
 void stop(const char* reason) noexcept {

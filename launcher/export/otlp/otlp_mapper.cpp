@@ -9,6 +9,7 @@
 
 #include "export/otlp/json_members.hpp"
 #include "export/otlp/otlp_genai.hpp"
+#include "pipeline/clock.hpp"
 #include "pipeline/json_view.hpp"
 #include "pipeline/sha256.hpp"
 
@@ -27,33 +28,6 @@ std::uint64_t random_seed() {
            reinterpret_cast<std::uintptr_t>(&seed);
   }
   return seed | 1U;
-}
-
-// "2026-11-22T03:03:39.720138Z" (what the writer composes) to ns; 0 if not that.
-std::uint64_t parse_ts(std::string_view s) {
-  if (s.size() < 20 || s[4] != '-' || s[10] != 'T') return 0;
-  auto num = [&](std::size_t at, std::size_t len) {
-    int v = 0;
-    std::from_chars(s.data() + at, s.data() + at + len, v);
-    return v;
-  };
-  tm parts{};
-  parts.tm_year = num(0, 4) - 1900;
-  parts.tm_mon = num(5, 2) - 1;
-  parts.tm_mday = num(8, 2);
-  parts.tm_hour = num(11, 2);
-  parts.tm_min = num(14, 2);
-  parts.tm_sec = num(17, 2);
-  const time_t seconds = ::timegm(&parts);
-  std::uint64_t frac_ns = 0;
-  if (s[19] == '.') {
-    std::size_t i = 20;
-    std::uint64_t scale = 100'000'000;
-    for (; i < s.size() && s[i] >= '0' && s[i] <= '9' && scale > 0; ++i, scale /= 10) {
-      frac_ns += static_cast<std::uint64_t>(s[i] - '0') * scale;
-    }
-  }
-  return seconds < 0 ? 0 : static_cast<std::uint64_t>(seconds) * 1'000'000'000ULL + frac_ns;
 }
 
 // A small member's value, parsed (null when absent or not JSON).
@@ -233,7 +207,7 @@ void mapper::add(std::string_view line) {
   const std::string_view event_text = member(line, "event");
   const std::string name = string_member(member(event_text, "meta"), "name");
   if (name.empty()) return;
-  const std::uint64_t ts = parse_ts(string_member(line, "ts"));
+  const std::uint64_t ts = parse_rfc3339(string_member(line, "ts"));
   if (first_ns_ == 0) first_ns_ = ts;
   const std::string_view context = member(event_text, "context");
   const nlohmann::json mcp = parse_small(member(context, "mcp"));

@@ -249,8 +249,7 @@ TEST_CASE("a clean shutdown removes the journal; an exec'd process adds no shutd
     auto* p = w.pipeline().release();  // never destroyed: the process dies
     if (!p->attach_journal()) ::_exit(3);
     emit_numbered(*p, 0, 3);
-    (void)p->flush(std::chrono::milliseconds(100));
-    p->mark_exec();
+    p->flush_for_exec(std::chrono::milliseconds(100));
   });
   const recovery_report report = recover_journals(w.state, w.spool);
   CHECK(report.journals == 1);
