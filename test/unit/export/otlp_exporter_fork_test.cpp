@@ -68,12 +68,19 @@ std::string marker_line(int round) {
 
 }  // namespace
 
-// Not under ASan: clang 14's ASan allocator is not fork-safe (a child can
-// inherit its size-class lock held by a parent thread that was allocating,
-// and its first allocation then waits forever: seen in the child's
-// exporter thread, inside __sanitizer::SizeClassAllocator64). The dev and
-// TSan builds run it.
-#ifndef BLUEPYTHON_TEST_ASAN
+// The sanitizer runtimes of clang 14 are not fork-safe: a child can inherit a
+// lock of their allocator held by a parent thread that was allocating, and its
+// first allocation then waits forever (seen under ASan in the child's exporter
+// thread, inside __sanitizer::SizeClassAllocator64, and under TSan in CI). So
+// under a sanitizer the child exits at once: the parent's side (prepare_fork
+// and after_fork_parent racing the writer and the exporter thread) is what
+// they check. The dev build runs the child too.
+#if defined(BLUEPYTHON_TEST_ASAN) || defined(BLUEPYTHON_TEST_TSAN)
+constexpr bool kChildWorks = false;
+#else
+constexpr bool kChildWorks = true;
+#endif
+
 TEST_CASE("a child forked while the exporter thread maps starts afresh and exports", "[otlp][fork]") {
   http_sink sink(200);
   otlp_settings settings;
@@ -92,6 +99,7 @@ TEST_CASE("a child forked while the exporter thread maps starts afresh and expor
     exporter.prepare_fork();  // as pthread_atfork's prepare, through the pipeline
     const pid_t pid = ::fork();
     if (pid == 0) {
+      if (!kChildWorks) ::_exit(0);
       // Only this thread exists now. No Catch2 here: the exit status is the verdict.
       exporter.after_fork_child({{"process.pid", static_cast<std::int64_t>(::getpid())}});
       exporter.offer(marker_line(round));
@@ -113,6 +121,7 @@ TEST_CASE("a child forked while the exporter thread maps starts afresh and expor
                   << (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)));
     CHECK((status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0));
   }
+  if (!kChildWorks) return;
   const auto requests = sink.requests();
   for (int round = 0; round < kRounds; ++round) {
     const std::string marker = "/tmp/child-" + std::to_string(round) + "\"";
@@ -122,4 +131,3 @@ TEST_CASE("a child forked while the exporter thread maps starts afresh and expor
     CHECK(arrived);
   }
 }
-#endif  // BLUEPYTHON_TEST_ASAN
