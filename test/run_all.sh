@@ -47,10 +47,10 @@ step "lint: clang-tidy"
 bash test/clang_tidy.sh
 
 # One pytest run per suite (they share test/integration/conftest.py); the first failing
-# suite's status is the script's.
+# suite's status is the script's. Extra arguments go to pytest.
 run_pytest() {
   local rc=0
-  build/test-venv/bin/python -m pytest "$1" -q -p no:cacheprovider || rc=$?
+  build/test-venv/bin/python -m pytest "$@" -q -p no:cacheprovider || rc=$?
   if [[ $rc -ne 0 ]]; then exit $rc; fi
 }
 
@@ -64,11 +64,13 @@ for line in mcp1 mcp2; do
   if [[ $rc -ne 0 ]]; then exit $rc; fi
 done
 
+# Each test has its own spool, processes and ports, and about half of a test's time is
+# waiting on a child, so two workers (pytest-xdist) take 4 minutes where one takes 7.
 step "integration tests"
-run_pytest test/integration
+run_pytest test/integration -n 2
 
 step "reliability suite (docs/reliability.md)"
-run_pytest test/reliability
+run_pytest test/reliability -n 2
 
 step "wheels: one per CPython 3.10-3.13 (packaging/build-wheels.sh, into dist/)"
 bash packaging/build-wheels.sh
