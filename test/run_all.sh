@@ -34,6 +34,9 @@ done
 step "Node tools (build/npm: MCP conformance suite, TypeScript SDK)"
 bash test/setup_npm.sh
 
+step "Telemetry stack (build/otel: an OpenTelemetry Collector and VictoriaLogs, from the Go module proxy)"
+bash test/setup_otel.sh
+
 step "Chromium (headless: the HTML report test)"
 if ! command -v chromium >/dev/null; then
   apt-get update -qq
