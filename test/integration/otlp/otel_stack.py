@@ -48,6 +48,7 @@ class Collector:
 
     def __init__(self, root: Path, configs: list[Path], env: dict[str, str] | None = None) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.configs = configs
         self.otlp_port = free_port()
         self.env = {**os.environ, "BLUEPYTHON_TEST_OTLP_PORT": str(self.otlp_port), **(env or {})}
@@ -100,6 +101,7 @@ class VictoriaLogs:
 
     def __init__(self, root: Path) -> None:
         self.port = free_port()
+        root.mkdir(parents=True, exist_ok=True)
         self.log = root / "victoria-logs.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
