@@ -2,7 +2,9 @@
 """The tool-definition baseline: ``python_mcp_tool_changed`` (the "rug pull"
 signal). Each ``tools/list`` result is checked against the definitions seen
 before for the same server and side, in this process or (from
-``mcp-tools.json`` next to the spool) in the previous run."""
+``mcp-tools.json`` in the state directory beside the spool) in the previous run.
+Earlier releases kept that file in the spool directory itself: it is read from there
+when the state directory has none, and removed once saved at its new place."""
 
 from __future__ import annotations
 
@@ -24,9 +26,12 @@ _tools_lock = threading.Lock()
 # server and the clients that list its tools keep separate baselines.
 _tools_seen: dict[str, dict[str, dict[str, dict[str, Any]]]] | None = None
 _tools_previous_run: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+# The baseline was read from the spool directory (an earlier release's place): the next
+# tools/list saves it in the state directory, dirty or not, and removes the old file.
+_tools_from_legacy = False
 
 
-def _tools_path() -> str | None:
+def _legacy_tools_path() -> str | None:
     where = _bluepython.spool_location()
     if not where:
         return None
@@ -34,12 +39,21 @@ def _tools_path() -> str | None:
     return os.path.join(directory, _TOOLS_FILE)
 
 
+def _tools_path() -> str | None:
+    state = _bluepython.state_location()
+    return os.path.join(state, _TOOLS_FILE) if state else None
+
+
 def _load_tools() -> None:
-    global _tools_seen, _tools_previous_run
+    global _tools_seen, _tools_previous_run, _tools_from_legacy
     _tools_seen = {}
     path = _tools_path()
     if path is None:
         return
+    legacy = _legacy_tools_path()
+    if not os.path.exists(path) and legacy and os.path.exists(legacy):
+        path = legacy
+        _tools_from_legacy = True
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -53,6 +67,7 @@ def _load_tools() -> None:
 
 
 def _save_tools() -> None:
+    global _tools_from_legacy
     path = _tools_path()
     if path is None:
         return
@@ -64,10 +79,16 @@ def _save_tools() -> None:
         merged[side] = servers
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(merged, f, sort_keys=True)
         os.replace(tmp, path)
+        legacy = _legacy_tools_path()
+        if legacy and legacy != path:
+            with contextlib.suppress(OSError):
+                os.unlink(legacy)
+        _tools_from_legacy = False
     except Exception as exc:
         internal_error("hooks: tool baseline", exc)
         with contextlib.suppress(OSError):
@@ -141,7 +162,7 @@ def tools_listed(server_name: str | None, tools: Any, *, source: int, session_id
                     changed = [k for k in fields if old.get(k) != kept[k]] or [
                         k for k in fields if "[REDACTED:" in json.dumps(kept[k])]
                     changes.append((tool["name"], seen_in, old, definition, changed))
-            if dirty:
+            if dirty or _tools_from_legacy:
                 _save_tools()
         for name, seen_in, old, new, changed in changes:
             emit(

@@ -151,6 +151,12 @@ PyObject* py_spool_location(PyObject*, PyObject*) {
   return PyUnicode_DecodeFSDefaultAndSize(where.data(), static_cast<Py_ssize_t>(where.size()));
 }
 
+PyObject* py_state_location(PyObject*, PyObject*) {
+  const std::string& where = sensor::settings().spool.state_dir;
+  if (where.empty()) Py_RETURN_NONE;
+  return PyUnicode_DecodeFSDefaultAndSize(where.data(), static_cast<Py_ssize_t>(where.size()));
+}
+
 PyObject* py_sensor_uuid(PyObject*, PyObject*) {
   const std::string id = sensor::uuid();
   return PyUnicode_FromStringAndSize(id.data(), static_cast<Py_ssize_t>(id.size()));
@@ -377,6 +383,8 @@ PyMethodDef methods[] = {
     {"enabled", &py_enabled, METH_O, "enabled(category) -> bool"},
     {"config_json", &py_config_json, METH_NOARGS, "The effective configuration as JSON."},
     {"spool_location", &py_spool_location, METH_NOARGS, "The spool file (or directory) events go to."},
+    {"state_location", &py_state_location, METH_NOARGS,
+     "The state directory beside the spool (journals, baselines), or None."},
     {"sensor_uuid", &py_sensor_uuid, METH_NOARGS, "This process's sensor uuid."},
     {"enter_call", &py_enter_call, METH_O,
      "enter_call(attributes: dict) -> Token\n\nMake an MCP call current (context.mcp of events emitted meanwhile)."},

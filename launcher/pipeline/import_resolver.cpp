@@ -136,8 +136,8 @@ void append_stamp(std::string& text, const import_resolver::file_stamp& s) {
 
 }  // namespace
 
-import_resolver::import_resolver(import_options options, std::string baseline_path)
-    : options_(options), baseline_path_(std::move(baseline_path)) {}
+import_resolver::import_resolver(import_options options, std::string baseline_path, std::string legacy_path)
+    : options_(options), baseline_path_(std::move(baseline_path)), legacy_path_(std::move(legacy_path)) {}
 
 std::optional<import_resolver::file_stamp> import_resolver::stamp_of(const std::string& path) {
   struct stat st{};
@@ -273,7 +273,8 @@ import_resolver::ownership import_resolver::find_owner(const std::string& path) 
 void import_resolver::load_baseline() {
   baseline_loaded_ = true;
   if (!options_.baseline || baseline_path_.empty()) return;
-  const auto text = read_small_file(baseline_path_, 64U << 20U);
+  auto text = read_small_file(baseline_path_, 64U << 20U);
+  if (!text && !legacy_path_.empty()) text = read_small_file(legacy_path_, 64U << 20U);
   if (!text) return;
   bool header = true;
   for_each_line(*text, [&](std::string_view line) {
@@ -433,7 +434,12 @@ void import_resolver::save_baseline() noexcept {
       text += path;
       text += '\n';
     }
-    (void)write_file_atomically(baseline_path_, text, 0600);
+    const auto slash = baseline_path_.rfind('/');
+    std::string error;
+    if (slash != std::string::npos && slash > 0) (void)make_private_dirs(baseline_path_.substr(0, slash), error);
+    if (write_file_atomically(baseline_path_, text, 0600) && !legacy_path_.empty()) {
+      (void)::unlink(legacy_path_.c_str());
+    }
   } catch (...) {
   }
 }

@@ -27,7 +27,10 @@ namespace bluepython {
 // answer is reused. Never calls Python. Not thread-safe: writer thread only.
 class import_resolver {
  public:
-  import_resolver(import_options options, std::string baseline_path);
+  // `baseline_path` is read and written (in the state directory); `legacy_path`, where
+  // earlier releases kept it (the spool directory), is read when the first is missing
+  // and removed once the baseline is saved at its new place.
+  import_resolver(import_options options, std::string baseline_path, std::string legacy_path = {});
 
   // Files under this directory (the standard library) that are not in a
   // site-packages folder belong to no distribution: no lookup is made.
@@ -97,6 +100,7 @@ class import_resolver {
 
   import_options options_;
   std::string baseline_path_;
+  std::string legacy_path_;
   std::string stdlib_prefix_;  // "<stdlib dir>/", or empty
   bool baseline_loaded_ = false;
   bool baseline_dirty_ = false;

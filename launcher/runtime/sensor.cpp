@@ -321,7 +321,6 @@ void atfork_child() {
 
 void c_atexit() { stop("exit"); }
 
-
 [[noreturn]] void die_by(int signo) noexcept {
   (void)::signal(signo, SIG_DFL);
   sigset_t set;
@@ -426,7 +425,8 @@ void start(const config& cfg, const startup_info& info) {
   auto sink = std::make_unique<spool_writer>(cfg.spool, id.pid, id.start_ns);
   std::unique_ptr<import_resolver> resolver;
   if (cfg.enabled(category::imports)) {
-    resolver = std::make_unique<import_resolver>(cfg.imports, cfg.spool.dir + "/import-baseline.tsv");
+    const char* const file = "/import-baseline.tsv";  // in the state dir; earlier, in the spool
+    resolver = std::make_unique<import_resolver>(cfg.imports, cfg.spool.state_dir + file, cfg.spool.dir + file);
     s->resolver = resolver.get();
   }
   s->pipeline = std::make_unique<event_pipeline>(options, std::move(sink), id, std::move(resolver), &on_sink_fault);

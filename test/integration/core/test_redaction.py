@@ -95,7 +95,7 @@ def ran(request: pytest.FixtureRequest, sink: tuple[str, type[_Sink]],
     subprocess.run([venv.bluepython, "report", "--html", str(page), "--spool-dir", str(spool)],
                    capture_output=True, check=True, timeout=120)
     outputs["html"] = page.read_bytes()
-    outputs["tool_baseline"] = (spool / "mcp-tools.json").read_bytes()
+    outputs["tool_baseline"] = Path(f"{spool}.state", "mcp-tools.json").read_bytes()
     return {"outputs": outputs, "wire": [r for r in seen if r.startswith(b"GET /hook")],
             "events": read_spool(spool)}
 

@@ -416,8 +416,8 @@ def test_lowlevel_server_init_and_changed_tool(lowlevel: Run) -> None:
         sessions = {s["session_id"] for s in attrs_of(events, "python_mcp_session_created")}
         assert sessions == {c["session_id"]}
     assert attrs_of(server, "python_mcp_tool_changed")[0]["seen_in"] == "this_process"
-    # The definitions are kept for the next run in the spool directory.
-    baseline = json.loads((lowlevel.root / "spool" / "mcp-tools.json").read_text())
+    # The definitions are kept for the next run in the state directory beside the spool.
+    baseline = json.loads((lowlevel.root / "spool.state" / "mcp-tools.json").read_text())
     assert "lookup" in baseline["server"][LOWLEVEL_NAME]
     # The low-level handlers are attributed like MCPServer's.
     call = out["call"]["call"]
@@ -431,7 +431,7 @@ def test_lowlevel_server_init_and_changed_tool(lowlevel: Run) -> None:
 def test_first_tools_list_changes_nothing(stdio: Run) -> None:
     for events in stdio.every():
         assert named(events, "python_mcp_tool_changed") == []
-    baseline = json.loads((stdio.root / "spool" / "mcp-tools.json").read_text())
+    baseline = json.loads((stdio.root / "spool.state" / "mcp-tools.json").read_text())
     assert set(baseline["server"][SERVER_NAME]) >= {"echo", "whoami", "constructor_tool"}
 
 
