@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 from collections import Counter
 from datetime import datetime
@@ -243,3 +244,82 @@ def test_tail_every_spool_line_arrives_once_across_collector_restarts(
 def by_body_attr(by_body: dict[str, Any], lines: list[str], event: dict[str, Any]) -> dict[str, Any]:
     line = next(x for x in lines if json.loads(x) == event)
     return otlp_attrs(by_body[line]["attributes"])
+
+
+_FLEET = _QUIET + """
+  pipelines:
+    logs: {receivers: [otlp], exporters: [file]}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${env:BLUEPYTHON_TEST_OTLP_PORT}
+exporters:
+  file:
+    path: "${env:OUT}"
+    rotation: {max_megabytes: 1000}
+"""
+_FLEET_CLIENT = str(FIXTURES / "fleet" / "client.py")
+_FLEET_SERVER = str(FIXTURES / "fleet" / "server.py")
+
+
+def test_fifty_servers_export_to_one_collector_restarted_midway(
+        sandbox: Sandbox, tmp_path: Path, mcp1: Any) -> None:
+    servers, calls = 50, 20
+    config = tmp_path / "fleet.yaml"
+    config.write_text(_FLEET)
+    collector = Collector(tmp_path, [config])
+    outs: list[Path] = []
+
+    def start() -> None:
+        outs.append(tmp_path / f"records-{len(outs)}.json")
+        collector.env["OUT"] = str(outs[-1])
+        collector.start()
+
+    def records() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        return [rr for out in outs for rr in file_exporter_records(out)]
+
+    mark = sandbox.cwd / "halfway"
+    env = {**sandbox.env, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": f"{collector.endpoint}/v1/logs",
+           "OTEL_SERVICE_NAME": "fleet"}
+    start()
+    try:
+        # The servers' stderr (a log line per request) goes to a file, not a pipe nobody reads.
+        with (tmp_path / "fleet.log").open("wb") as log:
+            argv = [mcp1.python, _FLEET_CLIENT, mcp1.bluepython, _FLEET_SERVER,
+                    str(servers), str(calls), str(mark)]
+            client = subprocess.Popen(argv, env=env, cwd=sandbox.cwd,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+        wait_for(lambda: mark.exists() or client.poll() is not None, "every server halfway", TIMEOUT * 5)
+        # The Collector goes away while 50 exporters are sending, and comes back a second later;
+        # the calls go on meanwhile.
+        collector.stop(signal.SIGTERM)
+        mark.with_suffix(".go").touch()
+        time.sleep(1.0)
+        start()
+        client.wait(timeout=TIMEOUT * 5)
+        assert client.returncode == 0, (tmp_path / "fleet.log").read_text(errors="replace")[-3000:]
+        by_pid: dict[int, list[dict[str, Any]]] = {}
+        for event in sandbox.events():
+            by_pid.setdefault(event["event"]["context"]["process"]["pid"], []).append(event)
+        assert len(by_pid) == servers
+        dropped = 0
+        for events in by_pid.values():
+            (shutdown,) = named(events, "sensor_shutdown")
+            dropped += attrs(shutdown)["export"]["dropped"]
+        expected = sum(len(events) - 1 for events in by_pid.values())
+        wait_until_stable(lambda: len(records()), expected - dropped, "records from the fleet")
+    finally:
+        assert collector.stop() == 0, collector.output()
+    # The restart was shorter than the exporters' retry window: nothing was dropped, nothing
+    # arrived twice, and every process's records are its spool's.
+    assert dropped == 0
+    arrived: dict[int, list[str]] = {}
+    for resource, record in records():
+        arrived.setdefault(resource["process.pid"], []).append(record["body"]["stringValue"])
+    for pid, events in by_pid.items():
+        ids = sorted(json.loads(x)["event"]["meta"]["source_event_id"] for x in arrived.get(pid, []))
+        assert ids == [e["event"]["meta"]["source_event_id"] for e in events[:-1]], pid
+    touched = sum(1 for events in by_pid.values() for e in named(events, "python_file_open")
+                  if str(attrs(e)["path"]).startswith("s"))
+    assert touched == servers * calls
