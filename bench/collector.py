@@ -121,6 +121,7 @@ def wait_count(store: Store, n: int, timeout: float = 600) -> None:
 
 def spool_of(work: Path, loops: int, env: dict[str, str]) -> tuple[Path, int, int]:
     spool = work / "spool"
+    work.mkdir(parents=True, exist_ok=True)
     (work / "loop.py").write_text(_LOOP)
     subprocess.run([str(BLUEPYTHON), "loop.py", str(loops)], cwd=work, check=True,
                    env={**os.environ, "BLUEPYTHON_SPOOL_DIR": str(spool), **env})
@@ -148,6 +149,7 @@ def tail_path(work: Path, loops: int) -> tuple[int, int, float]:
 
 
 def push_path(work: Path, loops: int) -> tuple[int, float]:
+    work.mkdir(parents=True, exist_ok=True)
     store = Store(work)
     port = free_port()
     config = work / "push.yaml"

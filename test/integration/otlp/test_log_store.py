@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,23 @@ def target(event: dict[str, Any]) -> str | None:
     return (event["event"]["context"].get("mcp") or {}).get("target")
 
 
-def test_every_dashboard_query_answers_the_same_on_both_paths_and_matches_the_spool(
-        sandbox: Sandbox, tmp_path: Path, mcp2: Any) -> None:
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[VictoriaLogs, VictoriaLogs]]:
     require_stack()
-    pushed, tailed = VictoriaLogs(tmp_path / "pushed"), VictoriaLogs(tmp_path / "tailed")
+    pushed = VictoriaLogs(tmp_path / "pushed")
+    try:
+        tailed = VictoriaLogs(tmp_path / "tailed")
+        try:
+            yield pushed, tailed
+        finally:
+            tailed.close()
+    finally:
+        pushed.close()
+
+
+def test_every_dashboard_query_answers_the_same_on_both_paths_and_matches_the_spool(
+        sandbox: Sandbox, tmp_path: Path, mcp2: Any, stores: tuple[VictoriaLogs, VictoriaLogs]) -> None:
+    pushed, tailed = stores
     push_config = tmp_path / "push.yaml"
     push_config.write_text(_PUSH)
     quiet = tmp_path / "quiet.yaml"
@@ -166,5 +180,3 @@ def test_every_dashboard_query_answers_the_same_on_both_paths_and_matches_the_sp
         else:
             pytest.fail(f"a dashboard panel this test does not check: {panel['title']}")
     assert len(titles) == 7
-    pushed.close()
-    tailed.close()
