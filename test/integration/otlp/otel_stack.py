@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, TIMEOUT, free_port, wait_for
+from conftest import REPO, TIMEOUT, _listening, free_port, wait_for
 
 BIN = REPO / "build" / "otel" / "bin"
 COLLECTOR = BIN / "otelcol-bluepython"
@@ -30,16 +30,6 @@ def require_stack() -> None:
         if not os.access(binary, os.X_OK):
             pytest.fail(f"{binary} is missing: run `bash test/setup_otel.sh` (builds the Collector and "
                         "VictoriaLogs from the Go module proxy into build/otel/bin)")
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class Collector:
@@ -71,7 +61,7 @@ class Collector:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         if wait_port:
-            wait_for(lambda: self._alive() and _port_open(self.otlp_port), self.output, TIMEOUT)
+            wait_for(lambda: self._alive() and _listening(self.otlp_port), self.output, TIMEOUT)
         else:
             wait_for(lambda: self._alive() and "Everything is ready" in self.output(), self.output, TIMEOUT)
 
@@ -108,7 +98,7 @@ class VictoriaLogs:
                 [str(VICTORIA_LOGS), f"-httpListenAddr=127.0.0.1:{self.port}",
                  f"-storageDataPath={root / 'vlogs'}", "-retentionPeriod=100y", "-futureRetention=100y",
                  "-loggerLevel=WARN"], stdout=out, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.proc.poll() is None and _port_open(self.port),
+        wait_for(lambda: self.proc.poll() is None and _listening(self.port),
                  lambda: self.log.read_text(errors="replace")[-3000:], TIMEOUT)
 
     @property
