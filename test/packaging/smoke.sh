@@ -3,8 +3,10 @@
 # The smoke subset (test/packaging/smoke_tests.txt) against the installed wheels,
 # never the build tree: for each interpreter (packaging/find-pythons.sh, or the
 # ones given), two fresh venvs of that interpreter, one per MCP SDK line, get the
-# wheel from dist/ and the line's packages from pip; pytest, run from
-# build/test-venv, then points the suite's executables at them.
+# wheel from dist/ and the line's packages from PyPI (installed by uv,
+# test/uv_install.sh: pip's own install of the wheel is test_wheels.py's);
+# pytest, run from build/test-venv on two workers, then points the suite's
+# executables at them.
 #
 #   bash test/packaging/smoke.sh [PYTHON ...]
 set -euo pipefail
@@ -38,8 +40,7 @@ for py in "${pythons[@]}"; do
   started=$SECONDS
   for line in mcp1 mcp2; do
     "$py" -m venv "$where/$line"
-    "$where/$line/bin/python" -m pip install -q --disable-pip-version-check \
-      "${wheels[0]}" -r "test/requirements-$line.txt"
+    bash test/uv_install.sh "$where/$line/bin/python" "${wheels[0]}" -r "test/requirements-$line.txt"
   done
   echo "smoke: $tag: ${wheels[0]} installed into $where/{mcp1,mcp2}" >&2
   export BLUEPYTHON_BIN=$where/mcp1/bin/bluepython
@@ -47,7 +48,7 @@ for py in "${pythons[@]}"; do
   export BLUEPYTHON_TEST_VENV=$where/mcp1
   export BLUEPYTHON_TEST_VENV_MCP1=$where/mcp1
   export BLUEPYTHON_TEST_VENV_MCP2=$where/mcp2
-  build/test-venv/bin/python -m pytest -q -p no:cacheprovider "${integration[@]}"
-  build/test-venv/bin/python -m pytest -q -p no:cacheprovider "${reliability[@]}"
+  build/test-venv/bin/python -m pytest -q -p no:cacheprovider -n 2 "${integration[@]}"
+  build/test-venv/bin/python -m pytest -q -p no:cacheprovider -n 2 "${reliability[@]}"
   echo "smoke: $tag passed in $((SECONDS - started)) s" >&2
 done
