@@ -229,7 +229,7 @@ class Sandbox:
         if side is PYTHON:
             return None
         out = Spool()
-        pattern = "bluepython-*.ndjson" if side.ours else "*.ndjson"
+        pattern = "python-bluepython-*.ndjson" if side.ours else "*.ndjson"
         files = sorted(self.spool_dir(side).glob(pattern), key=file_order)
         if not side.ours:
             # BlueRock's python-<pid>-<tid>.<generation>.ndjson: generations below the lowest
@@ -746,7 +746,7 @@ def report(groups: dict[str, list[Row]], stdio_row: Row, info: dict[str, Any]) -
         "median over rounds of the side's figure divided by python's in the same round (memory: the",
         "difference of the medians). The BlueRock side runs from its own venv: same Python, same",
         "mcp/fastmcp/uvicorn, plus BlueRock's dependencies. *Events written* is the median per run",
-        "of the lines the side's sensor wrote (ours: `BLUEPYTHON_SPOOL_DIR`, `bluepython-*.ndjson`,",
+        "of the lines the side's sensor wrote (ours: `BLUEPYTHON_SPOOL_DIR`, `python-bluepython-*.ndjson`,",
         "the import baseline kept between runs as an installation keeps it; BlueRock:",
         "`$HOME/.bluerock/event-spool/`). They measure different scopes: BlueRock's import events",
         "skip the standard library and report one module per installed distribution, and it has",

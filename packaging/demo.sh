@@ -16,7 +16,7 @@ fi
 # bluepython in a venv's bin/ behaves like that venv's python.
 ln -sf "$ROOT/build/bluepython" "$VENV/bin/bluepython"
 SPOOL=$ROOT/build/demo-spool
-rm -f "$SPOOL"/bluepython-*.ndjson
+rm -f "$SPOOL"/python-*.ndjson "$SPOOL"/bluepython-*.ndjson
 echo "--- bluepython run --spool-dir $SPOOL -- packaging/demo/demo_client.py"
 "$VENV/bin/bluepython" run --spool-dir "$SPOOL" -- packaging/demo/demo_client.py
 echo "--- summary"

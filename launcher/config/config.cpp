@@ -10,6 +10,7 @@
 
 #include "config/error.hpp"
 #include "export/otlp/otel_environment.hpp"
+#include "pipeline/event_composer.hpp"
 #include "pipeline/journal_recovery.hpp"
 #include "pipeline/sha256.hpp"
 
@@ -137,6 +138,7 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
   if (const char* v = getenv_lookup("BLUEPYTHON_EVENTS_TO_STDERR"); v != nullptr) {
     cfg.events_to_stderr = parse_env_bool("BLUEPYTHON_EVENTS_TO_STDERR", v);
   }
+  if (const char* v = getenv_lookup("BLUEPYTHON_COMPONENT_ID"); v != nullptr && v[0] != '\0') cfg.component_id = v;
   if (const char* v = getenv_lookup("BLUEPYTHON_DEBUG"); v != nullptr) {
     cfg.debug = parse_env_bool("BLUEPYTHON_DEBUG", v);
   }
@@ -168,6 +170,10 @@ config load_config(const config_flags& flags, const getenv_fn& getenv_lookup, co
     cfg.policy_source = *flags.policy_file;
   }
   if (flags.policy_mode) cfg.policy_mode = parse_policy_mode(*flags.policy_mode, "--policy-mode");
+  if (cfg.component_id.size() > kMaxComponentIdBytes) {
+    throw launcher_error::usage(fmt::format("bluepython: component_id is {} bytes long; at most {} are allowed",
+                                            cfg.component_id.size(), kMaxComponentIdBytes));
+  }
   if (cfg.policy_mode && !cfg.guard) {
     throw launcher_error::usage(fmt::format("bluepython: a policy mode ({}) was given but no policy (--policy FILE)",
                                             policy::mode_name(*cfg.policy_mode)));

@@ -43,6 +43,8 @@ struct config {
   std::array<pattern_filter, category_count> filters;  // process, files, network, code
   bool debug = false;
   bool events_to_stderr = false;
+  // meta.component_id of every event (docs/events.md); empty: the host name.
+  std::string component_id;
   spool_options spool;
   queue_options queue;
   json_limits limits;

@@ -290,6 +290,7 @@ constexpr auto kSchema = std::to_array<schema_row>({
     field<&config::enable>("enable"),
     field<&config::debug>("debug"),
     field<&config::events_to_stderr>("events_to_stderr"),
+    field<&config::component_id>("component_id", emit::unless_empty),
     row<category_enable<category::imports>>("imports.enable"),
     field<&config::imports, &import_options::stdlib>("imports.stdlib"),
     field<&config::imports, &import_options::hash>("imports.hash"),

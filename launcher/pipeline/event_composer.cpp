@@ -17,7 +17,9 @@ void event_composer::set_identity(const process_identity& identity) {
   envelope_head_ = ",\"origin\":\"bluepython\",\"sensor_id\":";
   envelope_head_ += std::to_string(identity.sensor_id);
   envelope_head_ += ",\"source_event_id\":";
-  envelope_tail_ = ",\"uuid\":\"";
+  envelope_tail_ = ",\"component_id\":\"";
+  json_writer::append_escaped(envelope_tail_, identity.component_id, kMaxComponentIdBytes);
+  envelope_tail_ += "\",\"uuid\":\"";
   envelope_tail_ += identity.uuid;
   envelope_tail_ += "\"},\"context\":{\"process\":{\"pid\":";
   envelope_tail_ += std::to_string(identity.pid);
@@ -34,7 +36,11 @@ event_composer::outcome event_composer::compose(const record_view& r, std::uint6
     append_rfc3339(batch, r.ts_ns);
     batch += "\",\"event\":{\"meta\":{\"name\":\"";
     json_writer::append_escaped(batch, r.name, 256);
-    batch += r.actionable ? "\",\"type\":\"event\"" : "\",\"type\":\"nonactionable\"";
+    switch (r.type) {
+      case event_type::event: batch += "\",\"type\":\"event\""; break;
+      case event_type::nonactionable: batch += "\",\"type\":\"nonactionable\""; break;
+      case event_type::sensor_lifecycle: batch += "\",\"type\":\"sensor_lifecycle\""; break;
+    }
     batch += envelope_head_;
     char digits[24];
     const auto end = std::to_chars(std::begin(digits), std::end(digits), id).ptr;

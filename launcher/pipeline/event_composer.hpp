@@ -17,10 +17,11 @@ struct process_identity {
   std::string uuid;      // per-process sensor instance id
   int sensor_id = 1;
   std::int64_t start_ns = 0;
+  std::string component_id;  // what is monitored (config "component_id", else the host name)
 };
 
 // Turns a queued record into its NDJSON line: ts, meta (name, type, origin,
-// sensor_id, source_event_id, uuid), context.process plus the record's own
+// sensor_id, source_event_id, component_id, uuid), context.process plus the record's own
 // context, then the attributes; import records are completed by the
 // resolver, sensor_startup gets its config digest. Used by the writer thread
 // and by a journal recovery, which composes a dead process's records with

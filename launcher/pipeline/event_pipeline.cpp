@@ -67,6 +67,7 @@ bool event_pipeline::attach_journal() noexcept {
     owner.start_ns = identity_.start_ns;
     owner.uuid = identity_.uuid;
     owner.spool_dir = options_.spool_dir;
+    owner.component_id = identity_.component_id;
     ok = queue_.attach_journal(options_.state_dir, owner, fault);
   } catch (...) {
     fault = "out of memory creating the journal";
@@ -447,7 +448,7 @@ void event_pipeline::append_shutdown_event(std::string& batch, const std::string
     if (observer_) observer_->describe(w);
     record_view r;
     r.name = "sensor_shutdown";
-    r.actionable = false;
+    r.type = event_type::sensor_lifecycle;
     r.ts_ns = wall_time_ns();
     r.attributes = attrs;
     compose(r, batch);

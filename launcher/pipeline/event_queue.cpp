@@ -19,7 +19,7 @@ event_queue::push_result event_queue::push(const record_view& r) noexcept {
   header h{};
   h.size = static_cast<std::uint32_t>(size);
   h.kind = static_cast<std::uint8_t>(r.kind);
-  h.actionable = r.actionable ? 1 : 0;
+  h.type = static_cast<std::uint8_t>(r.type);
   h.name_len = static_cast<std::uint16_t>(r.name.size());
   h.ts_ns = r.ts_ns;
   h.context_len = static_cast<std::uint32_t>(r.context.size());

@@ -22,9 +22,15 @@ namespace bluepython {
 // threads at start-up.
 enum class record_kind : std::uint8_t { event = 0, import = 1, startup = 2 };
 
+// meta.type of the event (docs/events.md): what it reports happened in the app
+// ("event"), the sensor's own records ("nonactionable"), or the sensor's start
+// and end ("sensor_lifecycle"). The values are the journal's: 0 and 1 are what
+// a journal of an earlier release held as its actionable flag.
+enum class event_type : std::uint8_t { nonactionable = 0, event = 1, sensor_lifecycle = 2 };
+
 struct record_view {
   record_kind kind = record_kind::event;
-  bool actionable = true;
+  event_type type = event_type::event;
   std::string_view name;
   std::int64_t ts_ns = 0;
   std::string_view context;
@@ -88,7 +94,7 @@ class event_queue {
   struct header {
     std::uint32_t size;  // whole record, header included
     std::uint8_t kind;
-    std::uint8_t actionable;
+    std::uint8_t type;  // event_type
     std::uint16_t name_len;
     std::int64_t ts_ns;
     std::uint64_t event_id;  // set by the consumer as it composes the record
@@ -120,7 +126,8 @@ void event_queue::for_each(char* data, std::size_t size, Fn&& fn) {
     const char* p = data + offset + sizeof h;
     record_view r;
     r.kind = static_cast<record_kind>(h.kind);
-    r.actionable = h.actionable != 0;
+    r.type = h.type <= static_cast<std::uint8_t>(event_type::sensor_lifecycle) ? static_cast<event_type>(h.type)
+                                                                               : event_type::nonactionable;
     r.ts_ns = h.ts_ns;
     r.name = {p, h.name_len};
     p += h.name_len;

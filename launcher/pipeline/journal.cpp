@@ -138,6 +138,7 @@ bool journal::attach(const std::string& state_dir, const journal_owner& owner, s
     h.start_ns = owner.start_ns;
     copy_text(h.uuid, owner.uuid);
     copy_text(h.spool_dir, owner.spool_dir);
+    copy_text(h.component_id, owner.component_id);
     h.state.store(static_cast<std::uint32_t>(journal_state::live));
     // What producers wrote so far goes along (only the used parts), then
     // blocks for the rest of each region's start (what a quiet process ever

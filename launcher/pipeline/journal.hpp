@@ -30,6 +30,9 @@ enum class journal_state : std::uint32_t {
   recovered = 3,  // a sweep appended what was missing
 };
 
+// meta.component_id is at most this long (config rejects longer ones).
+inline constexpr std::size_t kMaxComponentIdBytes = 256;
+
 struct journal_header {
   std::array<char, 8> magic;
   std::uint32_t version;
@@ -47,6 +50,8 @@ struct journal_header {
   std::atomic<std::uint32_t> state;
   std::uint32_t reserved2;
   std::array<journal_region, 2> regions;
+  // NUL-terminated; all zero (empty) in a journal of a release before it was added.
+  std::array<char, kMaxComponentIdBytes + 8> component_id;
 };
 
 inline constexpr std::array<char, 8> kJournalMagic = {'B', 'P', 'J', 'O', 'U', 'R', 'N', '1'};
@@ -65,6 +70,7 @@ struct journal_owner {
   std::int64_t start_ns = 0;
   std::string uuid;
   std::string spool_dir;
+  std::string component_id;
 };
 
 class journal {

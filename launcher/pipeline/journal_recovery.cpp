@@ -26,6 +26,7 @@
 #include "pipeline/import_resolver.hpp"
 #include "pipeline/journal.hpp"
 #include "pipeline/json_writer.hpp"
+#include "pipeline/spool_writer.hpp"
 
 namespace bluepython {
 namespace {
@@ -65,8 +66,9 @@ bool inspect_spool(const std::string& dir, const std::string& stem, const std::s
   long best = -1;
   while (const dirent* entry = ::readdir(d)) {
     const std::string_view name(entry->d_name);
-    if (!name.starts_with(stem) || !name.ends_with(".ndjson")) continue;
-    const std::string_view seq = name.substr(stem.size(), name.size() - stem.size() - 7);
+    const std::string_view rest = spool_file_rest(name);  // <pid>-<start ms>-<seq>.ndjson, either naming
+    if (!rest.starts_with(stem)) continue;
+    const std::string_view seq = rest.substr(stem.size(), rest.size() - stem.size() - kSpoolFileSuffix.size());
     long value = -1;
     const auto [end, ec] = std::from_chars(seq.data(), seq.data() + seq.size(), value);
     if (ec != std::errc() || end != seq.data() + seq.size()) continue;
@@ -139,7 +141,7 @@ bool append_to_spool(const std::string& dir, const std::string& stem, const std:
   int fd = -1;
   if (path.empty()) {
     if (!make_private_dirs(dir, fault)) return false;
-    path = dir + "/" + stem + "0.ndjson";
+    path = fmt::format("{}/{}{}0{}", dir, kSpoolFilePrefix, stem, kSpoolFileSuffix);
     fd = open_high(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW, 0600);
   } else {
     fd = open_high(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW);
@@ -231,7 +233,7 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
                               ? spool_dir
                               : std::string(h.spool_dir.data(), ::strnlen(h.spool_dir.data(), h.spool_dir.size()));
   if (dir.empty()) return true;  // made before its spool was known: nothing can be placed
-  const std::string stem = fmt::format("bluepython-{}-{}-", h.pid, h.start_ns / 1'000'000);
+  const std::string stem = fmt::format("{}-{}-", h.pid, h.start_ns / 1'000'000);
   spool_tail tail;
   std::string fault;
   if (!inspect_spool(dir, stem, uuid, tail, fault)) {
@@ -247,6 +249,7 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
   identity.sensor_id = h.sensor_id;
   identity.start_ns = h.start_ns;
   identity.uuid = uuid;
+  identity.component_id.assign(h.component_id.data(), ::strnlen(h.component_id.data(), h.component_id.size()));
   const event_composer composer(identity);
   import_options no_baseline;
   no_baseline.baseline = false;
@@ -295,7 +298,7 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
     w.unsigned_integer(recovered);
     record_view r;
     r.name = "sensor_shutdown";
-    r.actionable = false;
+    r.type = event_type::sensor_lifecycle;
     r.ts_ns = last_ts > 0 ? last_ts : wall_time_ns();
     r.attributes = attrs;
     (void)composer.compose(r, next, lines, nullptr);
@@ -327,12 +330,6 @@ bool recover_one(int fd, const std::string& path, const std::string& spool_dir, 
 }
 
 }  // namespace
-
-std::string default_state_dir(const std::string& spool_dir) {
-  std::string dir = spool_dir;
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
-  return dir + ".state";
-}
 
 std::vector<std::string> journal_names(const std::string& state_dir, const std::string& own_file_name) {
   std::vector<std::string> names;

@@ -41,7 +41,12 @@ std::vector<std::string> journal_names(const std::string& state_dir, const std::
 void recover_journal(const std::string& state_dir, const std::string& spool_dir, const std::string& name,
                      recovery_report& report) noexcept;
 
-// The state directory that goes with a spool directory by default.
-std::string default_state_dir(const std::string& spool_dir);
+// The state directory that goes with a spool directory by default (inline: the
+// configuration needs it without the rest of the recovery).
+inline std::string default_state_dir(const std::string& spool_dir) {
+  std::string dir = spool_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir + ".state";
+}
 
 }  // namespace bluepython

@@ -23,20 +23,28 @@ namespace {
 
 constexpr std::int64_t kReopenBackoffNs = 1'000'000'000;
 
-bool is_spool_file(const char* name) {
-  const std::string_view n(name);
-  return n.starts_with("bluepython-") && n.ends_with(".ndjson");
-}
+bool is_spool_file(const char* name) { return !spool_file_rest(name).empty(); }
 
 int owner_pid(const char* name) {
-  // bluepython-<pid>-...
-  const char* p = name + std::strlen("bluepython-");
   int pid = 0;
-  while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+  for (const char c : spool_file_rest(name)) {  // <pid>-...
+    if (c < '0' || c > '9') break;
+    pid = pid * 10 + (c - '0');
+  }
   return pid;
 }
 
 }  // namespace
+
+std::string_view spool_file_rest(std::string_view name) noexcept {
+  if (!name.ends_with(kSpoolFileSuffix)) return {};
+  for (const std::string_view prefix : {kSpoolFilePrefix, kLegacySpoolFilePrefix}) {
+    if (name.starts_with(prefix) && name.size() > prefix.size() + kSpoolFileSuffix.size()) {
+      return name.substr(prefix.size());
+    }
+  }
+  return {};
+}
 
 spool_writer::spool_writer(spool_options options, int pid, std::int64_t start_ns)
     : options_(std::move(options)), pid_(pid), start_ns_(start_ns) {}
@@ -108,7 +116,8 @@ bool spool_writer::ensure_open(std::string& fault) noexcept {
       return false;
     }
     for (int attempt = 0; attempt < 100; ++attempt) {
-      set_path(fmt::format("{}/bluepython-{}-{}-{}.ndjson", options_.dir, pid_, start_ns_ / 1'000'000, seq_));
+      set_path(fmt::format("{}/{}{}-{}-{}{}", options_.dir, kSpoolFilePrefix, pid_, start_ns_ / 1'000'000, seq_,
+                           kSpoolFileSuffix));
       const int fd = open_high(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOCTTY, 0600);
       if (fd >= 0) {
         fd_ = fd;

@@ -4,14 +4,29 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "pipeline/options.hpp"
 #include "pipeline/event_sink.hpp"
 
 namespace bluepython {
 
+// Spool file names: python-bluepython-<pid>-<start ms>-<seq>.ndjson. They begin
+// with "python-" so that the glob log shippers are given for BlueRock's sensor
+// (python-*.ndjson) takes them; "bluepython-" keeps them apart from another
+// sensor's files in a shared directory. Earlier releases wrote
+// bluepython-<pid>-<start ms>-<seq>.ndjson, which the readers and the quota
+// still take.
+inline constexpr std::string_view kSpoolFilePrefix = "python-bluepython-";
+inline constexpr std::string_view kLegacySpoolFilePrefix = "bluepython-";
+inline constexpr std::string_view kSpoolFileSuffix = ".ndjson";
+
+// The part of a spool file's name after its prefix ("<pid>-<start ms>-<seq>.ndjson"),
+// or empty when `name` is not a spool file's.
+std::string_view spool_file_rest(std::string_view name) noexcept;
+
 // The local NDJSON spool: one file per process named
-// bluepython-<pid>-<start ms>-<seq>.ndjson in a 0700 directory, files 0600,
+// python-bluepython-<pid>-<start ms>-<seq>.ndjson in a 0700 directory, files 0600,
 // opened O_CLOEXEC|O_APPEND. Rotates at max_file_bytes; keeps the directory's
 // spool files under max_total_bytes by removing the oldest files of finished
 // processes (and this process's own rotated files); when that is not enough

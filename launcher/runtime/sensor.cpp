@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "export/otlp/otlp_exporter.hpp"
 #include "pipeline/redaction.hpp"
 #include "pipeline/spool_writer.hpp"
+#include "runtime/identity.hpp"
 #include "version.hpp"
 
 namespace bluepython::sensor {
@@ -95,19 +95,6 @@ constexpr int kFatalWaitMs = 5000;
 // (the crash left a lock it needs held), the crash goes ahead without it.
 constexpr int kCrashWaitMs = 1000;
 
-std::string make_uuid() {
-  unsigned char b[16];
-  if (::getrandom(b, sizeof b, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof b)) {
-    const auto t = static_cast<std::uint64_t>(monotonic_ns()) ^ (static_cast<std::uint64_t>(::getpid()) << 32U);
-    for (std::size_t i = 0; i < sizeof b; ++i) b[i] = static_cast<unsigned char>((t >> ((i % 8) * 8)) + i * 131);
-  }
-  b[6] = static_cast<unsigned char>((b[6] & 0x0FU) | 0x40U);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3FU) | 0x80U);
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                     b[14], b[15]);
-}
-
 parent_link read_parent_env() {
   parent_link link;
   const char* v = std::getenv("BLUEPYTHON_PARENT");
@@ -151,8 +138,7 @@ otlp::attributes export_resource(const state& s, const process_identity& id) {
   const std::string& version = s.info.python_version;
   r.emplace_back("process.runtime.version", version.substr(0, version.find(' ')));
   r.emplace_back("process.runtime.description", version);
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) == 0) r.emplace_back("host.name", std::string(host));
+  if (std::string host = host_name(); !host.empty()) r.emplace_back("host.name", std::move(host));
   r.emplace_back("telemetry.sdk.name", "bluepython");
   r.emplace_back("telemetry.sdk.language", "python");
   r.emplace_back("telemetry.sdk.version", kVersion);
@@ -232,9 +218,8 @@ void emit_startup(const char* via, const parent_link& parent) {
   char cwd[PATH_MAX];
   w.key("cwd");
   if (::getcwd(cwd, sizeof cwd) != nullptr) w.string(cwd); else w.null();
-  char host[256] = {};
   w.key("host");
-  if (::gethostname(host, sizeof host - 1) == 0) w.string(host); else w.null();
+  if (const std::string host = host_name(); !host.empty()) w.string(host); else w.null();
   w.key("python");
   w.begin_object();
   w.key("implementation");
@@ -276,7 +261,7 @@ void emit_startup(const char* via, const parent_link& parent) {
   record_view r;
   r.kind = record_kind::startup;
   r.name = "sensor_startup";
-  r.actionable = false;
+  r.type = event_type::sensor_lifecycle;
   r.ts_ns = wall_time_ns();
   r.attributes = attrs;
   r.deferred = s.config_text;
@@ -303,6 +288,7 @@ void atfork_child() {
     id.ppid = ::getppid();
     id.uuid = make_uuid();
     id.start_ns = wall_time_ns();
+    id.component_id = s.pipeline->identity().component_id;
     // The exporter was prepared for the fork by the pipeline, or not at all.
     if (s.pipeline->after_fork_child(id) && s.exporter != nullptr) {
       s.exporter->after_fork_child(export_resource(s, id));
@@ -407,6 +393,8 @@ void start(const config& cfg, const startup_info& info) {
   id.ppid = ::getppid();
   id.uuid = make_uuid();
   id.start_ns = wall_time_ns();
+  id.component_id = !cfg.component_id.empty() ? cfg.component_id : host_name();
+  if (id.component_id.empty()) id.component_id = "unknown";
 
   // Redaction first: sensor_startup's argv goes through it too.
   s->redact = make_redactor(cfg.redaction, s->parent.pid == 0, s->startup_warning);
@@ -470,7 +458,7 @@ bool emit(std::string_view name, std::string_view attributes, std::string_view c
   if (g_state == nullptr || g_state->stopped.load(std::memory_order_relaxed)) return false;
   record_view r;
   r.name = name;
-  r.actionable = actionable;
+  r.type = actionable ? event_type::event : event_type::nonactionable;
   r.ts_ns = wall_time_ns();
   r.context = context;
   r.attributes = attributes;

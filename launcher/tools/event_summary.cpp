@@ -12,6 +12,7 @@
 
 #include "config/error.hpp"
 #include "pipeline/journal_recovery.hpp"
+#include "pipeline/spool_writer.hpp"
 
 namespace bluepython::tools {
 
@@ -185,11 +186,7 @@ std::string summary_of(const std::string& name, const json& e) {
   return text(rest);
 }
 
-bool is_spool_file_name(std::string_view n) noexcept {
-  constexpr std::string_view prefix = "bluepython-";
-  constexpr std::string_view suffix = ".ndjson";
-  return n.rfind(prefix, 0) == 0 && n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix;
-}
+bool is_spool_file_name(std::string_view n) noexcept { return !spool_file_rest(n).empty(); }
 
 std::vector<std::string> spool_files_in(const std::string& dir) {
   std::vector<std::string> out;

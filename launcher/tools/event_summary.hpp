@@ -27,7 +27,7 @@ std::string summary_of(const std::string& name, const nlohmann::json& event);
 // python_process_*, python_file_*, python_net_* and python_code_* events.
 bool is_side_effect(std::string_view name) noexcept;
 
-// A spool file's name: bluepython-*.ndjson.
+// A spool file's name: python-bluepython-*.ndjson (or an earlier release's bluepython-*.ndjson).
 bool is_spool_file_name(std::string_view file_name) noexcept;
 // The spool files directly in `dir`, sorted by name; empty when `dir` cannot
 // be read (callers check that it is a directory first).

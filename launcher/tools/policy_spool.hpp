@@ -31,7 +31,7 @@ struct spool_line {
 };
 
 // The event lines of `paths` (spool files, or directories whose
-// bluepython-*.ndjson files are read), or of `default_dir` when `paths` is
+// spool files are read), or of `default_dir` when `paths` is
 // empty, sorted by time (stable). Lines that are not JSON objects are
 // skipped. Throws launcher_error::usage ("bluepython COMMAND: no file or
 // directory X") for a path that is neither, or a file that cannot be read.

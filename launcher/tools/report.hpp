@@ -23,7 +23,7 @@ struct options {
 };
 
 // The spool's event lines ({"ts": ..., "event": {...}}) in time order: the
-// bluepython-*.ndjson files of o.spool_dir, or of o.paths (files or
+// spool files of o.spool_dir, or of o.paths (files or
 // directories). Lines that are not JSON objects are skipped. Throws
 // launcher_error::usage for a path that is neither a file nor a directory.
 std::vector<nlohmann::json> read_events(const options& o);

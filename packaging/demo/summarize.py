@@ -10,7 +10,7 @@ from pathlib import Path
 
 def load(spool: Path) -> list[dict]:
     events = []
-    for path in sorted(spool.glob("bluepython-*.ndjson")):
+    for path in sorted(spool.glob("python-*.ndjson")):
         with path.open("rb") as f:
             for number, raw in enumerate(f, 1):
                 try:

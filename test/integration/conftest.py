@@ -32,7 +32,7 @@ BUILD = REPO / "build"
 # A hang detector, not a timing assertion: no child should ever come close.
 TIMEOUT = 60
 
-SPOOL_NAME = re.compile(r"^bluepython-(\d+)-(\d+)-(\d+)\.ndjson$")
+SPOOL_NAME = re.compile(r"^python-bluepython-(\d+)-(\d+)-(\d+)\.ndjson$")
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 WARNING_PREFIX = "bluepython: warning:"
@@ -248,9 +248,11 @@ def check_envelope(ev: dict[str, Any]) -> None:
     assert set(ev) == {"ts", "event"}, ev
     assert RFC3339_UTC.match(ev["ts"]), ev["ts"]
     meta = ev["event"]["meta"]
-    assert set(meta) == {"name", "type", "origin", "sensor_id", "source_event_id", "uuid"}, meta
+    assert list(meta) == ["name", "type", "origin", "sensor_id", "source_event_id", "component_id", "uuid"], meta
     assert isinstance(meta["name"], str) and meta["name"]
-    assert meta["type"] in ("event", "nonactionable")
+    lifecycle = meta["name"] in ("sensor_startup", "sensor_shutdown")
+    assert meta["type"] == "sensor_lifecycle" if lifecycle else meta["type"] in ("event", "nonactionable"), meta
+    assert isinstance(meta["component_id"], str) and meta["component_id"], meta
     assert meta["origin"] == "bluepython"
     assert isinstance(meta["sensor_id"], int)
     assert isinstance(meta["source_event_id"], int) and meta["source_event_id"] >= 1

@@ -115,7 +115,7 @@ def run(
 
 def read_events(spool: Path) -> dict[int, list[dict[str, Any]]]:
     """Each process's events (by pid), every line a JSON object of {"ts", "event"}."""
-    files = sorted(spool.glob("bluepython-*.ndjson"))
+    files = sorted(spool.glob("python-*.ndjson"))
     assert files, f"no spool file in {spool}"
     out: dict[int, list[dict[str, Any]]] = {}
     for f in files:

@@ -101,7 +101,7 @@ def clean_env(home: Path, spool: Path) -> dict[str, str]:
 
 
 def read_events(spool: Path) -> list[dict[str, Any]]:
-    files = sorted(spool.glob("bluepython-*.ndjson"))
+    files = sorted(spool.glob("python-*.ndjson"))
     assert files, f"no spool file in {spool}"
     return [json.loads(line) for f in files for line in f.read_text(encoding="utf-8").splitlines()]
 

@@ -115,7 +115,7 @@ def test_the_docker_recipe_runs_as_documented(python: str, tmp_path: Path) -> No
     assert client.returncode == 0, client.stderr[-3000:]
     assert stamp.read_text() == "ok"
 
-    events = [json.loads(line)["event"] for f in sorted(spool.glob("bluepython-*.ndjson"))
+    events = [json.loads(line)["event"] for f in sorted(spool.glob("python-*.ndjson"))
               for line in f.read_text().splitlines()]
     names = {e["meta"]["name"] for e in events}
     assert {"sensor_startup", "python_mcp_server_init", "python_mcp_session_created", "python_mcp_event",

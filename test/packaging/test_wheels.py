@@ -143,7 +143,7 @@ def test_pip_installs_and_the_executable_serves_the_environment(python: str, tmp
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == [str(exe), str(venv), minor]
     assert res.stderr == ""
-    assert list((tmp_path / "spool").glob("bluepython-*.ndjson"))
+    assert list((tmp_path / "spool").glob("python-*.ndjson"))
 
     version = _run([str(exe), "version"], env=_clean_env(BLUEPYTHON_SPOOL_DIR=str(tmp_path / "spool")))
     assert version.returncode == 0, version.stderr

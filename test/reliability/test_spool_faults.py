@@ -168,12 +168,15 @@ def test_quota_exhausted(sandbox: Sandbox) -> None:
         assert attrs(shutdowns[0])["dropped"] > 0
 
 
-def test_quota_removes_files_of_finished_processes(sandbox: Sandbox) -> None:
+# An earlier release named its files bluepython-<pid>-<start ms>-<seq>.ndjson: the quota
+# counts and removes those too.
+@pytest.mark.parametrize("prefix", ["python-bluepython-", "bluepython-"])
+def test_quota_removes_files_of_finished_processes(sandbox: Sandbox, prefix: str) -> None:
     sandbox.spool.mkdir(mode=0o700)
     dead_pid = 4_000_000 - 7
     while os.path.exists(f"/proc/{dead_pid}"):
         dead_pid -= 1
-    old = sandbox.spool / f"bluepython-{dead_pid}-1000-0.ndjson"
+    old = sandbox.spool / f"{prefix}{dead_pid}-1000-0.ndjson"
     old.write_bytes(b'{"old": true}\n' * 1150)  # 16100 bytes: nothing else fits beside it
     config = sandbox.root / "quota.json"
     config.write_text(json.dumps({"spool": {"max_total_bytes": 16384}, "imports": False}))

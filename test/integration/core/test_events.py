@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import socket
 from datetime import datetime, timezone
 from typing import Any
 
@@ -52,7 +53,7 @@ def test_startup_and_shutdown_frame_the_file(sandbox: Sandbox, ref_version: dict
     assert len(files) == 1
     f = files[0]
     assert f.pid == out["pid"] and f.seq == 0
-    assert f.path.name == f"bluepython-{f.pid}-{f.start_ms}-0.ndjson"
+    assert f.path.name == f"python-bluepython-{f.pid}-{f.start_ms}-0.ndjson"
     started = datetime.strptime(f.events[0]["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
     assert f.start_ms <= started.timestamp() * 1000 + 1, "the name's ms is the process start, before startup"
     events = f.events
@@ -69,7 +70,9 @@ def test_startup_and_shutdown_frame_the_file(sandbox: Sandbox, ref_version: dict
     assert start["parent"] is None
     assert start["cwd"] == str(sandbox.cwd)
     assert start["spool_dir"] == str(sandbox.spool)
-    assert events[0]["event"]["meta"]["type"] == "nonactionable"
+    assert events[0]["event"]["meta"]["type"] == "sensor_lifecycle"
+    assert events[-1]["event"]["meta"]["type"] == "sensor_lifecycle"
+    assert {e["event"]["meta"]["component_id"] for e in events} == {socket.gethostname()}
 
     stop = attrs(events[-1])
     assert stop["reason"] == "exit"

@@ -223,7 +223,7 @@ def test_tail_every_spool_line_arrives_once_across_collector_restarts(
         record = by_body[line]
         a = otlp_attrs(record["attributes"])
         assert a["event_name"] == event["event"]["meta"]["name"]
-        assert a["log.file.name"].startswith("bluepython-") and a["log.file.name"].endswith(".ndjson")
+        assert a["log.file.name"].startswith("python-bluepython-") and a["log.file.name"].endswith(".ndjson")
         ts = datetime.fromisoformat(event["ts"].replace("Z", "+00:00"))
         assert abs(int(record["timeUnixNano"]) / 1e9 - ts.timestamp()) < 1e-5
         warn = event["event"]["meta"]["name"] in ("python_internal_exception", "python_policy_violation")

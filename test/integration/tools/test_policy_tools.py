@@ -87,7 +87,7 @@ def test_suggest_then_check_is_clean_and_an_injected_change_is_caught(sandbox: S
     changed = sandbox.root / "changed"
     shutil.copytree(spool, changed)
     server_file = next(
-        f for f in sorted(changed.glob("bluepython-*.ndjson")) if '"python_mcp_server_init"' in f.read_text()
+        f for f in sorted(changed.glob("python-*.ndjson")) if '"python_mcp_server_init"' in f.read_text()
     )
     events = [json.loads(line) for line in server_file.read_text().splitlines()]
     opened = next(

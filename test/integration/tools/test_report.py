@@ -72,7 +72,7 @@ def test_changed_imports_and_internal_exceptions_are_listed(sandbox: Sandbox) ->
 def test_files_directories_and_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     assert sandbox.bp("-c", "pass").returncode == 0
     spool = Path(sandbox.env["BLUEPYTHON_SPOOL_DIR"])
-    [one] = sorted(spool.glob("bluepython-*.ndjson"))
+    [one] = sorted(spool.glob("python-*.ndjson"))
     by_file = report(sandbox, str(one))
     assert len(by_file["processes"]) == 1 and by_file["totals"]["events"] > 0
     res = sandbox.run([sandbox.bluepython, "report", str(tmp_path / "nothing")])

@@ -93,7 +93,7 @@ TEST_CASE("shutdown drains everything and ends with sensor_shutdown counters", "
   }
   const auto last = json::parse(lines.back())["event"];
   CHECK(last["meta"]["name"] == "sensor_shutdown");
-  CHECK(last["meta"]["type"] == "nonactionable");
+  CHECK(last["meta"]["type"] == "sensor_lifecycle");
   CHECK(last["reason"] == "exit");
   CHECK(last["emitted"] == 1000);
   CHECK(last["written"] == 1000);

@@ -25,7 +25,7 @@ TEST_CASE("records come out in order with every field", "[event_queue]") {
   event_queue q(4096);
   record_view r = make("python_import", "\"a\":1", 42);
   r.kind = record_kind::import;
-  r.actionable = false;
+  r.type = event_type::nonactionable;
   r.context = "\"mcp\":{}";
   r.deferred = "/x/y.py";
   CHECK(q.push(r) != event_queue::push_result::dropped);
@@ -36,7 +36,7 @@ TEST_CASE("records come out in order with every field", "[event_queue]") {
     names.emplace_back(v.name);
     if (v.name == "python_import") {
       CHECK(v.kind == record_kind::import);
-      CHECK_FALSE(v.actionable);
+      CHECK(v.type == event_type::nonactionable);
       CHECK(v.ts_ns == 42);
       CHECK(v.context == "\"mcp\":{}");
       CHECK(v.attributes == "\"a\":1");

@@ -48,6 +48,7 @@ struct world {
     id.ppid = ::getppid();
     id.uuid = "uuid-" + std::to_string(::getpid());
     id.start_ns = 1'700'000'000'000'000'000 + ::getpid();
+    id.component_id = "notes \"mcp\"";
     return std::make_unique<event_pipeline>(po, std::make_unique<spool_writer>(so, id.pid, id.start_ns), id,
                                             nullptr, nullptr);
   }
@@ -146,8 +147,11 @@ TEST_CASE("what was emitted but never written is recovered after a SIGKILL", "[j
   const auto events = w.events();
   CHECK(app_indexes(events) == range(25));
   check_ids(events);
+  // Composed by the recovery with the dead process's identity, component_id included.
+  for (const auto& ev : events) CHECK(ev["event"]["meta"]["component_id"] == "notes \"mcp\"");
   const auto& last = events.back()["event"];
   CHECK(last["meta"]["name"] == "sensor_shutdown");
+  CHECK(last["meta"]["type"] == "sensor_lifecycle");
   CHECK(last["reason"] == "killed");
   CHECK(last["recovered"] == 15);
   CHECK(w.journals() == 0);

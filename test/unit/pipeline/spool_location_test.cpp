@@ -44,7 +44,7 @@ class location_reader {
           do {
             const std::string where = read();
             ++reads_;
-            if (where != dir_ && !(where.starts_with(dir_ + "/bluepython-") && where.ends_with(".ndjson"))) {
+            if (where != dir_ && !(where.starts_with(dir_ + "/python-bluepython-") && where.ends_with(".ndjson"))) {
               ++bad_;
             }
             started_.store(true);

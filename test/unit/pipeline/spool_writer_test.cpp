@@ -57,7 +57,7 @@ TEST_CASE("creates the directory 0700 and a 0600 O_CLOEXEC file named after pid 
   CHECK((st.st_mode & 0777) == 0700);
   const auto files = spool_files(o.dir);
   REQUIRE(files.size() == 1);
-  CHECK(files[0].filename() == "bluepython-4242-1795000000000-0.ndjson");
+  CHECK(files[0].filename() == "python-bluepython-4242-1795000000000-0.ndjson");
   REQUIRE(::stat(files[0].c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(read_all(files[0]) == line(1));
@@ -101,7 +101,7 @@ TEST_CASE("rotates at max_file_bytes without splitting batches", "[spool_writer]
 
 TEST_CASE("quota removes the oldest files of finished processes first", "[spool_writer]") {
   temp_dir tmp;
-  // A finished process's old file (pid 999999 does not exist).
+  // A finished process's old file (pid 999999 does not exist), named as an earlier release did.
   const std::string stale = tmp.path + "/bluepython-999999-1-0.ndjson";
   { std::ofstream(stale) << std::string(6000, 'x') << '\n'; }
   spool_options o;
@@ -115,7 +115,7 @@ TEST_CASE("quota removes the oldest files of finished processes first", "[spool_
 TEST_CASE("quota never removes a live process's file; the batch is dropped instead", "[spool_writer]") {
   temp_dir tmp;
   // pid 1 is alive.
-  const std::string live = tmp.path + "/bluepython-1-1-0.ndjson";
+  const std::string live = tmp.path + "/python-bluepython-1-1-0.ndjson";
   { std::ofstream(live) << std::string(6000, 'x') << '\n'; }
   spool_options o;
   o.dir = tmp.path;
@@ -172,5 +172,5 @@ TEST_CASE("a forked child forgets the parent's file", "[spool_writer]") {
   w.reset_in_child(8, 0);
   REQUIRE(w.write(line(2), 1).written_lines == 1);
   CHECK(read_all(parent_file) == line(1));
-  CHECK(w.current_path().find("bluepython-8-") != std::string::npos);
+  CHECK(w.current_path().find("/python-bluepython-8-") != std::string::npos);
 }

@@ -155,7 +155,7 @@ TEST_CASE("path prefixes: a parent directory each, siblings collapse, nested one
 
 TEST_CASE("events become the operations the run-time gates decide on", "[tools][policy]") {
   spool_dir dir;
-  dir.write("bluepython-10-1-0.ndjson", server_lines());
+  dir.write("python-bluepython-10-1-0.ndjson", server_lines());
   std::vector<spool_line> lines;
   const spool_facts facts = facts_from(dir, lines);
   CHECK(facts.events == server_lines().size());
@@ -179,7 +179,7 @@ TEST_CASE("events become the operations the run-time gates decide on", "[tools][
 
 TEST_CASE("a suggested policy passes check on its spool and catches what was not seen", "[tools][policy]") {
   spool_dir dir;
-  dir.write("bluepython-10-1-0.ndjson", server_lines());
+  dir.write("python-bluepython-10-1-0.ndjson", server_lines());
   const json doc = suggested(dir);
   REQUIRE_NOTHROW(policy::compile(doc, "/home/u"));
   // Deterministic: the same spool, the same document.
@@ -209,7 +209,7 @@ TEST_CASE("a suggested policy passes check on its spool and catches what was not
 
   SECTION("a spawn nobody asked for") {
     ++g_seq;
-    dir.write("bluepython-10-1-0.ndjson",
+    dir.write("python-bluepython-10-1-0.ndjson",
               {line(kServer, 10, "python_process_spawn",
                     {{"via", "subprocess.Popen"}, {"executable", "/usr/bin/curl"}, {"argv", {"curl", "http://x"}}},
                     in_call("touch", 1))},
@@ -226,13 +226,13 @@ TEST_CASE("a suggested policy passes check on its spool and catches what was not
   }
   SECTION("a write outside the prefixes, a tool not seen, a changed module and a changed tool") {
     ++g_seq;
-    dir.write("bluepython-10-1-0.ndjson",
+    dir.write("python-bluepython-10-1-0.ndjson",
               {line(kServer, 10, "python_file_open",
                     {{"via", "open"}, {"path", "/home/u/.ssh/id_rsa"}, {"access", "read"}, {"create", false}},
                     in_call("touch", 1))},
               true);
     ++g_seq;
-    dir.write("bluepython-12-1-0.ndjson",
+    dir.write("python-bluepython-12-1-0.ndjson",
               {line("cccc", 12, "python_import",
                     {{"fullname", "mymod"}, {"kind", "source"}, {"file", "/srv/app/mymod.py"}, {"sha256", std::string(64, 'b')}},
                     outside()),
@@ -261,7 +261,7 @@ TEST_CASE("a suggested policy passes check on its spool and catches what was not
 
 TEST_CASE("check: argument rules, recorded violations and bad input", "[tools][policy]") {
   spool_dir dir;
-  dir.write("bluepython-10-1-0.ndjson", server_lines());
+  dir.write("python-bluepython-10-1-0.ndjson", server_lines());
   const json doc = {{"version", 1},
                     {"rules",
                      {{{"id", "paths-in-data"},
@@ -275,7 +275,7 @@ TEST_CASE("check: argument rules, recorded violations and bad input", "[tools][p
   CHECK(r.violations[0]["reason"] == "spawn denied by rule no-git (git)");
 
   ++g_seq;
-  dir.write("bluepython-10-1-0.ndjson",
+  dir.write("python-bluepython-10-1-0.ndjson",
             {line(kServer, 10, "python_mcp_event",
                   {{"event", "server_received_request"},
                    {"method", "tools/call"},
@@ -323,7 +323,7 @@ TEST_CASE("policy lock: the observed imports into a policy's document", "[tools]
   lines.push_back(next(kChild, 11, "python_import",
                        {{"fullname", "mymod"}, {"kind", "source"}, {"file", "/other/mymod.py"}, {"sha256", std::string(64, 'c')}},
                        outside()));
-  dir.write("bluepython-10-1-0.ndjson", lines);
+  dir.write("python-bluepython-10-1-0.ndjson", lines);
   std::vector<spool_line> storage;
   const spool_facts facts = facts_from(dir, storage);
   std::vector<std::string> notes;

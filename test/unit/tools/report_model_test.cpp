@@ -64,7 +64,7 @@ json response(const std::string& ts, int id, double ms, bool failed = false) {
 // internal fault; 3 events dropped.
 void write_spool(const spool_dir& dir) {
   const json ext_call = {{"call_id", call_id(2)}, {"target", "work"}};
-  dir.write("bluepython-100-1-1.ndjson",
+  dir.write("python-bluepython-100-1-1.ndjson",
             {line("00.000", kServer, 100, "sensor_startup", {{"python_argv", {"server.py"}}}),
              line("00.100", kServer, 100, "python_mcp_session_created",
                   {{"source", 0}, {"session_id", kSession}, {"transport", "stdio"}, {"client_name", "cli"}}),
@@ -89,7 +89,7 @@ void write_spool(const spool_dir& dir) {
              line("06.400", kServer, 100, "python_internal_exception", {{"where", "hook"}, {"message", "oops"}}),
              line("06.500", kServer, 100, "python_internal_exception", {{"where", "hook"}, {"message", "oops"}}),
              line("07.000", kServer, 100, "sensor_shutdown", {{"reason", "exit"}, {"dropped", 3}})});
-  dir.write("bluepython-200-1-1.ndjson",
+  dir.write("python-bluepython-200-1-1.ndjson",
             {line("02.004", kChild, 200, "sensor_startup",
                   {{"python_argv", {"child", "-x"}}, {"parent", {{"pid", 100}, {"uuid", kServer}, {"call", ext_call}}}}),
              line("02.005", kChild, 200, "python_file_open", {{"access", "write"}, {"path", "b.txt"}},
@@ -132,7 +132,7 @@ TEST_CASE("the report sums up each tool across sessions, and shows what else a s
   lines.push_back(msg("01.008", "s-one", {{"event", "server_send_notification"}, {"method", "notifications/message"}}));
   lines.push_back(session_line("02.000", "python_mcp_session_created", "s-refused"));
   lines.push_back(session_line("02.001", "python_mcp_session_terminated", "s-refused"));
-  dir.write("bluepython-100-1-1.ndjson", lines);
+  dir.write("python-bluepython-100-1-1.ndjson", lines);
   report::options o;
   o.spool_dir = dir.path.string();
   const report::model m = report::read_model(report::read_events(o));
@@ -262,14 +262,14 @@ TEST_CASE("policy violations: per call, per process by rule and place, in the to
                    {"reason", "connect not allowed by rule net"},
                    {"subject", {{"kind", "network"}, {"op", "connect"}, {"host", "10.0.0.1"}, {"port", 443}}}};
   const json ext_call = {{"call_id", call_id(2)}, {"target", "work"}};
-  dir.write("bluepython-100-1-1.ndjson",
+  dir.write("python-bluepython-100-1-1.ndjson",
             {line("00.000", kServer, 100, "sensor_startup", {{"python_argv", {"server.py"}}}),
              line("00.500", kServer, 100, "python_policy_violation", recorded, {{"scope", "startup"}}),
              request("02.000", 2, "work"),
              line("02.001", kServer, 100, "python_policy_violation", denied, in_call(2)),
              line("02.002", kServer, 100, "python_policy_violation", denied, in_call(2)),
              response("02.020", 2, 20, true)});
-  dir.write("bluepython-200-1-1.ndjson",
+  dir.write("python-bluepython-200-1-1.ndjson",
             {line("02.004", kChild, 200, "sensor_startup",
                   {{"python_argv", {"child"}}, {"parent", {{"pid", 100}, {"uuid", kServer}, {"call", ext_call}}}}),
              line("02.005", kChild, 200, "python_policy_violation", denied, {{"scope", "startup"}})});
@@ -329,17 +329,22 @@ TEST_CASE("the HTML page embeds the data once and keeps its CSP", "[report]") {
   CHECK_THAT(html, !Catch::Contains("</script><b>"));
 }
 
-TEST_CASE("spool files are the bluepython-*.ndjson files of a directory, sorted", "[report][tail]") {
+TEST_CASE("spool files are the python-bluepython-*.ndjson files of a directory (and an earlier release's), sorted",
+          "[report][tail]") {
   spool_dir dir;
-  dir.write("bluepython-2-1-1.ndjson", {});
-  dir.write("bluepython-1-1-1.ndjson", {});
+  dir.write("python-bluepython-2-1-1.ndjson", {});
+  dir.write("python-bluepython-1-1-1.ndjson", {});
+  dir.write("bluepython-3-1-0.ndjson", {});  // an earlier release's name
   dir.write("other.ndjson", {});
-  dir.write("bluepython-3.json", {});
-  fs::create_directory(dir.path / "bluepython-4.ndjson");
+  dir.write("python-1234-5678.0.ndjson", {});  // another sensor's file in a shared directory
+  dir.write("python-bluepython-3.json", {});
+  dir.write("python-bluepython-.ndjson", {});
+  fs::create_directory(dir.path / "python-bluepython-4-1-0.ndjson");
   const auto files = tools::spool_files_in(dir.path.string());
-  REQUIRE(files.size() == 2);
-  CHECK(fs::path(files[0]).filename() == "bluepython-1-1-1.ndjson");
-  CHECK(fs::path(files[1]).filename() == "bluepython-2-1-1.ndjson");
+  REQUIRE(files.size() == 3);
+  CHECK(fs::path(files[0]).filename() == "bluepython-3-1-0.ndjson");
+  CHECK(fs::path(files[1]).filename() == "python-bluepython-1-1-1.ndjson");
+  CHECK(fs::path(files[2]).filename() == "python-bluepython-2-1-1.ndjson");
   CHECK(tools::spool_files_in((dir.path / "missing").string()).empty());
 }
 
