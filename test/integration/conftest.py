@@ -248,10 +248,13 @@ def check_envelope(ev: dict[str, Any]) -> None:
     assert set(ev) == {"ts", "event"}, ev
     assert RFC3339_UTC.match(ev["ts"]), ev["ts"]
     meta = ev["event"]["meta"]
-    assert list(meta) == ["name", "type", "origin", "sensor_id", "source_event_id", "component_id", "uuid"], meta
+    assert list(meta) == ["name", "type", "origin", "sensor_id", "source_event_id", "component_id", "uuid"], \
+        meta
     assert isinstance(meta["name"], str) and meta["name"]
-    lifecycle = meta["name"] in ("sensor_startup", "sensor_shutdown")
-    assert meta["type"] == "sensor_lifecycle" if lifecycle else meta["type"] in ("event", "nonactionable"), meta
+    if meta["name"] in ("sensor_startup", "sensor_shutdown"):
+        assert meta["type"] == "sensor_lifecycle", meta
+    else:
+        assert meta["type"] in ("event", "nonactionable"), meta
     assert isinstance(meta["component_id"], str) and meta["component_id"], meta
     assert meta["origin"] == "bluepython"
     assert isinstance(meta["sensor_id"], int)

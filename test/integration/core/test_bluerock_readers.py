@@ -46,7 +46,8 @@ def _jq(sandbox: Sandbox, program: str, *flags: str) -> list[str]:
     jq = shutil.which("jq")
     if jq is None:
         pytest.fail("jq is not installed (packaging/setup-debian.sh installs it)")
-    pipeline = f"cat {shlex.quote(str(sandbox.spool))}/python-*.ndjson | {jq} {' '.join(flags)} {shlex.quote(program)}"
+    files = f"{shlex.quote(str(sandbox.spool))}/python-*.ndjson"
+    pipeline = f"cat {files} | {jq} {' '.join(flags)} {shlex.quote(program)}"
     done = subprocess.run(["sh", "-c", pipeline], capture_output=True, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode().splitlines()
@@ -56,7 +57,8 @@ def _run_both(sandbox: Sandbox, venv: Any, **env: str) -> list[dict[str, Any]]:
     """A client and a stdio server, both under bluepython; the events of both."""
     sandbox.write("server.py", _SERVER)
     calls = json.dumps([["tools/list", {}], ["add", {"a": 2, "b": 3}], ["dump", {"value": "x"}]])
-    res = sandbox.run([venv.bluepython, _CALL_TOOLS, venv.bluepython, json.dumps(["server.py", venv.line]), calls],
+    server = json.dumps(["server.py", venv.line])
+    res = sandbox.run([venv.bluepython, _CALL_TOOLS, venv.bluepython, server, calls],
                       env={**venv.env(sandbox.root), **sandbox.env, **env})
     assert res.returncode == 0, res.stderr.decode()
     events = sandbox.events()
@@ -79,7 +81,8 @@ def test_bluerock_jq_recipes_read_our_spool(sandbox: Sandbox, mcp_venv: Any) -> 
 
     # The MCP events: both sides' messages, the server's start and registrations, the client's
     # connection, the sessions.
-    mcp = [json.loads(line) for line in _jq(sandbox, '.event | select(.meta.name | startswith("python_mcp_"))', "-c")]
+    mcp_only = '.event | select(.meta.name | startswith("python_mcp_"))'
+    mcp = [json.loads(line) for line in _jq(sandbox, mcp_only, "-c")]
     assert [m["meta"]["name"] for m in mcp] == [n for n in names if n.startswith("python_mcp_")]
     kinds = {m["meta"]["name"] for m in mcp}
     assert {"python_mcp_server_init", "python_mcp_server_add", "python_mcp_client_connect",
@@ -90,20 +93,22 @@ def test_bluerock_jq_recipes_read_our_spool(sandbox: Sandbox, mcp_venv: Any) -> 
             ("server_send_response", "tools/call"), ("client_received_response", "tools/call")} <= calls
 
     # The server's side: its start and what it registered.
-    server = [json.loads(line) for line in _jq(
-        sandbox, '.event | select(.meta.name == "python_mcp_server_init" or .meta.name == "python_mcp_server_add")',
-        "-c")]
-    assert [s["server"]["name"] for s in server if s["meta"]["name"] == "python_mcp_server_init"] == ["readers"]
+    server_side = ('.event | select(.meta.name == "python_mcp_server_init"'
+                   ' or .meta.name == "python_mcp_server_add")')
+    server = [json.loads(line) for line in _jq(sandbox, server_side, "-c")]
+    inits = [s["server"]["name"] for s in server if s["meta"]["name"] == "python_mcp_server_init"]
+    assert inits == ["readers"]
     assert sorted(s["element"]["name"] for s in server if s["meta"]["name"] == "python_mcp_server_add") == [
         "add", "dump"]
 
     # Imports with their versions: "<module> <version or n/a>".
-    imports = _jq(sandbox, '.event | select(.meta.name == "python_import") | "\\(.fullname) \\(.version // "n/a")"',
-                  "-r")
+    with_versions = '.event | select(.meta.name == "python_import") | "\\(.fullname) \\(.version // "n/a")"'
+    imports = _jq(sandbox, with_versions, "-r")
     expected = [f"{attrs(e)['fullname']} {attrs(e).get('version') or 'n/a'}" for e in events
                 if name(e) == "python_import"]
     assert imports == expected
-    mcp_version = subprocess.run([mcp_venv.python, "-c", "import importlib.metadata as m; print(m.version('mcp'))"],
+    version_of_mcp = "import importlib.metadata as m; print(m.version('mcp'))"
+    mcp_version = subprocess.run([mcp_venv.python, "-c", version_of_mcp],
                                  capture_output=True, check=True).stdout.decode().strip()
     assert f"mcp {mcp_version}" in imports
     assert "json n/a" in imports  # the standard library belongs to no distribution

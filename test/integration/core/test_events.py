@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import socket
+import stat
 from datetime import datetime, timezone
 from typing import Any
 
