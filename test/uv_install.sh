@@ -18,6 +18,7 @@ if [[ ! -x $tools/bin/uv ]] || [[ $("$tools/bin/uv" --version) != "uv $UV_VERSIO
 fi
 python=$1
 shift
-# The system's certificate store, as pip uses it (a proxy's CA may be in it).
-export UV_NATIVE_TLS=1 UV_CACHE_DIR=$ROOT/build/uv-cache
+# The system's certificate store, as pip uses it (a proxy's CA may be in it). Files are
+# copied, not hard-linked from uv's cache, so that no two venvs share an installed file.
+export UV_NATIVE_TLS=1 UV_CACHE_DIR=$ROOT/build/uv-cache UV_LINK_MODE=copy
 exec "$tools/bin/uv" pip install -q --compile-bytecode --python "$python" "$@"
