@@ -24,8 +24,13 @@ BG=$ROOT/build/background
 rm -rf "$BG" && mkdir -p "$BG"
 idle=(chrt --idle 0)
 "${idle[@]}" true 2>/dev/null || idle=(nice -n 19)
-setsid "${idle[@]}" bash test/background.sh "$BG" </dev/null &
+# A process group of its own (job control) to stop it by, but the same session: with the
+# kernel's autogroup scheduling a new session (setsid) would be weighed as an equal of the
+# test suites' and idle priority would be lost.
+set -m
+"${idle[@]}" bash test/background.sh "$BG" </dev/null &
 BG_PID=$!
+set +m
 trap 'kill -- -"$BG_PID" 2>/dev/null || true' EXIT
 # Waits for background job $1, shows its output, and ends the run with its status if it failed.
 background() {
