@@ -45,9 +45,19 @@ print(json.dumps({
 
 # The descriptor numbers the app's first opens get: the lowest free ones, so
 # any descriptor of bluepython's sitting low would shift them (issue 14).
+# bluepython's writer thread opens each imported module's file for a moment to hash it (and
+# a journal or two when it sweeps): an app that opens a descriptor at that very instant gets
+# the next number (docs/ARCHITECTURE.md). The probe waits until the writer is idle, so that
+# what it compares is the descriptors bluepython keeps.
 FD_PROBE = """\
 import os, socket
 def fds():
+    try:
+        import _bluepython
+    except ImportError:
+        pass
+    else:
+        _bluepython.flush(5.0)
     files = [os.open("/dev/null", os.O_RDONLY) for _ in range(4)]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     r, w = os.pipe()
