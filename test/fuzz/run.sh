@@ -3,8 +3,8 @@
 # Builds the libFuzzer targets (preset "fuzz", clang with ASan+UBSan), replays
 # every kept crash input (test/fuzz/regressions/<target>/, each a regular test),
 # then fuzzes each target from the seed corpus test/fuzz/corpus/<target>/:
-# - by default (the test command) a fixed seed and FUZZ_RUNS inputs (200000)
-#   each, so a run is repeatable and CI does not pass or fail by luck;
+# - by default a fixed seed and FUZZ_RUNS inputs (200000; the test command
+#   gives 50000) each, so a run is repeatable and CI does not pass or fail by luck;
 # - with FUZZ_SECONDS=N, N seconds each with a random seed: real fuzzing
 #   sessions, e.g. FUZZ_SECONDS=3600 bash test/fuzz/run.sh
 # New crash inputs land in build-fuzz/artifacts/: add each to regressions/
