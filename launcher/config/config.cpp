@@ -10,7 +10,7 @@
 
 #include "config/error.hpp"
 #include "export/otlp/otel_environment.hpp"
-#include "pipeline/event_composer.hpp"
+#include "pipeline/journal.hpp"  // kMaxComponentIdBytes
 #include "pipeline/journal_recovery.hpp"
 #include "pipeline/sha256.hpp"
 
