@@ -32,9 +32,10 @@ if [[ ! -f $WRAPT_WHEEL ]]; then
     "wrapt==$WRAPT_VERSION" --platform any --implementation py --abi none -d build/_vendor
 fi
 
-# The objects that do not see Python.h are the same for every interpreter: ccache
-# compiles them once.
-export CCACHE_DIR=${CCACHE_DIR:-$ROOT/build/ccache} CCACHE_BASEDIR=$ROOT CCACHE_NOHASHDIR=1
+# The objects that do not see Python.h are the same for every interpreter, and those of
+# the dev build's interpreter are the dev build's (packaging/build.sh): ccache compiles
+# each once. Hence the dev build's flags here too (warnings as errors).
+source packaging/ccache-env.sh
 
 raw=build/wheelhouse
 export PATH="$TOOLS/bin:$PATH"  # auditwheel runs patchelf
@@ -45,6 +46,7 @@ for py in "${pythons[@]}"; do
   "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw/$tag" . \
     --config-settings=cmake.define.BLUEPYTHON_WRAPT_WHEEL="$WRAPT_WHEEL" \
     --config-settings=cmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    --config-settings=cmake.define.BLUEPYTHON_WARNINGS_AS_ERRORS=ON \
     --config-settings=build.verbose=false
   rm -f dist/bluepython-*-"$tag"-*.whl
   "$TOOLS/bin/auditwheel" repair -w dist "$raw/$tag"/bluepython-*.whl

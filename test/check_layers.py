@@ -39,7 +39,7 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]', re.MULTILINE)
 
 def subsystem_of(path: Path, root: Path) -> str | None:
     parts = path.relative_to(root).parts
-    return parts[0] if len(parts) > 1 else None  # main.cpp and version.hpp.in sit on top
+    return parts[0] if len(parts) > 1 else None  # core_main.cpp and version.hpp sit on top
 
 
 def check(root: Path) -> list[str]:

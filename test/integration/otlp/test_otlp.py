@@ -193,8 +193,11 @@ def test_a_collector_that_never_answers_delays_exit_by_the_shutdown_timeout_at_m
     finally:
         silent.close()
     assert res.returncode == 0 and res.stdout == b"done\n"
-    assert elapsed < program_s + _SHUTDOWN_TIMEOUT_S + _START_UP_MARGIN_S, elapsed
-    assert sandbox.events()[-1]["event"]["meta"]["name"] == "sensor_shutdown"
+    last = sandbox.events()[-1]["event"]
+    assert last["meta"]["name"] == "sensor_shutdown"
+    # The sensor's own uptime tells a slow shutdown from time lost outside it (start-up,
+    # the interpreter's teardown, the machine).
+    assert elapsed < program_s + _SHUTDOWN_TIMEOUT_S + _START_UP_MARGIN_S, (elapsed, last["uptime_ms"])
 
 
 def test_unsupported_protocol_turns_export_off_with_one_warning(sandbox: Sandbox, receiver: Receiver) -> None:
