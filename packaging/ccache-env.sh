@@ -7,6 +7,9 @@
 #   object reads a file generated into its own tree (launcher/version.hpp says why).
 # - CCACHE_NOHASHDIR: the build tree's directory is not part of the key; the debug info
 #   of a shared object names the tree that compiled it first.
+# - One compiler name (ccache keys on it, and the CMake of a wheel's isolated build
+#   environment would pick g++ where the system's picks c++): the system's default.
+export CXX=${CXX:-c++}
 export CCACHE_DIR=${CCACHE_DIR:-$ROOT/build/ccache}
 export CCACHE_NOHASHDIR=1
 unset CCACHE_BASEDIR

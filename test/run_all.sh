@@ -10,37 +10,46 @@ step() { printf '\n=== %s (%d s so far)\n' "$*" "$SECONDS"; }
 step "layering: no subsystem includes one above it (docs/ARCHITECTURE.md)"
 python3 test/check_layers.py
 
-step "build"
+step "build (and, beside it, the test virtualenvs, Node tools, telemetry stack and Chromium)"
+bash packaging/setup-debian.sh
+# What only downloads and installs runs while the compiler works: its log is shown when it
+# is waited for, below.
+fetch_log=$ROOT/build/setup-beside-build.log
+mkdir -p build
+(
+  set -euo pipefail
+  py=$(bash packaging/find-python.sh)
+  echo "--- test virtualenvs (build/test-venv, build/test-venv-mcp1, build/test-venv-mcp2)"
+  for venv in test-venv:requirements.txt test-venv-mcp1:requirements-mcp1.txt test-venv-mcp2:requirements-mcp2.txt; do
+    [[ -x build/${venv%%:*}/bin/python ]] || "$py" -m venv "build/${venv%%:*}"
+    bash test/uv_install.sh "build/${venv%%:*}/bin/python" -r "test/${venv#*:}"
+  done
+  echo "--- Node tools (build/npm: MCP conformance suite, TypeScript SDK)"
+  bash test/setup_npm.sh
+  echo "--- Chromium (headless: the HTML report test)"
+  if ! command -v chromium >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
+  echo "--- Telemetry stack (build/otel: an OpenTelemetry Collector and VictoriaLogs, from the Go module proxy)"
+  bash test/setup_otel.sh
+) >"$fetch_log" 2>&1 &
+fetch_pid=$!
+trap 'kill "$fetch_pid" 2>/dev/null || true' EXIT  # a failed build does not leave it running
 bash packaging/build.sh
 PY=$(sed -n 's/^Python3_EXECUTABLE:[A-Z]*=//p' build/CMakeCache.txt)
 
 step "unit tests"
 ctest --preset dev
 
-step "test virtualenv (build/test-venv)"
-if [[ ! -x build/test-venv/bin/python ]]; then
-  "$PY" -m venv build/test-venv
-fi
-bash test/uv_install.sh build/test-venv/bin/python -r test/requirements.txt
-
-step "MCP virtualenvs (build/test-venv-mcp1, build/test-venv-mcp2)"
-for line in mcp1 mcp2; do
-  if [[ ! -x build/test-venv-$line/bin/python ]]; then
-    "$PY" -m venv build/test-venv-$line
-  fi
-  bash test/uv_install.sh "build/test-venv-$line/bin/python" -r "test/requirements-$line.txt"
-done
-
-step "Node tools (build/npm: MCP conformance suite, TypeScript SDK)"
-bash test/setup_npm.sh
-
-step "Telemetry stack (build/otel: an OpenTelemetry Collector and VictoriaLogs, from the Go module proxy)"
-bash test/setup_otel.sh
-
-step "Chromium (headless: the HTML report test)"
-if ! command -v chromium >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+step "test virtualenvs, Node tools, telemetry stack, Chromium: waiting for their set-up"
+fetch_rc=0
+wait "$fetch_pid" || fetch_rc=$?
+trap - EXIT
+cat "$fetch_log"
+if [[ $fetch_rc -ne 0 ]]; then
+  echo "run_all: setting up the test tools failed (above)" >&2
+  exit "$fetch_rc"
 fi
 
 step "lint: ruff"
