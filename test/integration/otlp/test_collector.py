@@ -4,7 +4,8 @@ official components at one release), both ways a fleet ships events (docs/export
 
 - push: bluepython's own OTLP export -> the Collector's otlp receiver -> file exporter;
 - tail: the spool directory -> the Collector's filelog receiver, with the configuration
-  shipped in packaging/otelcol/spool-filelog.yaml -> file exporter, across restarts.
+  shipped in packaging/otelcol/spool-filelog.yaml, across restarts -> OTLP/HTTP -> a second
+  Collector's file exporter.
 
 What the file exporter wrote is decoded and compared with the spool, line for line."""
 
@@ -66,17 +67,20 @@ exporters:
   file/metrics: {path: "${env:OUT}/metrics.json", flush_interval: 100ms}
 """
 
-# Over the shipped filelog configuration: the records go to a file instead of a backend;
-# each Collector run writes its own file (${env:OUT}). With `rotation` set the file exporter
-# writes each batch as it comes, unbuffered, like a network exporter's persistent queue.
-_TAIL_OVER = _QUIET + """
+# The backend of the tail test: a second Collector, never killed, that receives OTLP/HTTP
+# logs and writes them to a file. The Collector under test runs the shipped filelog
+# configuration as it is (its exporter's queue on disk); only a backend that is stopped
+# cleanly is sure to have written what it accepted (the file exporter buffers its writes).
+_BACKEND = _QUIET + """
   pipelines:
-    logs:
-      exporters: [file]
+    logs: {receivers: [otlp], exporters: [file]}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:${env:BLUEPYTHON_TEST_OTLP_PORT}
 exporters:
-  file:
-    path: "${env:OUT}"
-    rotation: {max_megabytes: 1000}
+  file: {path: "${env:OUT}", flush_interval: 100ms}
 """
 
 
@@ -170,25 +174,23 @@ for i in range(int(sys.argv[1])):
 def test_tail_every_spool_line_arrives_once_across_collector_restarts(
         sandbox: Sandbox, tmp_path: Path, mcp2: Any) -> None:
     state = tmp_path / "collector-state"
-    over = tmp_path / "over.yaml"
-    over.write_text(_TAIL_OVER)
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text(_QUIET)
+    (tmp_path / "backend.yaml").write_text(_BACKEND)
+    out = tmp_path / "records.json"
+    backend = Collector(tmp_path / "backend", [tmp_path / "backend.yaml"], {"OUT": str(out)})
     env = {"BLUEPYTHON_SPOOL_DIR": str(sandbox.spool), "BLUEPYTHON_COLLECTOR_STATE": str(state),
-           "BLUEPYTHON_LOGS_ENDPOINT": "http://127.0.0.1:9/unused"}
-    collector = Collector(tmp_path, [SPOOL_FILELOG, over], env)
-    outs: list[Path] = []
-
-    def start() -> None:
-        outs.append(tmp_path / f"records-{len(outs)}.json")
-        collector.env["OUT"] = str(outs[-1])
-        collector.start(wait_port=False)
+           "BLUEPYTHON_LOGS_ENDPOINT": f"{backend.endpoint}/v1/logs"}
+    collector = Collector(tmp_path, [SPOOL_FILELOG, quiet], env)
 
     def arrived() -> list[dict[str, Any]]:
-        return [r for out in outs for _, r in file_exporter_records(out)]
+        return [r for _, r in file_exporter_records(out)]
 
     (sandbox.cwd / "policy.json").write_text(json.dumps(_POLICY))
     _mcp_run(sandbox, mcp2, {**sandbox.env, "BLUEPYTHON_POLICY": str(sandbox.cwd / "policy.json")})
-    start()
+    backend.start()
     try:
+        collector.start(wait_port=False)
         wait_until_stable(lambda: len(arrived()), len(_spool_lines(sandbox.spool)),
                           "records before the restarts")
         # A writer runs while the Collector is stopped twice: once cleanly, once killed.
@@ -200,14 +202,16 @@ def test_tail_every_spool_line_arrives_once_across_collector_restarts(
             time.sleep(0.5)
             collector.stop(sig)
             time.sleep(0.3)
-            start()
+            collector.start(wait_port=False)
         _, err = writer.communicate(timeout=TIMEOUT)
         assert writer.returncode == 0, err.decode()
         lines = _spool_lines(sandbox.spool)
         wait_for(lambda: Counter(r["body"]["stringValue"] for r in arrived()).keys() >= set(lines),
                  lambda: f"{len(arrived())} records of {len(lines)} lines", TIMEOUT)
-    finally:
         assert collector.stop() == 0, collector.output()
+    finally:
+        collector.stop(signal.SIGKILL)
+        assert backend.stop() == 0, backend.output()
     records = arrived()
     bodies = Counter(r["body"]["stringValue"] for r in records)
     assert set(bodies) == set(lines)  # nothing lost, nothing that is not a spool line
