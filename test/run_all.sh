@@ -123,10 +123,10 @@ if [[ "${BLUEPYTHON_SKIP_SANITIZERS:-0}" != "1" ]]; then
   cmake --build --preset tsan | tail -1
   ctest --preset tsan
 fi
-# 50,000 inputs per target here (about a minute for all five); test/fuzz/run.sh alone runs
+# 30,000 inputs per target here (one to two minutes for all five); test/fuzz/run.sh alone runs
 # 200,000, and FUZZ_SECONDS=N real sessions.
 step "fuzz: kept crash inputs, then a short run of each libFuzzer target"
-FUZZ_RUNS=${FUZZ_RUNS:-50000} bash test/fuzz/run.sh
+FUZZ_RUNS=${FUZZ_RUNS:-30000} bash test/fuzz/run.sh
 
 step "all tests passed"
 echo "the test command took $SECONDS s"

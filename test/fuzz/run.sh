@@ -5,7 +5,7 @@
 # every kept crash input (test/fuzz/regressions/<target>/, each a regular test),
 # then fuzzes each target from the seed corpus test/fuzz/corpus/<target>/:
 # - by default a fixed seed and FUZZ_RUNS inputs (200000; the test command
-#   gives 50000) each, so a run is repeatable and CI does not pass or fail by luck;
+#   gives 30000) each, so a run is repeatable and CI does not pass or fail by luck;
 # - with FUZZ_SECONDS=N, N seconds each with a random seed: real fuzzing
 #   sessions, e.g. FUZZ_SECONDS=3600 bash test/fuzz/run.sh
 # New crash inputs land in build-asan/fuzz/artifacts/: add each to regressions/
