@@ -4,7 +4,8 @@
 # - No CCACHE_BASEDIR: the sources are named by absolute path in every build tree, so
 #   an object compiled in build/ matches the same object in build/wheel/<tag>/ (with a
 #   base directory they would be named relative to trees of different depths). No
-#   object reads a file generated into its own tree (launcher/version.hpp says why).
+#   source includes a header generated into its own tree (launcher/version.hpp says
+#   why); only the generated sources themselves are compiled once per tree.
 # - CCACHE_NOHASHDIR: the build tree's directory is not part of the key; the debug info
 #   of a shared object names the tree that compiled it first.
 # - One compiler name (ccache keys on it, and the CMake of a wheel's isolated build
